@@ -1,0 +1,268 @@
+"""The op table: each op's forward and its vector-Jacobian product, side by side.
+
+Every rule below works on plain numpy arrays: ``forward(*arrays, **params)``
+returns ``(out, vjp)`` and ``vjp(g)`` returns one gradient per operand. A
+gradient may keep the broadcast shape of ``g``; the engine sums it back to the
+operand's shape (:func:`minigrad.tensor.unbroadcast`), so each rule is the
+textbook formula. Positional arguments are operands (differentiable);
+keyword arguments are static parameters (axes, shapes, indices, masks).
+This module's ops shadow the builtins ``sum``, ``max`` and ``pow``.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from minigrad.tensor import Tensor, apply
+
+RULES: dict[str, callable] = {}
+
+
+def primitive(fn):
+    """Register ``fn`` (an op on arrays returning ``(out, vjp)``) and return the
+    Tensor-level op that records it in the graph."""
+    name = fn.__name__.lstrip("_")  # a leading _ marks a rule with a public wrapper below
+    RULES[name] = fn
+
+    @functools.wraps(fn)
+    def op(*operands, **params):
+        return apply(name, fn, operands, params)
+    return op
+
+
+# -- elementwise arithmetic ------------------------------------------------------
+@primitive
+def add(x, y): return x + y, lambda g: (g, g)
+@primitive
+def sub(x, y): return x - y, lambda g: (g, -g)
+@primitive
+def mul(x, y): return x * y, lambda g: (g * y, g * x)
+@primitive
+def div(x, y): return x / y, lambda g: (g / y, -g * x / (y * y))
+@primitive
+def neg(x): return -x, lambda g: (-g,)
+@primitive
+def power(x, *, exponent):                      # x ** c, c a constant number
+    return x ** exponent, lambda g: (g * exponent * x ** (exponent - 1),)
+@primitive
+def pow(x, y):                                  # x ** y, both differentiable
+    out = x ** y
+    safe_log = np.log(np.where(x > 0, x, 1.0))  # d/dy x^y = x^y log x, taken as 0 where x <= 0
+    return out, lambda g: (g * y * x ** (y - 1), g * out * safe_log)
+
+
+# -- elementwise functions -------------------------------------------------------
+@primitive
+def exp(x):
+    out = np.exp(x)
+    return out, lambda g: (g * out,)
+@primitive
+def log(x): return np.log(x), lambda g: (g / x,)
+@primitive
+def tanh(x):
+    out = np.tanh(x)
+    return out, lambda g: (g * (1.0 - out * out),)
+@primitive
+def sigmoid(x):
+    out = np.exp(-np.logaddexp(0.0, -x))        # 1 / (1 + e^-x) without overflow
+    return out, lambda g: (g * out * (1.0 - out),)
+@primitive
+def relu(x): return np.maximum(x, 0.0), lambda g: (g * (x > 0),)
+@primitive
+def _where(x, y, *, condition): return np.where(condition, x, y), lambda g: (
+    np.where(condition, g, 0.0), np.where(condition, 0.0, g))
+
+
+# -- linear algebra ----------------------------------------------------------------
+@primitive
+def matmul(x, y):
+    out = x @ y
+    def vjp(g):
+        if x.ndim == 1 and y.ndim == 1:
+            return g * y, g * x
+        x2 = x[None, :] if x.ndim == 1 else x                    # row vector (1, k)
+        y2 = y[:, None] if y.ndim == 1 else y                    # column vector (k, 1)
+        g2 = np.expand_dims(g, -2) if x.ndim == 1 else g
+        g2 = np.expand_dims(g2, -1) if y.ndim == 1 else g2
+        gx = g2 @ np.swapaxes(y2, -1, -2)
+        gy = np.swapaxes(x2, -1, -2) @ g2
+        return (gx[..., 0, :] if x.ndim == 1 else gx), (gy[..., 0] if y.ndim == 1 else gy)
+    return out, vjp
+
+
+# -- reductions --------------------------------------------------------------------
+def _expand(g, shape, axis, keepdims):
+    """Give a reduced gradient back its reduced axes, ready to broadcast to ``shape``."""
+    if axis is None or keepdims:
+        return g if keepdims else np.reshape(g, (1,) * len(shape))
+    return np.expand_dims(g, axis)
+
+@primitive
+def sum(x, *, axis=None, keepdims=False):
+    return x.sum(axis=axis, keepdims=keepdims), lambda g: (
+        np.broadcast_to(_expand(g, x.shape, axis, keepdims), x.shape),)
+@primitive
+def mean(x, *, axis=None, keepdims=False):
+    out = x.mean(axis=axis, keepdims=keepdims)
+    count = x.size / out.size if out.size else 1.0
+    return out, lambda g: (np.broadcast_to(_expand(g, x.shape, axis, keepdims) / count, x.shape),)
+@primitive
+def max(x, *, axis=None, keepdims=False):       # ties share the gradient equally
+    out = x.max(axis=axis, keepdims=keepdims)
+    def vjp(g):
+        hit = x == _expand(out, x.shape, axis, keepdims)
+        return hit * (_expand(g, x.shape, axis, keepdims) / hit.sum(axis=axis, keepdims=True)),
+    return out, vjp
+
+
+# -- shape and indexing --------------------------------------------------------------
+@primitive
+def reshape(x, *, shape): return x.reshape(shape), lambda g: (g.reshape(x.shape),)
+@primitive
+def transpose(x, *, axes=None):
+    inverse = None if axes is None else tuple(np.argsort(axes))
+    return np.transpose(x, axes), lambda g: (np.transpose(g, inverse),)
+@primitive
+def getitem(x, *, index):                       # repeated integer indices add up
+    def vjp(g):
+        gx = np.zeros_like(x)
+        np.add.at(gx, index, g)
+        return gx,
+    return x[index], vjp
+@primitive
+def _concat(*xs, axis=0):
+    ends = np.cumsum([x.shape[axis] for x in xs])[:-1]
+    return np.concatenate(xs, axis=axis), lambda g: tuple(np.split(g, ends, axis=axis))
+@primitive
+def _stack(*xs, axis=0):
+    return np.stack(xs, axis=axis), lambda g: tuple(np.moveaxis(g, axis, 0))
+
+
+# -- probabilities -----------------------------------------------------------------
+def _log_softmax(x, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+@primitive
+def log_softmax(x, *, axis=-1):
+    out = _log_softmax(x, axis)
+    return out, lambda g: (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+@primitive
+def softmax(x, *, axis=-1):
+    out = np.exp(_log_softmax(x, axis))
+    return out, lambda g: (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+@primitive
+def _cross_entropy(logits, *, targets, reduction="sum", axis=-1):
+    """−log softmax(logits)[target] along ``axis``; VJP: softmax − one-hot."""
+    picked = np.expand_dims(targets, axis)
+    log_p = _log_softmax(logits, axis)
+    losses = -np.take_along_axis(log_p, picked, axis=axis).squeeze(axis)
+    scale = 1.0 / losses.size if reduction == "mean" and losses.size else 1.0
+    out = losses if reduction == "none" else losses.sum() * scale
+    def vjp(g):
+        d_logits = np.exp(log_p)
+        np.put_along_axis(d_logits, picked, np.take_along_axis(d_logits, picked, axis) - 1.0, axis)
+        g = np.expand_dims(g, axis) if reduction == "none" else g * scale
+        return d_logits * g,
+    return out, vjp
+
+
+# -- the public functions whose signatures differ from their rules ------------------
+def cross_entropy(logits, targets, reduction: str = "sum", axis: int = -1) -> Tensor:
+    """Negative log-likelihood of integer class ``targets`` under
+    ``softmax(logits)`` along ``axis``, computed stably by log-sum-exp.
+
+    ``targets`` has the logits' shape without the class axis; ``reduction`` is
+    ``"sum"``, ``"mean"`` or ``"none"`` (one loss per target).
+
+    >>> import minigrad as mg
+    >>> logits = mg.tensor([[0.0, 0.0], [0.0, 0.0]], requires_grad=True)
+    >>> round(mg.cross_entropy(logits, [0, 1]).item(), 6)  # 2 ln 2
+    1.386294
+    """
+    logits = logits if isinstance(logits, Tensor) else Tensor(logits)
+    targets = np.asarray(targets)
+    context = f"cross_entropy(logits {logits.name or ''}{logits.shape}, targets {targets.shape})"
+    if reduction not in ("sum", "mean", "none"):
+        raise ValueError(f"{context}: reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
+    if logits.ndim == 0:
+        raise ValueError(f"{context}: logits need a class axis")
+    axis %= logits.ndim
+    classes, expected = logits.shape[axis], logits.shape[:axis] + logits.shape[axis + 1:]
+    if targets.shape != expected:
+        raise ValueError(f"{context}: targets must have shape {expected} (logits without axis {axis})")
+    if not np.issubdtype(targets.dtype, np.integer):
+        raise TypeError(f"{context}: targets must be integer class ids, got dtype {targets.dtype}")
+    if targets.size and (targets.min() < 0 or targets.max() >= classes):
+        raise ValueError(f"{context}: class ids must lie in [0, {classes}), "
+                         f"got {targets.min()}..{targets.max()}")
+    return _cross_entropy(logits, targets=targets, reduction=reduction, axis=axis)
+
+
+
+
+def where(condition, x, y) -> Tensor:
+    """``x`` where the constant boolean ``condition`` holds, else ``y`` (no gradient
+    flows to the condition).
+
+    >>> import minigrad as mg
+    >>> mg.where([True, False], mg.tensor([1.0, 2.0]), 0.0).data
+    array([1., 0.])
+    """
+    condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if condition.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
+    return _where(x, y, condition=condition)
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (``np.concatenate``).
+
+    >>> import minigrad as mg
+    >>> mg.concat([mg.tensor([1.0]), mg.tensor([2.0, 3.0])]).shape
+    (3,)
+    """
+    return _concat(*tensors, axis=axis)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis (``np.stack``).
+
+    >>> import minigrad as mg
+    >>> mg.stack([mg.tensor([1.0, 2.0]), mg.tensor([3.0, 4.0])]).shape
+    (2, 2)
+    """
+    return _stack(*tensors, axis=axis)
+
+
+# -- the Tensor's operators and methods --------------------------------------------
+def _index(index):
+    return tuple(_index(i) for i in index) if isinstance(index, tuple) else (
+        index.data.astype(np.intp) if isinstance(index, Tensor) else index)
+
+def _pow(x, y):
+    return power(x, exponent=y) if isinstance(y, (int, float)) else pow(x, y)
+
+def _reshape(x, *shape):
+    return reshape(x, shape=shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+
+def _transpose(x, *axes):
+    return transpose(x, axes=(axes[0] if len(axes) == 1 else axes) or None)
+
+Tensor.__add__, Tensor.__radd__ = add, lambda x, y: add(y, x)
+Tensor.__sub__, Tensor.__rsub__ = sub, lambda x, y: sub(y, x)
+Tensor.__mul__, Tensor.__rmul__ = mul, lambda x, y: mul(y, x)
+Tensor.__truediv__, Tensor.__rtruediv__ = div, lambda x, y: div(y, x)
+Tensor.__pow__, Tensor.__rpow__ = _pow, lambda x, y: pow(y, x)
+Tensor.__matmul__, Tensor.__rmatmul__ = matmul, lambda x, y: matmul(y, x)
+Tensor.__neg__ = neg
+Tensor.__getitem__ = lambda x, index: getitem(x, index=_index(index))
+Tensor.exp, Tensor.log, Tensor.tanh, Tensor.sigmoid, Tensor.relu = exp, log, tanh, sigmoid, relu
+Tensor.sum = lambda x, axis=None, keepdims=False: sum(x, axis=axis, keepdims=keepdims)
+Tensor.mean = lambda x, axis=None, keepdims=False: mean(x, axis=axis, keepdims=keepdims)
+Tensor.max = lambda x, axis=None, keepdims=False: max(x, axis=axis, keepdims=keepdims)
+Tensor.softmax = lambda x, axis=-1: softmax(x, axis=axis)
+Tensor.log_softmax = lambda x, axis=-1: log_softmax(x, axis=axis)
+Tensor.reshape, Tensor.transpose = _reshape, _transpose
+Tensor.T = property(lambda x: transpose(x))

@@ -1,0 +1,345 @@
+"""The graph node (`Tensor`), graph recording, and the reverse-mode engine.
+
+Nothing in this module knows any specific op: ops live in :mod:`minigrad.ops`
+as (forward, VJP) pairs and are recorded here by :func:`apply`. The backward
+pass is an iterative topological sort, an accumulate loop that calls each
+node's VJP, and the single place where broadcasting is undone.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
+    "detect_anomaly", "backward", "zero_grad", "OpError",
+]
+
+
+class OpError(ValueError):
+    """An op rejected its operands (shapes that do not fit, bad indices or targets)."""
+
+
+_GRAD_ENABLED = True
+_ANOMALY = False
+
+
+def is_grad_enabled() -> bool:
+    """Whether new ops are being recorded for differentiation."""
+    return _GRAD_ENABLED
+
+
+@contextlib.contextmanager
+def _grad_mode(enabled: bool):
+    global _GRAD_ENABLED
+    previous, _GRAD_ENABLED = _GRAD_ENABLED, enabled
+    try:
+        yield
+    finally:
+        _GRAD_ENABLED = previous
+
+
+def no_grad():
+    """Context manager: ops inside it record no graph (results need no grad).
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor(2.0, requires_grad=True)
+    >>> with mg.no_grad():
+    ...     y = x * x
+    >>> y.requires_grad, y.op
+    (False, None)
+    """
+    return _grad_mode(False)
+
+
+def enable_grad():
+    """Context manager: turn recording back on inside a :func:`no_grad` block."""
+    return _grad_mode(True)
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Context manager: raise at the first op whose forward result or whose
+    gradient contains NaN or inf, naming the op and its operands.
+
+    Off by default because it checks every array.
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor([0.0, 1.0], requires_grad=True, name="x")
+    >>> with mg.detect_anomaly():
+    ...     mg.log(x)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    FloatingPointError: op 'log' produced non-finite values ...
+    """
+    global _ANOMALY
+    previous, _ANOMALY = _ANOMALY, True
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    finally:
+        _ANOMALY = previous
+
+
+def _describe(t: "Tensor") -> str:
+    name = t.name if t.name is not None else (t.op or "constant")
+    return f"{name!r} {t.data.shape} {t.data.dtype}"
+
+
+class Tensor:
+    """A node of the computation graph: a numpy array plus how it was made.
+
+    Leaves (``op is None``) are parameters (``requires_grad=True``) or
+    constants. Every other tensor remembers the ``op`` that made it, its
+    ordered ``inputs`` (an operand used twice appears twice) and the op's
+    static ``params``; ``name`` and ``tags`` are free for the user (the RNN
+    tags ``h(3)`` with ``{"t": 3, "role": "h"}``).
+
+    After :meth:`backward`, ``grad`` holds ∂output/∂self with exactly
+    ``data``'s shape. Gradients accumulate over backward calls (as in
+    PyTorch); clear them with :func:`zero_grad` or ``t.grad = None``.
+
+    >>> import minigrad as mg
+    >>> a = mg.tensor([1.0, 2.0], requires_grad=True, name="a")
+    >>> loss = (a * a).sum()
+    >>> loss.backward()
+    >>> a.grad
+    array([2., 4.])
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "tags",
+                 "op", "inputs", "params", "vjp", "hooks", "__weakref__")
+    __array_ufunc__ = None  # numpy defers to our reflected operators
+
+    def __init__(self, data, requires_grad: bool = False, name: str | None = None,
+                 dtype=None):
+        array = np.array(data, dtype=np.float64 if dtype is None else dtype)
+        if requires_grad and not np.issubdtype(array.dtype, np.floating):
+            raise TypeError(f"tensor {name!r}: requires_grad needs a floating dtype, "
+                            f"got {array.dtype}")
+        self.data = array
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self.tags = {}
+        self.op = None
+        self.inputs = ()
+        self.params = None
+        self.vjp = None
+        self.hooks = None
+
+    # -- plain attributes ---------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self.op is None, doc="Made by the user, not by an op.")
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (not a copy)."""
+        return self.data
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        extra = f", name={self.name!r}" if self.name is not None else ""
+        extra += ", requires_grad=True" if self.requires_grad else ""
+        extra += f", op={self.op!r}" if self.op is not None else ""
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=8)}{extra})"
+
+    def named(self, name: str, **tags) -> "Tensor":
+        """Set the name (and optionally tags) in place and return self, for chaining.
+
+        >>> import minigrad as mg
+        >>> mg.tensor(1.0).named("h(0)", t=0, role="h").tags
+        {'t': 0, 'role': 'h'}
+        """
+        self.name = name
+        self.tags.update(tags)
+        return self
+
+    def detach(self) -> "Tensor":
+        """A new constant leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._make(self.data, False, self.name)
+
+    def register_hook(self, hook: Callable[[np.ndarray], np.ndarray | None]) -> None:
+        """Call ``hook(grad)`` when this tensor's gradient is complete during a
+        backward pass; a non-None return value replaces the gradient."""
+        self.hooks = (self.hooks or ()) + (hook,)
+
+    def backward(self, grad=None, *, retain_graph_grads: bool = True) -> None:
+        """Back-propagate from this tensor; see :func:`backward`."""
+        backward([self], None if grad is None else [grad],
+                 retain_graph_grads=retain_graph_grads)
+
+    @staticmethod
+    def _make(data: np.ndarray, requires_grad: bool, name=None) -> "Tensor":
+        t = Tensor.__new__(Tensor)
+        t.data, t.grad, t.requires_grad, t.name, t.tags = data, None, requires_grad, name, {}
+        t.op, t.inputs, t.params, t.vjp, t.hooks = None, (), None, None, None
+        return t
+
+
+def tensor(data, requires_grad: bool = False, name: str | None = None, dtype=None) -> Tensor:
+    """Make a leaf tensor. Data is copied and becomes float64 unless ``dtype`` says
+    otherwise; differentiable tensors must be floating point.
+
+    >>> import minigrad as mg
+    >>> W = mg.tensor([[1, 2], [3, 4]], requires_grad=True, name="W")
+    >>> W.dtype, W.shape
+    (dtype('float64'), (2, 2))
+    """
+    return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+# -- recording -----------------------------------------------------------------
+
+def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tensor:
+    """Run one op's forward on the operands' arrays and record the result.
+
+    ``forward(*arrays, **params)`` returns ``(out, vjp)`` where ``vjp(g)`` maps
+    the output gradient to one gradient per operand (None where there is none).
+    Python numbers and arrays among the operands become constant leaves.
+    """
+    dtype = next((x.data.dtype for x in operands if isinstance(x, Tensor)), np.float64)
+    inputs = tuple(x if isinstance(x, Tensor) else Tensor._make(np.asarray(x, dtype=dtype), False)
+                   for x in operands)
+    try:
+        out, vjp = forward(*[x.data for x in inputs], **params)
+    except (ValueError, IndexError) as error:
+        shapes = ", ".join(_describe(x) for x in inputs)
+        raise OpError(f"op {op!r} failed on operands [{shapes}]"
+                         f"{' with ' + repr(params) if params else ''}: {error}") from None
+    requires_grad = _GRAD_ENABLED and any(x.requires_grad for x in inputs)
+    node = Tensor._make(np.asarray(out), requires_grad)  # numpy gives 0-d results as scalars
+    node.op, node.inputs, node.params = op, inputs, params or None
+    if requires_grad:
+        node.vjp = vjp
+    if _ANOMALY:
+        _check_finite(out, f"op {op!r} produced non-finite values", inputs)
+    return node
+
+
+def _check_finite(array: np.ndarray, message: str, inputs: Iterable[Tensor]) -> None:
+    if not np.all(np.isfinite(array)):
+        raise FloatingPointError(
+            f"{message} (operands: {', '.join(_describe(x) for x in inputs)})")
+
+
+# -- differentiation -----------------------------------------------------------
+
+def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Nodes that need a gradient, each after all of its inputs (iterative DFS)."""
+    order, visited = [], set()
+    stack = [(root, False) for root in roots if root.requires_grad]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        stack.append((node, True))
+        stack.extend((x, False) for x in node.inputs if x.requires_grad and x not in visited)
+    return order
+
+
+def unbroadcast(grad: np.ndarray, x: Tensor, node: Tensor) -> np.ndarray:
+    """Sum ``grad`` back to ``x``'s shape: the one place broadcasting is undone."""
+    shape = x.data.shape
+    extra = grad.ndim - len(shape)
+    if extra >= 0:
+        axes = tuple(range(extra)) + tuple(
+            extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+        grad = grad.sum(axis=axes).reshape(shape) if axes else grad
+    if grad.shape != shape:
+        raise OpError(f"VJP of op {node.op!r} returned a gradient of shape {grad.shape} "
+                         f"for operand {_describe(x)}")
+    return grad
+
+
+def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
+             retain_graph_grads: bool = True) -> None:
+    """Accumulate ∂(Σ outputs·grads)/∂x into ``x.grad`` for every tensor x that
+    needs a gradient, in one pass over the shared graph.
+
+    A one-element output's gradient defaults to 1; any other output needs an
+    explicit gradient of its shape. With ``retain_graph_grads=False`` only
+    leaves keep ``.grad`` (saves memory in training); by default every
+    intermediate keeps it too, so ``∂L/∂h(t)`` can be read after backward.
+    Inputs, upstream gradients and existing ``.grad`` arrays are never
+    mutated, and no two ``.grad`` arrays share memory.
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor(3.0, requires_grad=True)
+    >>> y, z = x * x, 2 * x
+    >>> mg.backward([y, z])
+    >>> x.grad
+    array(8.)
+    """
+    pending: dict[Tensor, np.ndarray] = {}
+    owned: set[Tensor] = set()  # pending arrays this pass created: safe to add into
+    for i, out in enumerate(outputs):
+        if not out.requires_grad:
+            raise RuntimeError(f"backward from {_describe(out)}, which does not require grad "
+                               "(made from constants, or inside no_grad())")
+        if grads is None or grads[i] is None:
+            if out.data.size != 1:
+                raise RuntimeError(f"backward from non-scalar {_describe(out)} needs an explicit "
+                                   "gradient of the same shape")
+            g = np.ones_like(out.data)
+        else:
+            g = np.array(grads[i], dtype=out.data.dtype)
+            if g.shape != out.data.shape:
+                raise OpError(f"gradient of shape {g.shape} given for {_describe(out)}")
+        _accumulate(pending, owned, out, g)
+
+    stored: set[int] = set()
+    for node in reversed(topological_order(outputs)):
+        g = pending.pop(node, None)
+        if g is None:
+            continue
+        for hook in node.hooks or ():
+            replaced = hook(g)
+            g = g if replaced is None else np.asarray(replaced)
+        if _ANOMALY:
+            _check_finite(g, f"gradient reaching {_describe(node)} is non-finite", node.inputs)
+        if retain_graph_grads or node.op is None:
+            if node.grad is not None:
+                node.grad = np.asarray(node.grad + g)
+            elif type(g) is np.ndarray and g.base is None and id(g) not in stored:
+                node.grad = g
+            else:
+                node.grad = np.array(g)
+            stored.add(id(node.grad))
+        if node.vjp is None:
+            continue
+        for x, gx in zip(node.inputs, node.vjp(g)):
+            if gx is not None and x.requires_grad:
+                if gx.shape != x.data.shape:
+                    gx = unbroadcast(gx, x, node)
+                _accumulate(pending, owned, x, gx)
+
+
+def _accumulate(pending: dict, owned: set, x: Tensor, g: np.ndarray) -> None:
+    previous = pending.get(x)
+    if previous is None:
+        pending[x] = g
+    elif x in owned:
+        np.add(previous, g, out=previous)
+    else:
+        pending[x] = np.asarray(previous + g)
+        owned.add(x)
+
+
+def zero_grad(tensors: Iterable[Tensor]) -> None:
+    """Forget accumulated gradients (``t.grad = None``) of the given tensors."""
+    for t in tensors:
+        t.grad = None
