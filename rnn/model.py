@@ -1,0 +1,188 @@
+"""The seed's vanilla RNN, built from minigrad ops as an explicitly unrolled graph.
+
+For t = 1..τ (column vectors; a batch of B sequences stacks columns, so
+``h(t)`` is (H,) for one sequence and (H, B) for a batch)::
+
+    a(t) = b + W h(t-1) + U x(t)        h(t) = tanh(a(t))
+    o(t) = c + V h(t)                   ŷ(t) = softmax(o(t))
+    L(t) = -log ŷ(t)[y(t)]              L = Σ_t L(t)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import Tensor
+
+__all__ = ["RNN", "Unrolled", "PARAMETER_NAMES"]
+
+PARAMETER_NAMES = ("U", "W", "V", "b", "c")
+
+
+@dataclass
+class Unrolled:
+    """One unrolled graph. Lists are indexed by time as in the seed: ``h[0]`` is
+    h(0) and ``h[t]``, ``a[t]``, ``o[t]``, ``y_hat[t]``, ``L[t]`` belong to step
+    t = 1..τ (index 0 of the per-step lists is None). ``loss`` is L, or None
+    when no targets were given. Every node is named (``"h(3)"``) and tagged
+    ``{"t": 3, "role": "h"}``."""
+
+    tau: int
+    batch: int | None
+    h: list[Tensor]
+    a: list[Tensor | None]
+    o: list[Tensor | None]
+    y_hat: list[Tensor | None]
+    L: list[Tensor | None] = field(default_factory=list)
+    loss: Tensor | None = None
+
+    def step_nodes(self, t: int) -> dict[str, Tensor]:
+        """The named nodes of step t, by role."""
+        nodes = {"a": self.a[t], "h": self.h[t], "o": self.o[t], "y_hat": self.y_hat[t]}
+        if self.loss is not None:
+            nodes["L"] = self.L[t]
+        return nodes
+
+
+def _node(tensor: Tensor, name: str | None, t: int, role: str, **tags) -> Tensor:
+    tensor.name = name
+    tensor.tags.update(t=t, role=role, **tags)
+    return tensor
+
+
+class RNN:
+    """The seed's RNN with parameters ``U`` (H×D), ``W`` (H×H), ``V`` (K×H),
+    ``b`` (H,), ``c`` (K,) as named minigrad tensors.
+
+    >>> import numpy as np
+    >>> from rnn import RNN
+    >>> model = RNN(input_size=4, hidden_size=3, output_size=4, seed=0)
+    >>> graph = model.unroll(np.array([0, 2, 1]), np.array([2, 1, 3]))
+    >>> graph.loss.backward()
+    >>> graph.h[2].name, graph.h[2].grad.shape, model.W.grad.shape
+    ('h(2)', (3,), (3, 3))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, *,
+                 seed: int = 0, scale: float | None = None):
+        rng = np.random.default_rng(seed)
+        D, H, K = input_size, hidden_size, output_size
+        s = (lambda fan_in: scale if scale is not None else 1.0 / np.sqrt(fan_in))
+        self.input_size, self.hidden_size, self.output_size = D, H, K
+        self.U = mg.tensor(rng.normal(0.0, s(D), (H, D)), requires_grad=True, name="U")
+        self.W = mg.tensor(rng.normal(0.0, s(H), (H, H)), requires_grad=True, name="W")
+        self.V = mg.tensor(rng.normal(0.0, s(H), (K, H)), requires_grad=True, name="V")
+        self.b = mg.tensor(np.zeros(H), requires_grad=True, name="b")
+        self.c = mg.tensor(np.zeros(K), requires_grad=True, name="c")
+        for name in PARAMETER_NAMES:
+            self.parameters()[name].tags.update(role=name)
+
+    @classmethod
+    def from_arrays(cls, U, W, V, b, c) -> "RNN":
+        """A model with the given parameter arrays (copied, as float64)."""
+        H, D = np.shape(U)
+        model = cls(D, H, np.shape(V)[0])
+        model.set_params(U=U, W=W, V=V, b=b, c=c)
+        return model
+
+    def parameters(self) -> dict[str, Tensor]:
+        """``{"U": U, "W": W, "V": V, "b": b, "c": c}``, in that order."""
+        return {name: getattr(self, name) for name in PARAMETER_NAMES}
+
+    def set_params(self, **arrays) -> None:
+        """Overwrite parameters by name with arrays of the same shape (copied)."""
+        params = self.parameters()
+        for name, value in arrays.items():
+            if name not in params:
+                raise KeyError(f"unknown parameter {name!r}; the RNN has {PARAMETER_NAMES}")
+            value = np.asarray(value, dtype=np.float64)
+            if value.shape != params[name].shape:
+                raise ValueError(f"parameter {name} must have shape {params[name].shape}, "
+                                 f"got {value.shape}")
+            params[name].data = value.copy()
+
+    def unroll(self, x, y=None, h0=None) -> Unrolled:
+        """Build the graph for inputs ``x`` (and targets ``y``) from ``h(0) = h0``.
+
+        ``x``: integer token ids [τ] or [τ, B] (one-hot inputs: ``U x(t)`` gathers
+        columns of U), or floats [τ, D] or [τ, B, D]. ``y``: integer class ids
+        [τ] or [τ, B], or None for no loss. ``h0``: (H,) or (H, B); zeros (a
+        constant) by default; an array given here becomes a differentiable
+        leaf, a Tensor is used as it is.
+        """
+        x, tokens, tau, batch = self._check_inputs(x)
+        y = self._check_targets(y, tau, batch)
+        h0 = self._initial_state(h0, batch)
+        b = self.b if batch is None else mg.reshape(self.b, shape=(-1, 1)).named("b", role="b")
+        c = self.c if batch is None else mg.reshape(self.c, shape=(-1, 1)).named("c", role="c")
+
+        graph = Unrolled(tau, batch, h=[h0], a=[None], o=[None], y_hat=[None], L=[None])
+        for t in range(1, tau + 1):
+            x_t = x[t - 1]
+            if tokens:                                          # U x(t) for one-hot x(t)
+                Ux = _node(self.U[:, x_t], f"U x({t})", t, "Ux", x=x_t)
+            else:
+                x_col = _node(mg.tensor(x_t if batch is None else x_t.T), f"x({t})", t, "x")
+                Ux = _node(self.U @ x_col, f"U x({t})", t, "Ux")
+            Wh = _node(self.W @ graph.h[t - 1], f"W h({t - 1})", t, "Wh")
+            a = _node(_node(b + Wh, None, t, "b+Wh") + Ux, f"a({t})", t, "a")  # a(t) = b + W h(t-1) + U x(t)
+            h = _node(mg.tanh(a), f"h({t})", t, "h")                             # h(t) = tanh(a(t))
+            Vh = _node(self.V @ h, f"V h({t})", t, "Vh")
+            o = _node(c + Vh, f"o({t})", t, "o")                                 # o(t) = c + V h(t)
+            y_hat = _node(mg.softmax(o, axis=0), f"ŷ({t})", t, "y_hat")          # ŷ(t) = softmax(o(t))
+            for store, value in ((graph.a, a), (graph.h, h), (graph.o, o), (graph.y_hat, y_hat)):
+                store.append(value)
+            if y is not None:                                   # L(t) = -log ŷ(t)[y(t)], by log-sum-exp
+                L_t = mg.cross_entropy(o, y[t - 1], reduction="sum", axis=0)
+                graph.L.append(_node(L_t, f"L({t})", t, "L_t", y=y[t - 1]))
+        if y is not None:
+            graph.loss = mg.stack(graph.L[1:]).sum().named("L", role="L")         # L = Σ_t L(t)
+        return graph
+
+    # -- input checks -------------------------------------------------------
+    def _check_inputs(self, x):
+        x = np.asarray(x)
+        D = self.input_size
+        if np.issubdtype(x.dtype, np.integer):
+            if x.ndim not in (1, 2):
+                raise ValueError(f"token inputs must have shape [τ] or [τ, B], got {x.shape}")
+            if x.size and (x.min() < 0 or x.max() >= D):
+                raise ValueError(f"token ids must lie in [0, {D}) (input_size), "
+                                 f"got {x.min()}..{x.max()}")
+            tokens, batch = True, (x.shape[1] if x.ndim == 2 else None)
+        elif np.issubdtype(x.dtype, np.floating):
+            if x.ndim not in (2, 3) or x.shape[-1] != D:
+                raise ValueError(f"dense inputs must have shape [τ, {D}] or [τ, B, {D}] "
+                                 f"(input_size {D}), got {x.shape}")
+            tokens, batch = False, (x.shape[1] if x.ndim == 3 else None)
+        else:
+            raise TypeError(f"inputs must be integer token ids or floats, got dtype {x.dtype}")
+        if x.shape[0] == 0 or batch == 0:
+            raise ValueError(f"inputs must have at least one step and one sequence, got {x.shape}")
+        return x, tokens, x.shape[0], batch
+
+    def _check_targets(self, y, tau, batch):
+        if y is None:
+            return None
+        y = np.asarray(y)
+        expected = (tau,) if batch is None else (tau, batch)
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"targets must be integer class ids, got dtype {y.dtype}")
+        if y.shape != expected:
+            raise ValueError(f"targets must have shape {expected} to match the inputs, got {y.shape}")
+        if y.min() < 0 or y.max() >= self.output_size:
+            raise ValueError(f"target ids must lie in [0, {self.output_size}) (output_size), "
+                             f"got {y.min()}..{y.max()}")
+        return y
+
+    def _initial_state(self, h0, batch):
+        expected = (self.hidden_size,) if batch is None else (self.hidden_size, batch)
+        if h0 is None:
+            return mg.tensor(np.zeros(expected)).named("h(0)", t=0, role="h")
+        if not isinstance(h0, Tensor):
+            h0 = mg.tensor(h0, requires_grad=True)
+        if h0.shape != expected:
+            raise ValueError(f"h0 must have shape {expected} (hidden, batch), got {h0.shape}")
+        return h0.named("h(0)", t=0, role="h")
