@@ -1,0 +1,49 @@
+# Everything runs inside $(VENV); a fresh Debian machine needs only python3 (run as root, or
+# have python3-venv and Graphviz already installed).
+VENV ?= .venv
+PY = $(VENV)/bin/python
+DEPS = $(VENV)/.minigrad-deps.stamp
+
+DOT_HELP = Graphviz's `dot` program is required: install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or see https://graphviz.org/download/
+
+.PHONY: deps graphviz test demo bench pictures clean
+
+deps: $(DEPS)
+
+# Re-install whenever pyproject.toml changes. Debian splits venv support into python3-venv.
+$(DEPS): pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	  python3 -m venv $(VENV) 2>/dev/null || { \
+	    rm -rf $(VENV); \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update && apt-get install -y python3-venv && python3 -m venv $(VENV); \
+	    else \
+	      echo "python3 -m venv failed: install python3-venv (Debian/Ubuntu: sudo apt-get install python3-venv)" >&2; exit 1; \
+	    fi; }; \
+	fi
+	$(PY) -m pip install -e '.[dev]'
+	touch $@
+
+graphviz:
+	@if dot -V >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update && apt-get install -y graphviz; \
+	else \
+	  echo "$(DOT_HELP)" >&2; exit 1; \
+	fi
+
+test: deps graphviz
+	$(PY) -m pytest
+
+demo: deps graphviz
+	$(PY) -m rnn demo
+
+bench: deps
+	$(PY) benchmarks/run.py
+
+pictures: deps graphviz
+	$(PY) -m rnn pictures
+
+clean:
+	rm -rf build/ out/ *.egg-info .pytest_cache .hypothesis $(DEPS)
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
