@@ -1,0 +1,368 @@
+"""The analytic BPTT oracle (rnn.bptt) against an independent forward pass and central
+differences, and the seed's printed formulas (rnn.seed_formulas) shown to be wrong."""
+import doctest
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import example, given, strategies as st
+
+import rnn.bptt
+import rnn.seed_formulas
+from rnn.bptt import bptt, forward
+from rnn.seed_formulas import (seed_bptt, seed_dL_do, seed_next_dL_dh_10_20,
+                               seed_next_dL_dh_10_21)
+
+# Central differences D(ε) = (f(θ+ε) − f(θ−ε)) / 2ε in float64 carry a truncation error of
+# about ε²/6·|∂³L| and a rounding error of about ε_mach·|L|/ε ≈ 2e-10·|L| (a few ulp of the
+# loss, divided by 2ε). With ε = 1e-6 and losses up to ~10³ (τ·B ≤ 48 steps), an absolute
+# 1e-6 covers the rounding and a relative 1e-5 covers truncation for ordinary curvature.
+# Where W is large and gradients explode, ∂³L is so large that truncation alone exceeds
+# that (Hypothesis found ∂L/∂h(0) ≈ −5.7e4 missed by 3e-4 relative at W scale ≈ 3), so the
+# band also adds the observed |D(2ε) − D(ε)|: D(2ε) has 4× the truncation error of D(ε),
+# so this is about 3× D(ε)'s own truncation error (plus its rounding noise). A wrong
+# formula misses by O(1) relative (see the seed tests below), far outside this band.
+EPS = 1e-6
+ATOL, RTOL = 1e-6, 1e-5
+NAMES = ("U", "W", "V", "b", "c")
+
+
+@dataclass
+class Problem:
+    params: dict
+    x: np.ndarray
+    y: np.ndarray
+    h0: np.ndarray | None
+
+    @property
+    def args(self):
+        return (*(self.params[n] for n in NAMES), self.x, self.y)
+
+
+def make_problem(H, D, K, tau, B, tokens, with_h0, scales, seed):
+    """A seed-RNN problem: parameters N(0, scale²) by name, token or dense inputs [τ(, B)],
+    targets, and h(0) uniform in [-1, 1] or None (zeros). B None means one sequence."""
+    rng = np.random.default_rng(seed)
+    shapes = dict(U=(H, D), W=(H, H), V=(K, H), b=(H,), c=(K,))
+    params = {n: scales[n] * rng.normal(size=shapes[n]) for n in NAMES}
+    steps = (tau,) if B is None else (tau, B)
+    x = rng.integers(0, D, steps) if tokens else rng.normal(size=(*steps, D))
+    h0 = rng.uniform(-1, 1, (H,) if B is None else (H, B)) if with_h0 else None
+    return Problem(params, x, rng.integers(0, K, steps), h0)
+
+
+@st.composite
+def problems(draw, H=st.integers(1, 6), batch=st.none() | st.integers(1, 4)):
+    """Random problems: sizes H, D, K in 1..6, τ in 1..12, one sequence or a batch of
+    1..4, token or dense inputs, each parameter at its own scale from 1e-3 (nearly
+    linear) to 5 (tanh saturated), h(0) zero or random."""
+    sizes = dict(H=draw(H), D=draw(st.integers(1, 6)), K=draw(st.integers(1, 6)),
+                 tau=draw(st.integers(1, 12)), B=draw(batch))
+    tokens, with_h0 = draw(st.booleans()), draw(st.booleans())
+    scales = {name: 10.0 ** draw(st.floats(-3, np.log10(5.0))) for name in NAMES}
+    return make_problem(**sizes, tokens=tokens, with_h0=with_h0, scales=scales,
+                        seed=draw(st.integers(0, 2 ** 32 - 1)))
+
+
+def reference_loss(U, W, V, b, c, x, y, h0=None):
+    """L written out directly, sharing nothing with rnn.bptt: inputs as explicit one-hot
+    or dense column matrices, one time step at a time."""
+    H, D = U.shape
+    X = np.eye(D)[x] if np.issubdtype(x.dtype, np.integer) else x      # [τ, (B,) D]
+    X = X if X.ndim == 3 else X[:, None, :]
+    h = np.zeros((H, X.shape[1])) if h0 is None else np.reshape(h0, (H, -1))
+    L = 0.0
+    for X_t, y_t in zip(X, y):
+        h = np.tanh(b[:, None] + W @ h + U @ X_t.T)
+        L += step_loss(V, c, h, y_t)
+    return L
+
+
+def step_loss(V, c, h, y_t):
+    """L(t) from h(t) (H,) or (H, B)."""
+    return output_loss(c[:, None] + V @ h.reshape(V.shape[1], -1), y_t)
+
+
+def output_loss(o, y_t):
+    """L(t) = -log softmax(o(t))[y(t)], summed over the columns of o(t); softmax is
+    normalised without any shift (the logits here stay far from overflow)."""
+    p = np.exp(o.reshape(len(o), -1))
+    p = p / p.sum(axis=0)
+    y_t = np.atleast_1d(y_t)
+    return -np.log(p[y_t, np.arange(len(y_t))]).sum()
+
+
+def central_differences(f, a, eps=EPS):
+    """∂f/∂a by central differences with step eps, entry by entry (a is not changed)."""
+    a, grad = np.array(a, dtype=np.float64), np.empty(np.shape(a))
+    for i in np.ndindex(a.shape):
+        old = a[i]
+        a[i] = old + eps
+        f_plus = f(a)
+        a[i] = old - eps
+        grad[i] = (f_plus - f(a)) / (2 * eps)
+        a[i] = old
+    return grad
+
+
+def central_differences_with_band(f, a):
+    """D(ε) and the allowed difference from it, entry by entry (see the top of the file)."""
+    numeric = central_differences(f, a)
+    truncation = np.abs(central_differences(f, a, 2 * EPS) - numeric)
+    return numeric, ATOL + RTOL * np.abs(numeric) + truncation
+
+
+def assert_matches_central_differences(analytic, f, a, what):
+    numeric, band = central_differences_with_band(f, a)
+    assert np.shape(analytic) == np.shape(numeric), what
+    error = np.abs(analytic - numeric)
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(error - band), band.shape))
+    assert np.all(error <= band), (
+        f"{what} at {worst}: analytic {analytic[worst]!r}, central differences "
+        f"{numeric[worst]!r}, allowed difference {band[worst]:.3g}")
+
+
+def misses_central_differences(analytic, f, a, factor=1000):
+    """True when analytic is off by more than factor × the allowed difference somewhere."""
+    numeric, band = central_differences_with_band(f, a)
+    return bool(np.max(np.abs(analytic - numeric) / band) > factor)
+
+
+def loss_of(p: Problem, name):
+    """reference_loss as a function of one parameter (or "h0") of problem p."""
+    if name == "h0":
+        return lambda h0: reference_loss(*p.args, h0)
+    return lambda value: reference_loss(*({**p.params, name: value}[n] for n in NAMES),
+                                        p.x, p.y, p.h0)
+
+
+def h0_or_zeros(p: Problem):
+    return np.zeros((len(p.params["b"]), *p.y.shape[1:])) if p.h0 is None else p.h0
+
+
+def suffix_loss(p: Problem, t):
+    """L as a function of h(t), t ≥ 1: L(t) via o(t) plus the loss of steps t+1..τ
+    started from h(t). (L(1), ..., L(t-1) do not depend on h(t) and are left out.)"""
+    U, W, V, b, c = (p.params[n] for n in NAMES)
+
+    def f(h_t):
+        later = reference_loss(U, W, V, b, c, p.x[t:], p.y[t:], h_t) if t < len(p.y) else 0.0
+        return step_loss(V, c, h_t, p.y[t - 1]) + later
+    return f
+
+
+@given(problems())
+def test_loss_matches_reference_forward(p):
+    result = bptt(*p.args, h0=p.h0)
+    assert result.loss == pytest.approx(reference_loss(*p.args, p.h0), rel=1e-12, abs=1e-12)
+
+
+# Found by Hypothesis: W at scale 5 makes ∂L/∂h(0) ~ 85 and central differences miss it by
+# 1.1e-3 through truncation alone, outside atol + rtol: the reason for the |D(2ε) − D(ε)| term.
+EXPLODING = make_problem(H=6, D=1, K=2, tau=7, B=None, tokens=True, with_h0=False, seed=852,
+                         scales=dict(U=1.0, W=5.0, V=0.5, b=0.5, c=2.0))
+
+
+@given(problems())
+@example(EXPLODING)
+def test_gradients_match_central_differences(p):
+    result = bptt(*p.args, h0=p.h0)
+    for name in NAMES:
+        assert_matches_central_differences(result.grads[name], loss_of(p, name), p.params[name],
+                                           f"∂L/∂{name}")
+    assert_matches_central_differences(result.grads["h0"], loss_of(p, "h0"), h0_or_zeros(p),
+                                       "∂L/∂h(0)")
+
+
+@given(problems())
+def test_dL_do_and_dL_dh_match_central_differences(p):
+    """dL_do[t-1] = ∂L/∂o(t) and dL_dh[t-1] = ∂L/∂h(t), the latter through all later steps."""
+    result = bptt(*p.args, h0=p.h0)
+    o = forward(*p.args[:-1], h0=p.h0).o
+    for t in range(1, len(p.y) + 1):
+        assert_matches_central_differences(
+            result.dL_do[t - 1], lambda o_t: output_loss(o_t, p.y[t - 1]), o[t - 1], f"∂L/∂o({t})")
+        assert_matches_central_differences(
+            result.dL_dh[t - 1], suffix_loss(p, t), result.h[t], f"∂L/∂h({t})")
+
+
+def assert_exactly_equal(actual, expected, what):
+    """Two exact computations that differ only in summation order: a few ulp of the
+    largest entry apart."""
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12 * scale, err_msg=what)
+
+
+@given(problems())
+def test_shapes_and_forward_agree(p):
+    U, W, V, b, c = (p.params[n] for n in NAMES)
+    (H, D), K, tau = U.shape, len(c), len(p.y)
+    batch = p.y.shape[1:]
+    result = bptt(*p.args, h0=p.h0)
+    h, o = forward(*p.args[:-1], h0=p.h0)
+    assert {n: g.shape for n, g in result.grads.items()} == dict(
+        U=(H, D), W=(H, H), V=(K, H), b=(H,), c=(K,), h0=(H, *batch))
+    assert result.dL_do.shape == result.y_hat.shape == o.shape == (tau, K, *batch)
+    assert result.dL_dh.shape == (tau, H, *batch)
+    assert result.h.shape == h.shape == (tau + 1, H, *batch)
+    assert all(a.dtype == np.float64 for a in (*result.grads.values(), result.dL_dh, h, o))
+    assert isinstance(result.loss, float)
+    np.testing.assert_array_equal(result.h, h)
+    np.testing.assert_array_equal(h[0], np.zeros((H, *batch)) if p.h0 is None else p.h0)
+    assert_exactly_equal(result.y_hat, np.exp(o) / np.exp(o).sum(axis=1, keepdims=True), "ŷ")
+
+
+@given(problems(batch=st.integers(1, 4)))
+def test_a_batch_is_the_sum_of_its_sequences(p):
+    batched = bptt(*p.args, h0=p.h0)
+    h0 = h0_or_zeros(p)
+    singles = [bptt(*(p.params[n] for n in NAMES), p.x[:, j], p.y[:, j], h0=h0[:, j])
+               for j in range(p.y.shape[1])]
+    assert batched.loss == pytest.approx(sum(s.loss for s in singles), rel=1e-12, abs=1e-12)
+    for name in NAMES:
+        assert_exactly_equal(batched.grads[name], sum(s.grads[name] for s in singles), name)
+    assert_exactly_equal(batched.grads["h0"], np.stack([s.grads["h0"] for s in singles], -1),
+                         "h0")
+    for field in ("dL_do", "dL_dh", "h", "y_hat"):
+        assert_exactly_equal(getattr(batched, field),
+                             np.stack([getattr(s, field) for s in singles], -1), field)
+
+
+@given(problems())
+def test_tokens_are_one_hot_inputs(p):
+    D = p.params["U"].shape[1]
+    tokens = p.x if np.issubdtype(p.x.dtype, np.integer) else p.x.argmax(-1)
+    from_tokens = bptt(*p.args[:-2], tokens, p.y, h0=p.h0)
+    from_one_hot = bptt(*p.args[:-2], np.eye(D)[tokens], p.y, h0=p.h0)
+    assert from_tokens.loss == pytest.approx(from_one_hot.loss, rel=1e-12, abs=1e-12)
+    for name in (*NAMES, "h0"):
+        assert_exactly_equal(from_tokens.grads[name], from_one_hot.grads[name], name)
+
+
+# -- validation -------------------------------------------------------------------------
+
+def valid_arguments(**changes):
+    """A valid call (H=3, D=4, K=2, τ=3, one sequence of tokens) with some arguments replaced."""
+    args = dict(U=np.ones((3, 4)), W=np.eye(3), V=np.ones((2, 3)), b=np.zeros(3), c=np.zeros(2),
+                x=np.array([0, 3, 1]), y=np.array([1, 0, 1]), h0=None)
+    return {**args, **changes}
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(U=np.ones(4)), r"U must have 2 dimension"),
+    (dict(U=np.ones((3, 4), dtype=complex)), r"U must be a real float array"),
+    (dict(W=np.eye(3)[:, :2]), r"W must have shape \(3, 3\)"),
+    (dict(V=np.ones((2, 4))), r"V must have shape \(2, 3\)"),
+    (dict(b=np.zeros(4)), r"b must have shape \(3,\)"),
+    (dict(c=np.zeros((2, 1))), r"c must have 1 dimension"),
+    (dict(W=np.full((3, 3), np.nan)), r"W contains non-finite values"),
+    (dict(x=np.zeros((3, 1, 1), dtype=int)), r"token inputs x must have shape \[τ\] or \[τ, B\]"),
+    (dict(x=np.array([0, 4, 1])), r"token ids in x must lie in \[0, 4\)"),
+    (dict(x=np.array([0, -1, 1])), r"token ids in x must lie in \[0, 4\)"),
+    (dict(x=np.zeros((3, 5))), r"dense inputs x must have shape \[τ, 4\] or \[τ, B, 4\]"),
+    (dict(x=np.zeros(3)), r"dense inputs x must have shape"),
+    (dict(x=np.array([[0.0, np.inf, 0, 0]] * 3)), r"dense inputs x contain non-finite"),
+    (dict(x=np.array([True, False, True])),
+     r"x must hold integer token ids or floats, got dtype bool"),
+    (dict(x=np.array(["a", "b", "c"])), r"x must hold integer token ids or floats"),
+    (dict(x=np.array([], dtype=int), y=np.array([], dtype=int)), r"at least one time step"),
+    (dict(x=np.zeros((3, 0), dtype=int), y=np.zeros((3, 0), dtype=int)), r"one sequence"),
+    (dict(y=np.array([1.0, 0.0, 1.0])), r"targets y must be integer class ids"),
+    (dict(y=np.array([1, 0])), r"targets y must have shape \(3,\) to match x"),
+    (dict(y=np.array([[1], [0], [1]])), r"targets y must have shape \(3,\)"),
+    (dict(y=np.array([1, 2, 1])), r"target ids in y must lie in \[0, 2\)"),
+    (dict(h0=np.zeros(4)), r"h0 must have shape \(3,\)"),
+    (dict(x=np.array([[0, 1]] * 3), y=np.array([[1, 0]] * 3), h0=np.zeros(3)),
+     r"h0 must have shape \(3, 2\)"),
+    (dict(h0=np.array([0.0, np.nan, 0.0])), r"h0 contains non-finite"),
+])
+def test_invalid_inputs_are_rejected_with_a_clear_message(changes, message):
+    with pytest.raises(ValueError, match=message):
+        bptt(**valid_arguments(**changes))
+
+
+def test_forward_validates_like_bptt():
+    arguments = valid_arguments(x=np.array([0, 4, 1]))
+    del arguments["y"]
+    with pytest.raises(ValueError, match=r"token ids in x must lie in \[0, 4\)"):
+        forward(**arguments)
+
+
+def test_docstring_examples_run():
+    for module in (rnn.bptt, rnn.seed_formulas):
+        failed, attempted = doctest.testmod(module)
+        assert attempted > 0 and failed == 0, module.__name__
+
+
+# -- the seed's printed formulas disagree with central differences; corrected ones agree ---
+
+SEED_EXAMPLE = make_problem(H=3, D=4, K=3, tau=5, B=None, tokens=True, with_h0=True, seed=0,
+                            scales=dict.fromkeys(NAMES, 1.0))
+
+
+def test_seed_10_18_subtracts_the_class_id_instead_of_a_one_hot():
+    p = SEED_EXAMPLE
+    result = bptt(*p.args, h0=p.h0)
+    o = forward(*p.args[:-1], h0=p.h0).o
+    printed = seed_dL_do(result.y_hat, p.y)
+    for t in range(1, len(p.y) + 1):
+        L_t = (lambda o_t: output_loss(o_t, p.y[t - 1]))
+        assert misses_central_differences(printed[t - 1], L_t, o[t - 1]), t
+        assert_matches_central_differences(result.dL_do[t - 1], L_t, o[t - 1], f"∂L/∂o({t})")
+
+
+@pytest.mark.parametrize("printed_term", [seed_next_dL_dh_10_20, seed_next_dL_dh_10_21])
+def test_seed_recursion_for_dL_dh_is_wrong_where_corrected_is_right(printed_term):
+    """One step of the recursion from the true ∇_{h(t+1)} L and ∇_{o(t)} L, t < τ."""
+    p = SEED_EXAMPLE
+    result = bptt(*p.args, h0=p.h0)
+    W, V = p.params["W"], p.params["V"]
+    for t in range(1, len(p.y)):
+        printed = printed_term(W, result.h[t + 1], result.dL_dh[t]) + V.T @ result.dL_do[t - 1]
+        assert misses_central_differences(printed, suffix_loss(p, t), result.h[t]), t
+        assert_matches_central_differences(result.dL_dh[t - 1], suffix_loss(p, t), result.h[t],
+                                           f"∂L/∂h({t})")
+
+
+@pytest.mark.parametrize("errors, wrong", [
+    (("10.18",), ("U", "W", "V", "b", "c", "h0")),
+    (("10.20",), ("U", "W", "b", "h0")),
+    (("10.21",), ("U", "W", "b", "h0")),
+    (("10.18", "10.21"), ("U", "W", "V", "b", "c", "h0")),
+])
+def test_seed_errors_spread_into_exactly_the_gradients_they_feed(errors, wrong):
+    """10.22-10.28 are right in their final form: with the true ∇_{o(t)} L, ∇_V L and
+    ∇_c L survive a wrong recursion for ∇_{h(t)} L; everything downstream is wrong."""
+    p = SEED_EXAMPLE
+    grads = seed_bptt(*p.args, h0=p.h0, errors=errors).grads
+    for name in (*NAMES, "h0"):
+        start = p.h0 if name == "h0" else p.params[name]
+        if name in wrong:
+            assert misses_central_differences(grads[name], loss_of(p, name), start), name
+        else:
+            assert_matches_central_differences(grads[name], loss_of(p, name), start, name)
+
+
+@given(problems())
+def test_seed_bptt_without_errors_is_the_oracle(p):
+    printed, oracle = seed_bptt(*p.args, h0=p.h0, errors=()), bptt(*p.args, h0=p.h0)
+    for name in (*NAMES, "h0"):
+        np.testing.assert_array_equal(printed.grads[name], oracle.grads[name])
+
+
+@given(problems(H=st.just(1)), st.sampled_from(["10.20", "10.21"]))
+def test_printed_recursions_are_right_for_a_single_hidden_unit(p, equation):
+    """With H = 1 every matrix in 10.20/10.21 is a scalar, so order and transposes stop
+    mattering: the printed recursions are wrong only as matrix formulas."""
+    printed, oracle = seed_bptt(*p.args, h0=p.h0, errors=(equation,)), bptt(*p.args, h0=p.h0)
+    for name in (*NAMES, "h0"):
+        assert_exactly_equal(printed.grads[name], oracle.grads[name], name)
+
+
+@pytest.mark.parametrize("errors, message", [
+    (("10.19",), r"unknown seed equations \['10.19'\]"),
+    (("10.20", "10.21"), r"pick one"),
+])
+def test_seed_bptt_rejects_unknown_or_conflicting_equations(errors, message):
+    with pytest.raises(ValueError, match=message):
+        seed_bptt(*SEED_EXAMPLE.args, errors=errors)
