@@ -4,7 +4,7 @@ VENV ?= .venv
 PY = $(VENV)/bin/python
 DEPS = $(VENV)/.minigrad-deps.stamp
 
-DOT_HELP = Graphviz's `dot` program is required: install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or see https://graphviz.org/download/
+DOT_HELP = Graphviz'\''s `dot` program is required: install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or see https://graphviz.org/download/
 
 .PHONY: deps graphviz test demo bench pictures clean
 
@@ -29,7 +29,7 @@ graphviz:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update && apt-get install -y graphviz; \
 	else \
-	  echo "$(DOT_HELP)" >&2; exit 1; \
+	  echo '$(DOT_HELP)' >&2; exit 1; \
 	fi
 
 test: deps graphviz
