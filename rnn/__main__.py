@@ -17,8 +17,8 @@ import numpy as np
 
 from rnn import checkpoint, grammar
 from rnn.data import DataError
-from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, grammatical_fraction, model_from_checkpoint,
-                       sample, sample_strings)
+from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, default_prime,
+                       grammatical_fraction, model_from_checkpoint, sample, sample_strings)
 
 DEFAULTS = TrainConfig()
 
@@ -100,20 +100,16 @@ def sample_command(args) -> None:
     params, vocab, meta = model_from_checkpoint(args.checkpoint)
     rng = np.random.default_rng(args.seed)
     name = meta["config"].get("grammar")
+    prime = default_prime(name, vocab) if args.prime is None else args.prime
     if args.strings:
         if name is None:
-            raise SystemExit("--strings needs a checkpoint trained on a grammar")
-        prime = args.prime if args.prime is not None else "BTXSE"
+            raise ConfigError("--strings needs a checkpoint trained on a grammar")
+        embedded = name == "embedded"
         for s in sample_strings(params, vocab, [prime] * args.strings,
                                 temperature=args.temperature, rng=rng):
-            ok = grammar.is_grammatical(s, embedded=name == "embedded")
-            print(f"{'ok ' if ok else 'BAD'} {s}")
+            print(f"{'ok' if grammar.is_grammatical(s, embedded) else 'BAD':<3} {s}")
         return
-    prime = args.prime if args.prime is not None else vocab.chars[0] if name is None else "B"
-    try:
-        print(prime + sample(params, vocab, prime, args.length, args.temperature, rng))
-    except DataError as error:
-        raise SystemExit(f"cannot use --prime {prime!r}: {error}") from None
+    print(prime + sample(params, vocab, prime, args.length, args.temperature, rng))
 
 
 def demo_command(args) -> None:
@@ -218,14 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
         "sample", help="generate text from a checkpoint",
         description="Generate characters from a trained model.")
     smp.add_argument("--checkpoint", default="out/checkpoint.npz", help="(default: %(default)s)")
-    smp.add_argument("--prime", help="text the model reads before it writes "
-                                     "(default: 'B' for a grammar, else the first vocabulary character)")
+    smp.add_argument("--prime", help="text the model reads before it writes (default: one "
+                                     "string of the grammar, or a line break for text)")
     smp.add_argument("--length", type=int, default=200, help="characters to write (default: %(default)s)")
     smp.add_argument("--temperature", type=float, default=1.0,
                      help="below 1: more conservative, above 1: more random (default: %(default)s)")
     smp.add_argument("--strings", type=int, default=0,
                      help="grammar checkpoints: write this many whole strings after the prime "
-                          "(default 'BTXSE') and mark each grammatical or not")
+                          "and mark each ok or BAD")
     smp.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
     smp.set_defaults(run=sample_command)
     return parser

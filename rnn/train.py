@@ -34,7 +34,7 @@ from rnn.model import PARAMETER_NAMES, RNN
 from rnn.optim import clip_grad_norm, clip_grad_value, make_optimizer
 
 __all__ = ["TrainConfig", "ConfigError", "Trainer", "Evaluation", "ValidationSet", "evaluate", "sample", "sample_strings",
-           "grammatical_fraction", "plot_losses", "write_metrics", "model_from_checkpoint"]
+           "grammatical_fraction", "default_prime", "plot_losses", "write_metrics", "model_from_checkpoint"]
 
 LN2 = math.log(2.0)
 
@@ -253,9 +253,9 @@ class Trainer:
         return evaluate(self.arrays(), self.validation)
 
     def sample_text(self, length: int) -> str:
-        """``length`` characters sampled after the first validation character."""
+        """``length`` characters sampled after :func:`default_prime`."""
         vocab, rng = self.corpus.vocab, np.random.default_rng([self.config.seed, self.step])
-        prime = vocab.decode(self.corpus.validation[:1])
+        prime = default_prime(self.corpus.grammar, vocab)
         return prime + sample(self.arrays(), vocab, prime, length, self.config.temperature, rng)
 
     @property
@@ -437,6 +437,15 @@ def _sample_ids(params, primes, steps: int, temperature: float, rng, stop=None):
             if not live.any():
                 return out[:t + 1]
     return out
+
+
+def default_prime(grammar_name: str | None, vocab: Vocab) -> str:
+    """What the model reads before it writes, by default: one whole string of
+    the grammar (so it writes from a string boundary), else a line break if
+    the text has one, else its first vocabulary character."""
+    if grammar_name is not None:
+        return grammar.generate(1, seed=0, embedded=grammar_name == "embedded")[0]
+    return "\n" if "\n" in vocab.chars else vocab.chars[0]
 
 
 def sample(params: dict[str, np.ndarray], vocab: Vocab, prime: str, length: int,
