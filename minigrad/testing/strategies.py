@@ -1,0 +1,161 @@
+"""Hypothesis strategies for testing differentiable code built on minigrad.
+
+Everything here draws plain float64 numpy arrays (or shapes, axes), small
+enough that a full Jacobian by central differences stays cheap. Wrap the
+arrays in :func:`minigrad.tensor` yourself, so that the test says which inputs
+require grad.
+
+>>> import minigrad as mg
+>>> from hypothesis import given, settings
+>>> from minigrad.testing import gradcheck
+>>> from minigrad.testing.strategies import arrays, positive_arrays
+>>> @settings(max_examples=5)
+... @given(arrays(shape=(2, 3)), positive_arrays(shape=(3,)))
+... def test_div(a, b):
+...     x, y = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+...     assert gradcheck(lambda x, y: x / y, x, y)
+>>> test_div()
+"""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+__all__ = ["shapes", "arrays", "positive_arrays", "nonzero_arrays", "distinct_arrays",
+           "broadcastable_shapes", "matmul_shapes", "axes", "keepdims"]
+
+MAX_SIDE = 4
+
+
+def _shape(shape) -> st.SearchStrategy:
+    if shape is None:
+        return shapes()
+    if isinstance(shape, st.SearchStrategy):
+        return shape
+    return st.just((shape,) if isinstance(shape, int) else tuple(shape))
+
+
+def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
+           max_side: int = MAX_SIDE) -> st.SearchStrategy[tuple]:
+    """Array shapes, 0-d ``()`` included by default.
+
+    >>> from minigrad.testing.strategies import shapes
+    >>> len(shapes(min_dims=2, max_dims=2).example())
+    2
+    """
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                            max_side=max_side)
+
+
+def arrays(shape=None, min_value: float = -3.0, max_value: float = 3.0,
+           **kwargs) -> st.SearchStrategy[np.ndarray]:
+    """float64 arrays with finite elements in ``[min_value, max_value]``.
+
+    ``shape`` is a tuple, an int, a strategy of shapes, or None for
+    :func:`shapes`; other keyword arguments go to ``hypothesis.extra.numpy.arrays``
+    (e.g. ``unique=True``).
+
+    >>> from minigrad.testing.strategies import arrays
+    >>> a = arrays((2, 3), -1.0, 1.0).example()
+    >>> a.shape, a.dtype, bool(abs(a).max() <= 1)
+    ((2, 3), dtype('float64'), True)
+    """
+    elements = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False)
+    return hnp.arrays(np.float64, _shape(shape), elements=elements, **kwargs)
+
+
+def positive_arrays(shape=None, min_value: float = 0.1,
+                    max_value: float = 3.0) -> st.SearchStrategy[np.ndarray]:
+    """Arrays with elements in ``[min_value, max_value]``, ``min_value > 0``: inputs of
+    ``log``, bases of ``**`` and denominators, kept away from the pole at 0.
+
+    >>> from minigrad.testing.strategies import positive_arrays
+    >>> bool(positive_arrays((5,)).example().min() >= 0.1)
+    True
+    """
+    if min_value <= 0:
+        raise ValueError(f"positive_arrays: min_value must be > 0, got {min_value}")
+    return arrays(shape, min_value, max_value)
+
+
+def nonzero_arrays(shape=None, min_magnitude: float = 0.1,
+                   max_magnitude: float = 3.0) -> st.SearchStrategy[np.ndarray]:
+    """Arrays of either sign with ``min_magnitude <= |element| <= max_magnitude``:
+    denominators, and inputs of ``relu`` kept off its kink at 0 (where central
+    differences straddle two slopes).
+
+    >>> from minigrad.testing.strategies import nonzero_arrays
+    >>> bool(abs(nonzero_arrays((5,)).example()).min() >= 0.1)
+    True
+    """
+    magnitude = st.floats(min_magnitude, max_magnitude)
+    elements = st.tuples(st.sampled_from([-1.0, 1.0]), magnitude).map(lambda sm: sm[0] * sm[1])
+    return hnp.arrays(np.float64, _shape(shape), elements=elements)
+
+
+def distinct_arrays(shape=None, min_value: float = -3.0, max_value: float = 3.0,
+                    gap: float = 0.01) -> st.SearchStrategy[np.ndarray]:
+    """Arrays whose elements differ pairwise by at least ``gap`` (a grid of step
+    ``gap``): inputs of ``max``, where a tie has no derivative and a central
+    difference of step < ``gap`` would straddle the kink.
+
+    >>> import numpy as np
+    >>> from minigrad.testing.strategies import distinct_arrays
+    >>> a = distinct_arrays((6,)).example()
+    >>> bool(np.diff(np.sort(a)).min() >= 0.0099)
+    True
+    """
+    grid = st.integers(int(np.ceil(min_value / gap)), int(np.floor(max_value / gap)))
+    return hnp.arrays(np.float64, _shape(shape), elements=grid.map(lambda k: k * gap),
+                      unique=True)
+
+
+def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int = 3,
+                         max_side: int = MAX_SIDE) -> st.SearchStrategy[tuple]:
+    """Tuples of ``num_shapes`` shapes that broadcast together (numpy's rules),
+    e.g. ``((2, 1, 3), (4, 1))``.
+
+    >>> import numpy as np
+    >>> from minigrad.testing.strategies import broadcastable_shapes
+    >>> a, b = broadcastable_shapes().example()
+    >>> len(np.broadcast_shapes(a, b)) <= 3
+    True
+    """
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims,
+        max_side=max_side).map(lambda b: b.input_shapes)
+
+
+def matmul_shapes(max_batch_dims: int = 2, max_side: int = MAX_SIDE) -> st.SearchStrategy[tuple]:
+    """Pairs of shapes valid for ``@``: vector·vector, matrix·vector,
+    vector·matrix, matrix·matrix and stacks of matrices whose batch dimensions
+    broadcast, e.g. ``((2, 1, 3, 4), (5, 4, 2))``.
+
+    >>> import numpy as np
+    >>> from minigrad.testing.strategies import matmul_shapes
+    >>> a, b = matmul_shapes().example()
+    >>> (np.ones(a) @ np.ones(b)).ndim >= 0
+    True
+    """
+    return hnp.mutually_broadcastable_shapes(
+        signature=np.matmul.signature, max_dims=max_batch_dims,
+        max_side=max_side).map(lambda b: b.input_shapes)
+
+
+def axes(ndim: int) -> st.SearchStrategy:
+    """The ``axis`` argument of a reduction over an ``ndim``-dimensional array:
+    None, an int (negative ones too) or a tuple of distinct axes.
+
+    >>> from minigrad.testing.strategies import axes
+    >>> axes(0).example() in (None, ())
+    True
+    """
+    choices = [st.none(), hnp.valid_tuple_axes(ndim)]
+    if ndim > 0:
+        choices.insert(1, st.integers(-ndim, ndim - 1))
+    return st.one_of(*choices)
+
+
+keepdims = st.booleans()
+"""The ``keepdims`` argument of a reduction."""
