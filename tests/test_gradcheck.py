@@ -1,0 +1,131 @@
+"""The checker is checked: deliberately wrong VJPs are caught, its failure message
+locates the error, float32 is refused, both of its modes work, and the user's
+tensors are left alone.
+
+The wrong ops are recorded with ``minigrad.tensor.apply`` directly, so the real
+rule table is never touched.
+"""
+import re
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.tensor import apply
+from minigrad.testing import GradcheckError, gradcheck
+
+
+def scaled_mul(scale):
+    """x * y whose VJP is multiplied by ``scale`` (1 is the correct rule)."""
+    def forward(x, y):
+        return x * y, lambda g: (scale * g * y, scale * g * x)
+    return lambda x, y: apply("scaled_mul", forward, (x, y), {})
+
+
+def overwriting_getitem(x, index):
+    """x[index] whose VJP assigns (``=``) where it must add (``+=``) for repeated indices."""
+    def forward(x, *, index):
+        def vjp(g):
+            gx = np.zeros_like(x)
+            gx[index] = g
+            return gx,
+        return x[index], vjp
+    return apply("overwriting_getitem", forward, (x,), {"index": index})
+
+
+def unreduced_sum(x, axis):
+    """sum(x, axis, keepdims=True) whose VJP forgets to broadcast g back to x's shape."""
+    def forward(x, *, axis):
+        return x.sum(axis=axis, keepdims=True), lambda g: (g,)
+    return apply("unreduced_sum", forward, (x,), {"axis": axis})
+
+
+def leaf(shape, seed=0, name="x"):
+    return mg.tensor(np.random.default_rng(seed).uniform(0.5, 2.0, shape), requires_grad=True,
+                     name=name)
+
+
+@pytest.mark.parametrize("max_full", [256, 0], ids=["full Jacobian", "projections"])
+def test_a_vjp_off_by_a_tenth_of_a_percent_is_caught(max_full):
+    x, y = leaf((2, 3)), leaf((3,), seed=1, name="y")
+    assert gradcheck(scaled_mul(1.0), x, y, max_full=max_full)
+    with pytest.raises(GradcheckError):
+        gradcheck(scaled_mul(1.001), x, y, max_full=max_full)
+    with pytest.raises(GradcheckError):
+        gradcheck(scaled_mul(0.999), x, y, max_full=max_full)
+
+
+@pytest.mark.parametrize("max_full", [256, 0], ids=["full Jacobian", "projections"])
+def test_overwriting_instead_of_adding_repeated_indices_is_caught(max_full):
+    x = leaf((4,))
+    assert gradcheck(lambda x: overwriting_getitem(x, [2, 0, 3]), x, max_full=max_full)
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda x: overwriting_getitem(x, [2, 0, 2]), x, max_full=max_full)
+
+
+def test_a_missing_broadcast_of_the_gradient_is_caught_with_op_and_shapes():
+    x = leaf((3, 4))
+    with pytest.raises(mg.OpError, match=r"unreduced_sum.*\(1, 4\).*'x' \(3, 4\)"):
+        gradcheck(lambda x: unreduced_sum(x, 0), x)
+
+
+def test_failure_message_names_input_element_and_both_values():
+    x, y = leaf((2,), name="x"), mg.tensor([3.0, 5.0], requires_grad=True, name="y")
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(scaled_mul(1.001), x, y)
+    message = str(caught.value)
+    # the first input is wrong first: ∂(x*y)_0/∂x_0 = y_0 = 3, reported as 3.003
+    assert "input 0 (x, shape (2,))" in message and "(0, 0)" in message
+    numerical, analytical = (float(v) for v in re.findall(
+        r"numerical (?:np\.float64\()?([-\d.e+]+)\)? vs analytical (?:np\.float64\()?([-\d.e+]+)",
+        message)[0])
+    assert numerical == pytest.approx(3.0, rel=1e-8)
+    assert analytical == pytest.approx(3.003, rel=1e-12)
+
+
+def test_failure_message_in_projection_mode():
+    with pytest.raises(GradcheckError, match=r"input 0 \(x, shape \(20, 20\)\), projection"):
+        gradcheck(scaled_mul(1.001), leaf((20, 20)), leaf((20,), seed=1, name="y"))
+
+
+def test_full_jacobian_mode_is_used_for_small_inputs_and_projections_for_large():
+    """A rule wrong in one Jacobian entry only: the full Jacobian pins the entry down."""
+    def forward(x):
+        def vjp(g):
+            gx = 2 * g * x
+            gx.flat[-1] *= 1.01
+            return gx,
+        return x * x, vjp
+    square = lambda x: apply("one_wrong_entry", forward, (x,), {})  # noqa: E731
+    with pytest.raises(GradcheckError, match=r"Jacobian element .*\(2, 2\): numerical"):
+        gradcheck(square, leaf((3,)))
+    with pytest.raises(GradcheckError, match="projection"):
+        gradcheck(square, leaf((3,)), max_full=2)
+
+
+def test_float32_is_refused():
+    x = mg.tensor([1.0, 2.0], requires_grad=True, name="w", dtype=np.float32)
+    with pytest.raises(TypeError, match=r"input 0 \('w'\) is float32"):
+        gradcheck(lambda x: (x * x).sum(), x)
+
+
+def test_inputs_that_need_no_grad_are_held_fixed_and_at_least_one_must_need_grad():
+    x, c = leaf((2,)), mg.tensor([1.0, 2.0])
+    assert gradcheck(lambda x, c, k: x * c * k, x, c, 3.0)
+    with pytest.raises(ValueError, match="no input requires grad"):
+        gradcheck(lambda c: c * c, c)
+
+
+@pytest.mark.parametrize("max_full", [256, 0], ids=["full Jacobian", "projections"])
+def test_the_users_tensors_are_not_modified(max_full):
+    x, y = leaf((2, 3)), leaf((3,), seed=1, name="y")
+    sentinel = np.full((3,), 7.0)
+    y.grad = sentinel
+    before = x.data.copy(), y.data.copy()
+    data_arrays = x.data, y.data
+    gradcheck(lambda x, y: mg.tanh(x * y).sum(axis=0), x, y, max_full=max_full)
+    np.testing.assert_array_equal(x.data, before[0])
+    np.testing.assert_array_equal(y.data, before[1])
+    assert x.data is data_arrays[0] and y.data is data_arrays[1]
+    assert x.grad is None and y.grad is sentinel and np.all(sentinel == 7.0)
+    assert x.requires_grad and y.requires_grad
