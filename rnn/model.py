@@ -145,6 +145,8 @@ class RNN:
     def _check_inputs(self, x):
         x = np.asarray(x)
         D = self.input_size
+        if x.ndim and x.shape[0] == 0:      # before the dtype: numpy makes [] float64
+            raise ValueError(f"inputs must have at least one time step, got shape {x.shape}")
         if np.issubdtype(x.dtype, np.integer):
             if x.ndim not in (1, 2):
                 raise ValueError(f"token inputs must have shape [τ] or [τ, B], got {x.shape}")
@@ -159,8 +161,8 @@ class RNN:
             tokens, batch = False, (x.shape[1] if x.ndim == 3 else None)
         else:
             raise TypeError(f"inputs must be integer token ids or floats, got dtype {x.dtype}")
-        if x.shape[0] == 0 or batch == 0:
-            raise ValueError(f"inputs must have at least one step and one sequence, got {x.shape}")
+        if batch == 0:
+            raise ValueError(f"a batch of inputs must hold at least one sequence, got shape {x.shape}")
         return x, tokens, x.shape[0], batch
 
     def _check_targets(self, y, tau, batch):
