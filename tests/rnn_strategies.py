@@ -1,4 +1,5 @@
-"""Hypothesis strategies for RNN problems, shared by the RNN test modules.
+"""Hypothesis strategies for RNN problems, and the round-off comparison, shared by the
+RNN test modules.
 
 A problem is the seed's RNN with concrete numpy parameters, inputs, targets and
 h(0): everything :func:`rnn.bptt.bptt` and :meth:`rnn.RNN.unroll` take.
@@ -16,7 +17,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from hypothesis import strategies as st
 
-__all__ = ["RNNProblem", "make_problem", "rnn_problems", "log_uniform", "PARAMETER_NAMES"]
+__all__ = ["RNNProblem", "make_problem", "rnn_problems", "log_uniform", "assert_roundoff_equal",
+           "PARAMETER_NAMES"]
 
 PARAMETER_NAMES = ("U", "W", "V", "b", "c")
 
@@ -103,3 +105,21 @@ def rnn_problems(draw, H=st.integers(1, 6), D=st.integers(1, 6), K=st.integers(1
     return make_problem(**sizes, tokens=draw(tokens), with_h0=draw(with_h0),
                         scale={name: draw(scale) for name in PARAMETER_NAMES},
                         seed=draw(st.integers(0, 2 ** 32 - 1)))
+
+
+def assert_roundoff_equal(actual, expected, what):
+    """Two exact computations of the same quantity, differing only in the order of
+    floating-point operations: |actual − expected| ≤ 1e-9·max(1, ‖expected‖_∞).
+
+    The bound is relative to the array's scale, not per element: an entry that is a
+    sum of large terms cancelling to ~0 carries round-off of the terms' size, so its
+    own relative error means nothing. Round-off here is a few ulp times the number
+    of accumulated terms (≤ 12 steps × 4 sequences × 6 units) and the depth of the
+    recursion, ≲ 1e-13 of the scale; 1e-9 leaves room for growth through the W
+    products, and a wrong formula misses by O(1) of the scale."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    assert np.all(np.isfinite(actual)), f"{what}: non-finite value {actual}"
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    error = float(np.max(np.abs(actual - expected), initial=0.0))
+    assert error <= 1e-9 * scale, f"{what}: off by {error:.3g} at scale {scale:.3g}"

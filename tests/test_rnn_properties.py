@@ -12,7 +12,8 @@ from minigrad.testing import gradcheck
 from rnn import RNN
 from rnn.bptt import bptt
 from rnn.seed_formulas import seed_bptt, seed_dL_do
-from rnn_strategies import PARAMETER_NAMES as NAMES, RNNProblem, make_problem, rnn_problems
+from rnn_strategies import (PARAMETER_NAMES as NAMES, RNNProblem, assert_roundoff_equal,
+                            make_problem, rnn_problems)
 
 
 def autodiff(p: RNNProblem):
@@ -25,24 +26,6 @@ def autodiff(p: RNNProblem):
 
 def oracle(p: RNNProblem):
     return bptt(**p.params, x=p.x, y=p.y, h0=p.h0)
-
-
-def assert_roundoff_equal(actual, expected, what):
-    """Two exact computations of the same quantity, differing only in the order of
-    floating-point operations: |actual − expected| ≤ 1e-9·max(1, ‖expected‖_∞).
-
-    The bound is relative to the array's scale, not per element: an entry that is a
-    sum of large terms cancelling to ~0 carries round-off of the terms' size, so its
-    own relative error means nothing. Round-off here is a few ulp times the number
-    of accumulated terms (≤ 12 steps × 4 sequences × 6 units) and the depth of the
-    recursion, ≲ 1e-13 of the scale; 1e-9 leaves room for growth through the W
-    products, and a wrong formula misses by O(1) of the scale."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    assert np.all(np.isfinite(actual)), f"{what}: non-finite autodiff value {actual}"
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    error = float(np.max(np.abs(actual - expected), initial=0.0))
-    assert error <= 1e-9 * scale, f"{what}: off by {error:.3g} at scale {scale:.3g}"
 
 
 # -- edge cases pinned for every property that takes any problem ---------------------
