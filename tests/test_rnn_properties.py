@@ -1,6 +1,8 @@
 """The unrolled minigrad RNN (rnn.model) against the analytic BPTT oracle (rnn.bptt),
 central differences, and properties that hold for every RNN problem."""
 import doctest
+import runpy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -299,3 +301,11 @@ def test_seed_formulas_disagree_with_autodiff_where_the_oracle_agrees(p, errors,
 def test_strategy_docstrings_run():
     failed, attempted = doctest.testmod(rnn_strategies)
     assert attempted > 0 and failed == 0
+
+
+def test_the_gradients_example_shows_agreement(capsys):
+    example_path = Path(__file__).parent.parent / "examples" / "02_rnn_gradients.py"
+    runpy.run_path(str(example_path), run_name="__main__")
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last_line.startswith("largest absolute difference anywhere:")
+    assert float(last_line.split(":")[1]) < 1e-12
