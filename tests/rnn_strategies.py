@@ -1,5 +1,5 @@
-"""Hypothesis strategies for RNN problems, and the round-off comparison, shared by the
-RNN test modules.
+"""Hypothesis strategies for RNN problems, and the round-off comparison and graph walk
+shared by the RNN test modules.
 
 A problem is the seed's RNN with concrete numpy parameters, inputs, targets and
 h(0): everything :func:`rnn.bptt.bptt` and :meth:`rnn.RNN.unroll` take.
@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 __all__ = ["RNNProblem", "make_problem", "rnn_problems", "log_uniform", "assert_roundoff_equal",
-           "PARAMETER_NAMES"]
+           "reachable", "PARAMETER_NAMES"]
 
 PARAMETER_NAMES = ("U", "W", "V", "b", "c")
 
@@ -123,3 +123,15 @@ def assert_roundoff_equal(actual, expected, what):
     scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
     error = float(np.max(np.abs(actual - expected), initial=0.0))
     assert error <= 1e-9 * scale, f"{what}: off by {error:.3g} at scale {scale:.3g}"
+
+
+def reachable(*roots) -> list:
+    """Every node the roots depend on, constants and leaves included, each once
+    (iterative depth-first walk over ``inputs``)."""
+    seen, stack = {id(root): root for root in roots}, list(roots)
+    while stack:
+        for x in stack.pop().inputs:
+            if id(x) not in seen:
+                seen[id(x)] = x
+                stack.append(x)
+    return list(seen.values())

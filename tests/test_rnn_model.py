@@ -9,19 +9,13 @@ from hypothesis import example, given
 import minigrad as mg
 import rnn.model
 from rnn import RNN, Unrolled
-from rnn_strategies import PARAMETER_NAMES as NAMES, assert_roundoff_equal, make_problem, rnn_problems
+from rnn_strategies import (PARAMETER_NAMES as NAMES, assert_roundoff_equal, make_problem,
+                            reachable, rnn_problems)
 
 
 def all_nodes(graph: Unrolled):
-    """Every node behind L and the ŷ(t) (iterative DFS), constants and leaves included."""
-    roots = [n for n in (graph.loss, *graph.y_hat[1:]) if n is not None]
-    seen, stack = {id(n): n for n in roots}, list(roots)
-    while stack:
-        for x in stack.pop().inputs:
-            if id(x) not in seen:
-                seen[id(x)] = x
-                stack.append(x)
-    return list(seen.values())
+    """Every node behind L and the ŷ(t)."""
+    return reachable(*(n for n in (graph.loss, *graph.y_hat[1:]) if n is not None))
 
 
 # Names by role, as the seed writes the quantities (the model's documented contract).
