@@ -218,7 +218,8 @@ def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tenso
                          f"{' with ' + repr(params) if params else ''}: {error}") from None
     requires_grad = _GRAD_ENABLED and any(x.requires_grad for x in inputs)
     node = Tensor._make(np.asarray(out), requires_grad)  # numpy gives 0-d results as scalars
-    node.op, node.inputs, node.params = op, inputs, params or None
+    if _GRAD_ENABLED:  # inside no_grad() nothing is recorded: no op, no inputs kept alive
+        node.op, node.inputs, node.params = op, inputs, params or None
     if requires_grad:
         node.vjp = vjp
     if _ANOMALY:
@@ -323,6 +324,9 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
             continue
         for x, gx in zip(node.inputs, node.vjp(g)):
             if gx is not None and x.requires_grad:
+                if _ANOMALY:
+                    _check_finite(gx, f"VJP of op {node.op!r} gave a non-finite gradient for "
+                                  f"{_describe(x)}", node.inputs)
                 if gx.shape != x.data.shape:
                     gx = unbroadcast(gx, x, node)
                 _accumulate(pending, owned, x, gx)

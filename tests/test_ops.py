@@ -274,6 +274,19 @@ def test_integer_array_indexing(shape, data):
 
 
 @covers("getitem")
+@pytest.mark.parametrize("shape, index", [
+    ((1, 1), (np.array([0, 0]), np.array([0, 0]))),   # shrunk failures of the
+    ((1, 1), (np.array([0, 0, 0]), slice(None))),      # Hypothesis tests above
+    ((3, 4), (slice(None), np.array([1, 3, 1]))),     # gathered columns, repeated
+    ((3, 4), (np.array([True, False, True]), slice(None, None, -1))),
+    ((2, 3, 4), (Ellipsis, None, 1)),
+    ((3, 4), (slice(None), [2, 2])),
+])
+def test_indexing_cases(shape, index):
+    check(lambda x: x[index], lambda x: x[index], fixed(shape))
+
+
+@covers("getitem")
 def test_repeated_indices_add_up():
     x = mg.tensor([10.0, 20.0, 30.0], requires_grad=True)
     seen(x[[0, 2, 0, 0]].sum()).backward()
