@@ -79,6 +79,8 @@ def _where(x, y, *, condition): return np.where(condition, x, y), lambda g: (
 def matmul(x, y):
     out = x @ y
     def vjp(g):
+        if x.ndim == 2 and y.ndim <= 2:                          # the common case, directly
+            return (g[:, None] * y if y.ndim == 1 else g @ y.T), x.T @ g
         if x.ndim == 1 and y.ndim == 1:
             return g * y, g * x
         x2 = x[None, :] if x.ndim == 1 else x                    # row vector (1, k)
@@ -125,11 +127,27 @@ def transpose(x, *, axes=None):
     return np.transpose(x, axes), lambda g: (np.transpose(g, inverse),)
 @primitive
 def getitem(x, *, index):                       # repeated integer indices add up
-    def vjp(g):
-        gx = np.zeros_like(x)
-        np.add.at(gx, index, g)
-        return gx,
-    return x[index], vjp
+    return x[index], lambda g: (_scatter_add(x.shape, index, g),)
+
+def _scatter_add(shape, index, g):
+    """``zeros(shape)`` with ``g`` added at ``[index]`` (``np.add.at``, with faster
+    paths for basic indices, which never repeat, and for gathered columns ``[:, ids]``)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in parts):
+        out = np.zeros(shape, dtype=g.dtype)
+        out[index] = g
+        return out
+    if (len(shape) == 2 and len(parts) == 2 and isinstance(parts[0], slice) and parts[0] == slice(None)
+            and isinstance(parts[1], np.ndarray) and parts[1].ndim == 1 and parts[1].dtype.kind in "iu"):
+        rows, cols = shape                      # one bincount sums every (row, column) pair
+        cells = np.arange(0, rows * cols, cols)[:, None] + parts[1] % cols
+        return np.bincount(cells.ravel(), g.ravel(), minlength=rows * cols).reshape(shape).astype(
+            g.dtype, copy=False)
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
 @primitive
 def _concat(*xs, axis=0):
     ends = np.cumsum([x.shape[axis] for x in xs])[:-1]
@@ -155,14 +173,16 @@ def softmax(x, *, axis=-1):
 @primitive
 def _cross_entropy(logits, *, targets, reduction="sum", axis=-1):
     """−log softmax(logits)[target] along ``axis``; VJP: softmax − one-hot."""
-    picked = np.expand_dims(targets, axis)
+    axis %= logits.ndim
+    picked = tuple(np.ogrid[tuple(slice(n) for n in targets.shape)])  # logits[picked]: one
+    picked = picked[:axis] + (targets,) + picked[axis:]                # entry per target
     log_p = _log_softmax(logits, axis)
-    losses = -np.take_along_axis(log_p, picked, axis=axis).squeeze(axis)
+    losses = -log_p[picked]
     scale = 1.0 / losses.size if reduction == "mean" and losses.size else 1.0
     out = losses if reduction == "none" else losses.sum() * scale
     def vjp(g):
         d_logits = np.exp(log_p)
-        np.put_along_axis(d_logits, picked, np.take_along_axis(d_logits, picked, axis) - 1.0, axis)
+        d_logits[picked] -= 1.0
         g = np.expand_dims(g, axis) if reduction == "none" else g * scale
         return d_logits * g,
     return out, vjp
@@ -183,20 +203,21 @@ def cross_entropy(logits, targets, reduction: str = "sum", axis: int = -1) -> Te
     """
     logits = logits if isinstance(logits, Tensor) else Tensor(logits)
     targets = np.asarray(targets)
-    context = f"cross_entropy(logits {logits.name or ''}{logits.shape}, targets {targets.shape})"
+    context = lambda: f"cross_entropy(logits {logits.name or ''}{logits.shape}, targets {targets.shape})"
     if reduction not in ("sum", "mean", "none"):
-        raise ValueError(f"{context}: reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
+        raise ValueError(f"{context()}: reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
     if logits.ndim == 0:
-        raise ValueError(f"{context}: logits need a class axis")
+        raise ValueError(f"{context()}: logits need a class axis")
     axis %= logits.ndim
     classes, expected = logits.shape[axis], logits.shape[:axis] + logits.shape[axis + 1:]
     if targets.shape != expected:
-        raise ValueError(f"{context}: targets must have shape {expected} (logits without axis {axis})")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise TypeError(f"{context}: targets must be integer class ids, got dtype {targets.dtype}")
-    if targets.size and (targets.min() < 0 or targets.max() >= classes):
-        raise ValueError(f"{context}: class ids must lie in [0, {classes}), "
-                         f"got {targets.min()}..{targets.max()}")
+        raise ValueError(f"{context()}: targets must have shape {expected} (logits without axis {axis})")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"{context()}: targets must be integer class ids, got dtype {targets.dtype}")
+    low, high = (int(targets), int(targets)) if targets.ndim == 0 else (
+        (targets.min(), targets.max()) if targets.size else (0, 0))
+    if low < 0 or high >= classes:
+        raise ValueError(f"{context()}: class ids must lie in [0, {classes}), got {low}..{high}")
     return _cross_entropy(logits, targets=targets, reduction=reduction, axis=axis)
 
 

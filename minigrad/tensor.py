@@ -8,6 +8,8 @@ node's VJP, and the single place where broadcasting is undone.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -24,6 +26,7 @@ class OpError(ValueError):
 
 _GRAD_ENABLED = True
 _ANOMALY = False
+_CREATED = itertools.count()  # creation numbers: every op's inputs are older than its result
 
 
 def is_grad_enabled() -> bool:
@@ -109,7 +112,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "tags",
-                 "op", "inputs", "params", "vjp", "hooks", "__weakref__")
+                 "op", "inputs", "params", "vjp", "hooks", "seq", "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None,
@@ -128,6 +131,7 @@ class Tensor:
         self.params = None
         self.vjp = None
         self.hooks = None
+        self.seq = next(_CREATED)
 
     # -- plain attributes ---------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -183,6 +187,7 @@ class Tensor:
         t = Tensor.__new__(Tensor)
         t.data, t.grad, t.requires_grad, t.name, t.tags = data, None, requires_grad, name, {}
         t.op, t.inputs, t.params, t.vjp, t.hooks = None, (), None, None, None
+        t.seq = next(_CREATED)
         return t
 
 
@@ -207,24 +212,39 @@ def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tenso
     the output gradient to one gradient per operand (None where there is none).
     Python numbers and arrays among the operands become constant leaves.
     """
-    dtype = next((x.data.dtype for x in operands if isinstance(x, Tensor)), np.float64)
-    inputs = tuple(x if isinstance(x, Tensor) else Tensor._make(np.asarray(x, dtype=dtype), False)
-                   for x in operands)
+    for x in operands:  # one pass decides everything: the common case is all Tensors
+        if not isinstance(x, Tensor):
+            operands = _with_constants(operands)
+            break
     try:
-        out, vjp = forward(*[x.data for x in inputs], **params)
+        out, vjp = forward(*[x.data for x in operands], **params)
     except (ValueError, IndexError) as error:
-        shapes = ", ".join(_describe(x) for x in inputs)
+        shapes = ", ".join(_describe(x) for x in operands)
         raise OpError(f"op {op!r} failed on operands [{shapes}]"
-                         f"{' with ' + repr(params) if params else ''}: {error}") from None
-    requires_grad = _GRAD_ENABLED and any(x.requires_grad for x in inputs)
-    node = Tensor._make(np.asarray(out), requires_grad)  # numpy gives 0-d results as scalars
+                      f"{' with ' + repr(params) if params else ''}: {error}") from None
+    requires_grad = False
+    if _GRAD_ENABLED:
+        for x in operands:
+            if x.requires_grad:
+                requires_grad = True
+                break
+    if type(out) is not np.ndarray:  # numpy gives 0-d results as scalars
+        out = np.asarray(out)
+    node = Tensor._make(out, requires_grad)
     if _GRAD_ENABLED:  # inside no_grad() nothing is recorded: no op, no inputs kept alive
-        node.op, node.inputs, node.params = op, inputs, params or None
+        node.op, node.inputs, node.params = op, tuple(operands), params or None
     if requires_grad:
         node.vjp = vjp
     if _ANOMALY:
-        _check_finite(out, f"op {op!r} produced non-finite values", inputs)
+        _check_finite(out, f"op {op!r} produced non-finite values", operands)
     return node
+
+
+def _with_constants(operands: Sequence) -> tuple:
+    """Operands with numbers and arrays made constant leaves of the tensors' dtype."""
+    dtype = next((x.data.dtype for x in operands if isinstance(x, Tensor)), np.float64)
+    return tuple(x if isinstance(x, Tensor) else Tensor._make(np.asarray(x, dtype=dtype), False)
+                 for x in operands)
 
 
 def _check_finite(array: np.ndarray, message: str, inputs: Iterable[Tensor]) -> None:
@@ -285,8 +305,11 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
     >>> x.grad
     array(8.)
     """
-    pending: dict[Tensor, np.ndarray] = {}
+    pending: dict[Tensor, np.ndarray] = {}  # gradients still being summed
     owned: set[Tensor] = set()  # pending arrays this pass created: safe to add into
+    # Nodes wait in a heap, newest first. Every consumer of a node is newer than
+    # the node, so when a node comes out its gradient is complete.
+    waiting: list[tuple[int, Tensor]] = []
     for i, out in enumerate(outputs):
         if not out.requires_grad:
             raise RuntimeError(f"backward from {_describe(out)}, which does not require grad "
@@ -300,16 +323,16 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
             g = np.array(grads[i], dtype=out.data.dtype)
             if g.shape != out.data.shape:
                 raise OpError(f"gradient of shape {g.shape} given for {_describe(out)}")
-        _accumulate(pending, owned, out, g)
+        _accumulate(pending, owned, waiting, out, g)
 
-    stored: set[int] = set()
-    for node in reversed(topological_order(outputs)):
-        g = pending.pop(node, None)
-        if g is None:
-            continue
-        for hook in node.hooks or ():
-            replaced = hook(g)
-            g = g if replaced is None else np.asarray(replaced)
+    stored: set[int] = set()  # ids of arrays now held as some .grad
+    while waiting:
+        node = heapq.heappop(waiting)[1]
+        g = pending.pop(node)
+        if node.hooks:
+            for hook in node.hooks:
+                replaced = hook(g)
+                g = g if replaced is None else np.asarray(replaced)
         if _ANOMALY:
             _check_finite(g, f"gradient reaching {_describe(node)} is non-finite", node.inputs)
         if retain_graph_grads or node.op is None:
@@ -329,13 +352,14 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
                                   f"{_describe(x)}", node.inputs)
                 if gx.shape != x.data.shape:
                     gx = unbroadcast(gx, x, node)
-                _accumulate(pending, owned, x, gx)
+                _accumulate(pending, owned, waiting, x, gx)
 
 
-def _accumulate(pending: dict, owned: set, x: Tensor, g: np.ndarray) -> None:
+def _accumulate(pending: dict, owned: set, waiting: list, x: Tensor, g: np.ndarray) -> None:
     previous = pending.get(x)
     if previous is None:
         pending[x] = g
+        heapq.heappush(waiting, (-x.seq, x))
     elif x in owned:
         np.add(previous, g, out=previous)
     else:

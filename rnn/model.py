@@ -9,6 +9,7 @@ For t = 1..τ (column vectors; a batch of B sequences stacks columns, so
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,14 +28,15 @@ class Unrolled:
     h(0) and ``h[t]``, ``a[t]``, ``o[t]``, ``y_hat[t]``, ``L[t]`` belong to step
     t = 1..τ (index 0 of the per-step lists is None). ``loss`` is L, or None
     when no targets were given. Every node is named (``"h(3)"``) and tagged
-    ``{"t": 3, "role": "h"}``."""
+    ``{"t": 3, "role": "h"}``. The loss reads o(t) directly, so each ŷ(t) node
+    is made when it is first read (see :class:`Softmaxes`)."""
 
     tau: int
     batch: int | None
     h: list[Tensor]
     a: list[Tensor | None]
     o: list[Tensor | None]
-    y_hat: list[Tensor | None]
+    y_hat: Sequence[Tensor | None]
     L: list[Tensor | None] = field(default_factory=list)
     loss: Tensor | None = None
 
@@ -48,8 +50,33 @@ class Unrolled:
 
 def _node(tensor: Tensor, name: str | None, t: int, role: str, **tags) -> Tensor:
     tensor.name = name
-    tensor.tags.update(t=t, role=role, **tags)
+    tensor.tags = {"t": t, "role": role, **tags}
     return tensor
+
+
+class Softmaxes(Sequence):
+    """``ŷ(t) = softmax(o(t))`` for t = 0..τ (None at 0), indexed like a list.
+
+    Each ŷ(t) is an ordinary graph node (op "softmax", input o(t)), made on
+    first access and kept: training, which never reads ŷ, pays for no softmax.
+    """
+
+    def __init__(self, o: list[Tensor | None]):
+        self._o, self._made = o, {}
+
+    def __len__(self):
+        return len(self._o)
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self[i] for i in range(len(self))[t]]
+        t = range(len(self))[t]  # negative indices count from the end; IndexError past it
+        if t == 0:
+            return None
+        if t not in self._made:
+            with mg.enable_grad():  # a node even when first read inside no_grad()
+                self._made[t] = _node(mg.softmax(self._o[t], axis=0), f"ŷ({t})", t, "y_hat")
+        return self._made[t]
 
 
 class RNN:
@@ -118,7 +145,8 @@ class RNN:
         b = self.b if batch is None else mg.reshape(self.b, shape=(-1, 1)).named("b", role="b")
         c = self.c if batch is None else mg.reshape(self.c, shape=(-1, 1)).named("c", role="c")
 
-        graph = Unrolled(tau, batch, h=[h0], a=[None], o=[None], y_hat=[None], L=[None])
+        o_list = [None]
+        graph = Unrolled(tau, batch, h=[h0], a=[None], o=o_list, y_hat=Softmaxes(o_list), L=[None])
         for t in range(1, tau + 1):
             x_t = x[t - 1]
             if tokens:                                          # U x(t) for one-hot x(t)
@@ -131,9 +159,8 @@ class RNN:
             h = _node(mg.tanh(a), f"h({t})", t, "h")                             # h(t) = tanh(a(t))
             Vh = _node(self.V @ h, f"V h({t})", t, "Vh")
             o = _node(c + Vh, f"o({t})", t, "o")                                 # o(t) = c + V h(t)
-            y_hat = _node(mg.softmax(o, axis=0), f"ŷ({t})", t, "y_hat")          # ŷ(t) = softmax(o(t))
-            for store, value in ((graph.a, a), (graph.h, h), (graph.o, o), (graph.y_hat, y_hat)):
-                store.append(value)
+            for store, value in ((graph.a, a), (graph.h, h), (graph.o, o)):  # ŷ(t) = softmax(o(t)),
+                store.append(value)                                          # made when read
             if y is not None:                                   # L(t) = -log ŷ(t)[y(t)], by log-sum-exp
                 L_t = mg.cross_entropy(o, y[t - 1], reduction="sum", axis=0)
                 graph.L.append(_node(L_t, f"L({t})", t, "L_t", y=y[t - 1]))
