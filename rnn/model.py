@@ -130,14 +130,16 @@ class RNN:
                                  f"got {value.shape}")
             params[name].data = value.copy()
 
-    def unroll(self, x, y=None, h0=None) -> Unrolled:
+    def unroll(self, x, y=None, h0=None, *, activation=mg.tanh) -> Unrolled:
         """Build the graph for inputs ``x`` (and targets ``y``) from ``h(0) = h0``.
 
         ``x``: integer token ids [τ] or [τ, B] (one-hot inputs: ``U x(t)`` gathers
         columns of U), or floats [τ, D] or [τ, B, D]. ``y``: integer class ids
         [τ] or [τ, B], or None for no loss. ``h0``: (H,) or (H, B); zeros (a
         constant) by default; an array given here becomes a differentiable
-        leaf, a Tensor is used as it is.
+        leaf, a Tensor is used as it is. ``activation``: the seed's tanh, or
+        another elementwise minigrad function returning a new node (the gradient
+        analysis in :mod:`rnn.analysis` uses a linear one).
         """
         x, tokens, tau, batch = self._check_inputs(x)
         y = self._check_targets(y, tau, batch)
@@ -156,7 +158,7 @@ class RNN:
                 Ux = _node(self.U @ x_col, f"U x({t})", t, "Ux")
             Wh = _node(self.W @ graph.h[t - 1], f"W h({t - 1})", t, "Wh")
             a = _node(_node(b + Wh, None, t, "b+Wh") + Ux, f"a({t})", t, "a")  # a(t) = b + W h(t-1) + U x(t)
-            h = _node(mg.tanh(a), f"h({t})", t, "h")                             # h(t) = tanh(a(t))
+            h = _node(activation(a), f"h({t})", t, "h")                          # h(t) = tanh(a(t))
             Vh = _node(self.V @ h, f"V h({t})", t, "Vh")
             o = _node(c + Vh, f"o({t})", t, "o")                                 # o(t) = c + V h(t)
             for store, value in ((graph.a, a), (graph.h, h), (graph.o, o)):  # ŷ(t) = softmax(o(t)),
