@@ -1,0 +1,364 @@
+"""Drawing computation graphs with Graphviz; the graph is read, never changed.
+
+:func:`draw` turns one or more output tensors into a ``graphviz.Digraph``
+(shown inline by Jupyter; its ``.source`` is plain DOT text). Node ids come
+from traversal order, so the same graph always gives the same text.
+:func:`render` writes SVG, PNG or PDF with Graphviz's ``dot`` program.
+
+>>> import minigrad as mg
+>>> from minigrad.draw import draw
+>>> a = mg.tensor(2.0, requires_grad=True, name="a")
+>>> print(draw([a * a]).source.count("->"))  # a used twice: two edges into "×"
+3
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from minigrad.tensor import Tensor
+
+__all__ = ["draw", "render", "GraphvizNotFound", "walk", "grad_norm", "HeatScale",
+           "FORMATS", "INSTALL_HELP"]
+
+FORMATS = ("svg", "png", "pdf")
+INSTALL_HELP = ("Graphviz's `dot` program is needed to render a drawing (the DOT source is "
+                "available without it: digraph.source). Install Graphviz with "
+                "`sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
+                "(macOS) or from https://graphviz.org/download/ (Windows and others), then "
+                "make sure `dot -V` works in a new shell.")
+
+# Operand order matters for these ops: their edges carry the operand's position.
+ORDERED = frozenset({"sub", "div", "matmul", "pow", "where", "concat", "stack"})
+SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "−x", "matmul": "@",
+           "pow": "xʸ", "transpose": "ᵀ", "cross_entropy": "cross-entropy"}
+
+PARAMETER = dict(fillcolor="#cfe2f3", penwidth="2")
+CONSTANT = dict(fillcolor="#eeeeee", style="rounded,filled,dashed", fontcolor="#555555")
+OUTPUT = dict(fillcolor="#fff2cc", peripheries="2")
+NONFINITE = dict(fillcolor="#ff0000", fontcolor="white", penwidth="3", color="#990000")
+NO_GRAD = "#f7f7f7"
+OP_NODE = dict(shape="ellipse", style="filled", fillcolor="#f4f4f4", fontsize="11")
+LEVELS = 256  # colours in a heat scale
+
+
+class GraphvizNotFound(RuntimeError):
+    """Rendering needs Graphviz's ``dot`` program and it is not installed."""
+
+
+# -- reading the graph ---------------------------------------------------------------
+
+def walk(outputs: Iterable[Tensor]) -> list[Tensor]:
+    """Every tensor the outputs depend on (constants too), each after its inputs,
+    in a deterministic order (iterative depth-first search, inputs in order).
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor(1.0, name="x")
+    >>> [t.name or t.op for t in walk([mg.exp(x)])]
+    ['x', 'exp']
+    """
+    order, seen = [], set()
+    for root in outputs:
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+            elif node not in seen:
+                seen.add(node)
+                stack.append((node, True))
+                stack.extend((x, False) for x in reversed(node.inputs) if x not in seen)
+    return order
+
+
+def grad_norm(t: Tensor) -> float | None:
+    """‖t.grad‖ (Frobenius norm; NaN or inf when the gradient has them), or
+    None when there is no gradient."""
+    if t.grad is None:
+        return None
+    g = np.asarray(t.grad, dtype=np.float64).ravel()
+    norm = float(np.linalg.norm(g))
+    if not math.isfinite(norm):  # NaN or inf entries, or finite ones whose squares overflow
+        if np.isnan(g).any():
+            return math.nan
+        norm = math.inf if np.isinf(g).any() else float(np.linalg.norm(g / np.abs(g).max())
+                                                       ) * float(np.abs(g).max())
+    return norm
+
+
+def _nonfinite(norm: float | None) -> str | None:
+    return None if norm is None or math.isfinite(norm) else ("NaN" if math.isnan(norm) else "inf")
+
+
+def _number(v) -> str:
+    return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+
+
+def _summary(array: np.ndarray) -> str:
+    if array.size == 1:
+        return "= " + _number(array.item())
+    if array.size == 0:
+        return "empty"
+    if not np.isfinite(array).all():
+        return f"{np.isnan(array).sum()} NaN, {np.isinf(array).sum()} inf"
+    return f"∈ [{_number(array.min())}, {_number(array.max())}]"
+
+
+def _shape(t: Tensor) -> str:
+    return "scalar" if t.data.ndim == 0 else "×".join(map(str, t.data.shape))
+
+
+# -- colour ---------------------------------------------------------------------------
+
+class HeatScale:
+    """Maps log10 ‖grad‖ to a colour of a sequential colormap (matplotlib,
+    imported on first use); the range is that of the finite, non-zero norms.
+
+    >>> scale = HeatScale([1e-6, 1e-3, 1.0])
+    >>> scale.low, scale.high, scale.colour(1.0)
+    (-6.0, 0.0, '#fde725')
+    """
+
+    def __init__(self, norms: Iterable[float | None], cmap: str = "viridis",
+                 limits: tuple[float, float] | None = None):
+        logs = [math.log10(n) for n in norms if n is not None and math.isfinite(n) and n > 0]
+        low, high = limits or ((min(logs), max(logs)) if logs else (0.0, 0.0))
+        if high - low < 1e-9:
+            low, high = low - 0.5, high + 0.5
+        self.low, self.high = float(low), float(high)
+        import matplotlib  # lazy: only heat drawings need it
+        from matplotlib.colors import to_hex
+        colormap = matplotlib.colormaps[cmap].resampled(LEVELS)
+        self._hex = [to_hex(colormap(i)) for i in range(LEVELS)]
+
+    def colour(self, norm: float) -> str:
+        """Hex colour of a finite gradient norm (zero: the bottom of the scale)."""
+        value = math.log10(norm) if norm > 0 else self.low
+        return self._at((value - self.low) / (self.high - self.low))
+
+    def _at(self, fraction: float) -> str:
+        return self._hex[round(min(max(fraction, 0.0), 1.0) * (LEVELS - 1))]
+
+    @staticmethod
+    def text_colour(fill: str) -> str:
+        """Black or white, whichever reads better on ``fill``."""
+        r, g, b = (int(fill[i:i + 2], 16) for i in (1, 3, 5))
+        return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
+
+    def style(self, norm: float | None) -> dict:
+        """Node attributes for a tensor whose gradient has this norm."""
+        if norm is None:
+            return dict(fillcolor=NO_GRAD)
+        if _nonfinite(norm):
+            return dict(NONFINITE)
+        fill = self.colour(norm)
+        return dict(fillcolor=fill, fontcolor=self.text_colour(fill))
+
+    def legend(self, title: str = "log10 ‖grad‖", steps: int = 6) -> str:
+        """An HTML-like Graphviz label: the scale with log10 values, NaN/inf and no grad."""
+        cells = []
+        for i in range(steps):
+            value = self.low + (self.high - self.low) * i / (steps - 1)
+            fill = self._at(i / (steps - 1))
+            cells.append(f'<td bgcolor="{fill}"><font color="{self.text_colour(fill)}">'
+                         f'{value:.1f}</font></td>'.replace(">-0.0<", ">0.0<"))
+        return (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+                f'<tr><td colspan="{steps}"><b>{title}</b></td></tr><tr>{"".join(cells)}</tr>'
+                f'<tr><td colspan="{steps // 2}" bgcolor="{NONFINITE["fillcolor"]}"><font '
+                f'color="white"><b>NaN / inf</b></font></td><td colspan="{steps - steps // 2}" '
+                f'bgcolor="{NO_GRAD}">no grad</td></tr></table>>')
+
+
+# -- labels ---------------------------------------------------------------------------
+
+def _param_text(value) -> str | None:
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, threshold=4, edgeitems=1) if value.size <= 4 else None
+    if isinstance(value, tuple):
+        return "[" + ", ".join(":" if v == slice(None) else _param_text(v) or "…" for v in value) + "]"
+    return None if value is None else str(value)
+
+
+def op_label(node: Tensor) -> str:
+    """The op's symbol (``@``, ``×``, ``tanh``) and its short static parameters.
+
+    >>> import minigrad as mg
+    >>> op_label(mg.tensor([[1.0]]).sum(axis=0))
+    'sum axis=0'
+    """
+    params = node.params or {}
+    if node.op == "getitem":
+        return _param_text(params["index"] if isinstance(params["index"], tuple)
+                           else (params["index"],))
+    if node.op == "power":
+        return f"x^{_number(params['exponent'])}"
+    text = SYMBOLS.get(node.op, node.op)
+    shown = [f"{k}={v}" for k in params if k != "targets" and params[k] is not False
+             and (v := _param_text(params[k])) is not None]
+    return " ".join([text, *shown])
+
+
+def tensor_label(t: Tensor, number: int, norm: float | None, *, show_values=False,
+                 show_grads=False, heat=False) -> str:
+    """Name (or ``#number``), shape, the token ids of a gather node, and optional
+    value and gradient summaries (``norm`` is ‖t.grad‖); NaN/inf gradients are
+    always named."""
+    if t.name is not None:
+        name = t.name
+    elif t.op is None and not t.requires_grad and t.data.size == 1:
+        name = _number(t.data.item())
+    else:
+        name = f"#{number}"
+    lines = [name, _shape(t)]
+    if "x" in t.tags:  # a token gather: U x(t) with x(t) one-hot
+        tokens = np.asarray(t.tags["x"])
+        time = f"({t.tags['t']})" if "t" in t.tags else ""
+        lines.append(f"x{time} = {tokens.item() if tokens.size == 1 else tokens.tolist()}")
+    if show_values:
+        lines.append(_summary(t.data))
+    if _nonfinite(norm):
+        lines.append(f"grad {_nonfinite(norm)}!")
+    elif (show_grads or heat) and norm is not None:
+        lines.append(f"‖grad‖ = {norm:.2g}")
+    elif show_grads and t.requires_grad:
+        lines.append("no grad")
+    return "\n".join(lines)
+
+
+# -- drawing -----------------------------------------------------------------------------
+
+def _quote(value: str) -> str:
+    if value.startswith("<") and value.endswith(">"):  # an HTML-like label
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def statement(name: str, attrs: dict, head: str | None = None) -> str:
+    r"""One DOT node (or, with ``head``, edge) statement, every value quoted.
+    (graphviz's ``Digraph.node`` does the same but is ~10× slower, which
+    matters for 100,000 nodes.)
+
+    >>> print(statement("n1", {"label": 'say "hi"\nx'}, head="n2").strip())
+    "n1" -> "n2" [label="say \"hi\"\nx"]
+    """
+    ends = f'"{name}"' + (f' -> "{head}"' if head is not None else "")
+    listed = " ".join(f"{k}={_quote(str(v))}" for k, v in attrs.items() if v is not None)
+    return f"\t{ends} [{listed}]\n" if listed else f"\t{ends}\n"
+
+
+def draw(outputs: Tensor | Sequence[Tensor], *, show_values: bool = False,
+         show_grads: bool = False, heat: bool = False, hide_constants: bool = False,
+         collapse_ops: bool = False, rankdir: str = "LR", cmap: str = "viridis",
+         heat_limits: tuple[float, float] | None = None, name: str = "minigrad"):
+    """A ``graphviz.Digraph`` of everything ``outputs`` depend on.
+
+    Tensors are boxes with their name (or ``#n``) and shape; parameters are
+    blue and bold, constants grey and dashed, outputs yellow with a double
+    border; op nodes are ellipses (``@``, ``×``, ``tanh``). An operand used twice
+    draws two edges, numbered where order matters (``@``, ``−``, ``÷``).
+
+    ``show_values`` / ``show_grads`` add value and ``‖grad‖`` lines.
+    ``heat`` fills tensors by log10 ‖grad‖ on ``cmap`` with a legend (call
+    ``backward()`` first): vanishing gradients show as the dark end. NaN/inf
+    gradients are red and bold in any mode. ``hide_constants`` leaves out
+    constant leaves (a scalar's value moves into its op's label);
+    ``collapse_ops`` draws each op as a labelled edge instead of a node.
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor([1.0, -2.0], requires_grad=True, name="x")
+    >>> w = mg.tensor([0.5, 0.5], requires_grad=True, name="w")
+    >>> L = mg.tanh(x * w).sum().named("L")
+    >>> L.backward()
+    >>> dot = draw(L, heat=True)
+    >>> [line.strip() for line in dot.source.splitlines() if "->" in line]
+    ['"n2op" -> "n2"', '"n0" -> "n2op"', '"n1" -> "n2op"', '"n3op" -> "n3"', '"n2" -> "n3op"', '"n4op" -> "n4"', '"n3" -> "n4op"']
+    """
+    import graphviz
+
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    nodes = walk(outputs)
+    number = {t: i for i, t in enumerate(nodes)}
+    is_output = set(outputs)
+    hidden = {t for t in nodes if hide_constants and t.op is None and not t.requires_grad}
+    norms = {t: grad_norm(t) for t in nodes}
+    scale = HeatScale(norms.values(), cmap, heat_limits) if heat else None
+
+    dot = graphviz.Digraph(name)
+    dot.attr(rankdir=rankdir)
+    dot.attr("node", shape="box", style="rounded,filled", fillcolor="white", fontname="Helvetica")
+    dot.attr("edge", fontname="Helvetica", fontsize="10", arrowsize="0.7")
+    body = dot.body
+    for t in nodes:
+        if t in hidden:
+            continue
+        i = number[t]
+        attrs = (dict(PARAMETER) if t.op is None and t.requires_grad else
+                 dict(CONSTANT) if t.op is None else {})
+        if t in is_output:
+            attrs.update(OUTPUT)
+        if scale is not None:
+            attrs.update(scale.style(norms[t]))
+        elif _nonfinite(norms[t]):
+            attrs.update(NONFINITE)
+        label = tensor_label(t, i, norms[t], show_values=show_values, show_grads=show_grads,
+                             heat=heat)
+        body.append(statement(f"n{i}", {"label": label, **attrs}))
+        if t.op is None:
+            continue
+        label = op_label(t)
+        for k, x in enumerate(t.inputs):  # a hidden constant: "− 2" is x − 2, "2 −" is 2 − x
+            if x in hidden:
+                value = _number(x.data.item()) if x.data.size == 1 else f"const {_shape(x)}"
+                label = f"{value} {label}" if k == 0 and len(t.inputs) > 1 else f"{label} {value}"
+        ordered = t.op in ORDERED and sum(x not in hidden for x in t.inputs) > 1
+        target = f"n{i}"
+        if not collapse_ops:
+            target = f"n{i}op"
+            body.append(statement(target, {"label": label, **OP_NODE}))
+            body.append(statement(target, {}, head=f"n{i}"))
+        for k, x in enumerate(t.inputs, start=1):
+            if x in hidden:
+                continue
+            text = " ".join(filter(None, [label if collapse_ops else "", str(k) if ordered else ""]))
+            body.append(statement(f"n{number[x]}", {"label": text or None}, head=target))
+    if scale is not None:
+        body.append(statement("legend", {"label": scale.legend(), "shape": "plaintext", "style": ""}))
+    return dot
+
+
+def render(digraph_or_outputs, path: str | Path, format: str | None = None, **draw_options) -> Path:
+    """Write a drawing to ``path`` and return the path. The format (svg, png,
+    pdf; ``dot``/``gv`` for the DOT text) comes from ``format`` or the suffix.
+    Tensors are drawn first with ``draw(..., **draw_options)``.
+
+    Raises :class:`GraphvizNotFound`, saying how to install Graphviz, when the
+    ``dot`` program is missing.
+
+    >>> import minigrad as mg, tempfile, os
+    >>> y = mg.tanh(mg.tensor(0.5, requires_grad=True, name="x")).named("y")
+    >>> path = render(y, os.path.join(tempfile.mkdtemp(), "y.svg"))
+    >>> path.read_text().count("<svg") == 1
+    True
+    """
+    import graphviz
+
+    path = Path(path)
+    format = (format or path.suffix.lstrip(".")).lower()
+    dot = (digraph_or_outputs if isinstance(digraph_or_outputs, graphviz.Digraph)
+           else draw(digraph_or_outputs, **draw_options))
+    if format in ("dot", "gv"):
+        path.write_text(dot.source, encoding="utf-8")
+        return path
+    if format not in FORMATS:
+        raise ValueError(f"cannot render {str(path)!r}: format {format!r} is not one of "
+                         f"{', '.join(FORMATS + ('dot', 'gv'))}")
+    try:
+        data = dot.pipe(format=format)
+    except graphviz.ExecutableNotFound as error:
+        raise GraphvizNotFound(INSTALL_HELP) from error
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
