@@ -158,9 +158,15 @@ def _stack(*xs, axis=0):
 
 
 # -- probabilities -----------------------------------------------------------------
+def _max_and_log_sum_exp(x, axis):
+    """``top = max x`` and ``log Σ exp(x − top)`` along ``axis`` (kept, length 1):
+    log Σ exp(x) is their sum, computed without overflow."""
+    top = x.max(axis=axis, keepdims=True)
+    return top, np.log(np.exp(x - top).sum(axis=axis, keepdims=True))
+
 def _log_softmax(x, axis):
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    top, log_sum = _max_and_log_sum_exp(x, axis)
+    return (x - top) - log_sum
 
 @primitive
 def log_softmax(x, *, axis=-1):
@@ -176,12 +182,12 @@ def _cross_entropy(logits, *, targets, reduction="sum", axis=-1):
     axis %= logits.ndim
     picked = tuple(np.ogrid[tuple(slice(n) for n in targets.shape)])  # logits[picked]: one
     picked = picked[:axis] + (targets,) + picked[axis:]                # entry per target
-    log_p = _log_softmax(logits, axis)
-    losses = -log_p[picked]
+    top, log_sum = _max_and_log_sum_exp(logits, axis)                  # one number each
+    losses = np.squeeze(log_sum, axis) - (logits[picked] - np.squeeze(top, axis))  # per target
     scale = 1.0 / losses.size if reduction == "mean" and losses.size else 1.0
     out = losses if reduction == "none" else losses.sum() * scale
     def vjp(g):
-        d_logits = np.exp(log_p)
+        d_logits = np.exp((logits - top) - log_sum)                    # softmax(logits)
         d_logits[picked] -= 1.0
         g = np.expand_dims(g, axis) if reduction == "none" else g * scale
         return d_logits * g,
