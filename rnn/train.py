@@ -65,15 +65,15 @@ class TrainConfig:
     steps: int = 6000
     optimizer: str = "adam"
     lr: float = 0.01
-    lr_final: float = 0.1
+    lr_final: float = 0.01
     clip_norm: float | None = 5.0
     clip_value: float | None = None
     gradients: str = "autodiff"
     seed: int = 0
     train_strings: int = 50000
-    validation_strings: int = 2000
+    validation_strings: int = 20000
     validation_fraction: float = 0.1
-    eval_every: int = 200
+    eval_every: int = 500
     sample_every: int = 1000
     checkpoint_every: int = 500
     temperature: float = 1.0
@@ -345,11 +345,13 @@ class ValidationSet(NamedTuple):
     closing: tuple[np.ndarray, np.ndarray] | None
 
     @classmethod
-    def of(cls, corpus: Corpus, columns: int = 16) -> "ValidationSet":
-        """Cut the validation text into up to ``columns`` pieces, each read from
-        h(0) = 0 with every character but its first predicted; a grammar's
-        text is cut between strings only."""
+    def of(cls, corpus: Corpus, columns: int | None = None) -> "ValidationSet":
+        """Cut the validation text into up to ``columns`` pieces (by default one
+        per 1000 characters, at most 256), each read from h(0) = 0 with every
+        character but its first predicted; a grammar's text is cut between
+        strings only. The pieces are evaluated side by side as one batch."""
         ids, vocab = corpus.validation, corpus.vocab
+        columns = columns or max(1, min(256, len(ids) // 1000))
         if corpus.grammar is None:
             pieces = [p for p in np.array_split(ids, columns) if len(p) >= 2]
         else:
