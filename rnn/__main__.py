@@ -31,6 +31,8 @@ def _add_training_arguments(p: argparse.ArgumentParser, steps: int = DEFAULTS.st
                       help="train on a UTF-8 text file instead (last 10%% held out for validation)")
     data.add_argument("--train-strings", type=int, default=DEFAULTS.train_strings,
                       help="grammar strings to train on (default: %(default)s)")
+    data.add_argument("--validation-strings", type=int, default=DEFAULTS.validation_strings,
+                      help="held-out grammar strings to validate on (default: %(default)s)")
     model = p.add_argument_group("model and batches")
     model.add_argument("--hidden", type=int, default=DEFAULTS.hidden,
                        help="hidden units H (default: %(default)s)")
@@ -78,6 +80,7 @@ def _config(args) -> TrainConfig:
         batching=args.batching, steps=args.steps, optimizer=args.optimizer, lr=args.lr,
         lr_final=args.lr_final, clip_norm=args.clip_norm or None, clip_value=args.clip_value,
         gradients=args.gradients, seed=args.seed, train_strings=args.train_strings,
+        validation_strings=args.validation_strings,
         eval_every=args.eval_every, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, temperature=args.temperature, out=args.out,
         progress=not args.quiet)
@@ -116,7 +119,8 @@ def demo_command(args) -> None:
     out = Path(args.out)
     config = dataclasses.replace(DEFAULTS, grammar=args.grammar, steps=args.steps, out=str(out),
                                  hidden=args.hidden, seed=args.seed, progress=not args.quiet,
-                                 train_strings=args.train_strings)
+                                 train_strings=args.train_strings,
+                                 validation_strings=args.validation_strings)
     embedded = config.grammar == "embedded"
     print(f"Training a vanilla RNN (H = {config.hidden}) on the {'embedded ' if embedded else ''}"
           f"Reber grammar: {config.steps} steps of truncated BPTT, τ = {config.tau}, "
@@ -190,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=DEFAULTS.steps, help="(default: %(default)s)")
     demo.add_argument("--hidden", type=int, default=DEFAULTS.hidden, help="(default: %(default)s)")
     demo.add_argument("--train-strings", type=int, default=DEFAULTS.train_strings,
+                      help="(default: %(default)s)")
+    demo.add_argument("--validation-strings", type=int, default=DEFAULTS.validation_strings,
                       help="(default: %(default)s)")
     demo.add_argument("--seed", type=int, default=DEFAULTS.seed, help="(default: %(default)s)")
     demo.add_argument("--out", default="out", help="output directory (default: %(default)s)")

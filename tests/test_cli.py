@@ -12,7 +12,8 @@ from rnn import grammar
 from rnn.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--hidden", "8", "--tau", "8", "--batch", "4", "--train-strings", "300", "--quiet"]
+TINY = ["--hidden", "8", "--tau", "8", "--batch", "4", "--train-strings", "300",
+        "--validation-strings", "100", "--quiet"]
 
 
 def _train(out, *extra):
@@ -62,7 +63,8 @@ def test_sample_strings_marks_each_one(tmp_path, capsys):
 
 def test_demo_reports_every_number(tmp_path, capsys):
     assert main(["demo", "--grammar", "embedded", "--steps", "20", "--hidden", "8",
-                 "--train-strings", "300", "--out", str(tmp_path), "--quiet"]) == 0
+                 "--train-strings", "300", "--validation-strings", "100", "--out", str(tmp_path),
+                 "--quiet"]) == 0
     out = capsys.readouterr().out
     for label in ("validation loss", "entropy rate (the bound)", "grammatical samples",
                   "closing letter predicted", "autodiff vs analytic BPTT"):
