@@ -1,0 +1,401 @@
+"""Pictures of the unrolled RNN graph, as in the seed's figure (Deep Learning, Fig. 10.3).
+
+Both views are derived from the real graph by its tags, never drawn by hand:
+:func:`role_graph` contracts the op-level graph to the seed's variables
+x(t), h(t), o(t), L(t), y(t), L, and labels each contracted edge with the
+parameters it multiplies by (``W`` on h(t-1) → h(t)). :func:`draw_unrolled`
+draws one cluster per time step; :func:`draw_folded` merges the steps by role
+into the recurrent loop. The graph is only read.
+
+>>> import numpy as np
+>>> from rnn import RNN
+>>> graph = RNN(4, 3, 4, seed=0).unroll(np.array([0, 2, 1]), np.array([2, 1, 3]))
+>>> draw_unrolled(graph).source.count("subgraph cluster_")
+3
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import minigrad.draw as mgdraw
+from minigrad import Tensor
+from minigrad.draw import HeatScale, grad_norm, walk
+from rnn.model import PARAMETER_NAMES, RNN, Unrolled
+
+__all__ = ["RoleGraph", "role_graph", "draw_unrolled", "draw_folded", "add_render_arguments",
+           "render_command"]
+
+KINDS = ("x", "h", "o", "L_t", "L")          # the seed's variables; y(t) comes from L(t)'s tags
+PARAMETER_COLOURS = {"U": "#1f6fb4", "W": "#c62828", "V": "#2e7d32", "b": "#6a3d9a", "c": "#8d5524"}
+STYLE = {
+    "x": dict(shape="ellipse", fillcolor="#d9ead3"),
+    "y": dict(shape="ellipse", fillcolor="#fce5cd"),
+    "h": dict(shape="ellipse"), "o": dict(shape="ellipse"), "L_t": dict(shape="ellipse"),
+    "L": dict(shape="ellipse", fillcolor="#fff2cc", peripheries="2"),
+    "param": dict(shape="box", style="rounded,filled,bold", fillcolor="#cfe2f3"),
+    "middle": dict(shape="box", style="rounded,filled,dashed", fillcolor="#f3f3f3"),
+}
+
+Key = tuple  # (kind, t): ("h", 3), ("L", None)
+
+
+@dataclass
+class RoleGraph:
+    """The unrolled graph contracted to the seed's variables.
+
+    ``nodes`` maps ``(kind, t)`` (kind one of x, h, o, L_t, L) to the tensor;
+    a token input x(t) is its gather node ``U x(t)`` (tag ``x`` = the token).
+    ``edges`` are ``(source key, target key, parameters)``: h(t-1) → h(t)
+    carries ``("W",)``. ``biases[key]`` names parameters added at a node
+    (b at h(t), c at o(t)); ``uses[name]`` is the sorted steps using a
+    parameter; ``params`` the parameter leaves; ``targets[t]`` is y(t).
+    """
+    nodes: dict[Key, Tensor] = field(default_factory=dict)
+    edges: list[tuple[Key, Key, tuple[str, ...]]] = field(default_factory=list)
+    biases: dict[Key, tuple[str, ...]] = field(default_factory=dict)
+    uses: dict[str, list[int]] = field(default_factory=dict)
+    params: dict[str, Tensor] = field(default_factory=dict)
+    targets: dict[int, np.ndarray] = field(default_factory=dict)
+    tau: int = 0
+
+
+def _kind(t: Tensor) -> str | None:
+    role = t.tags.get("role")
+    if role == "Ux" and "x" in t.tags:      # one-hot input: U x(t) gathers a column of U
+        return "x"
+    return role if role in KINDS else None
+
+
+def _parameter(t: Tensor) -> str | None:
+    """The parameter t is, or is a view of (batched b and c are reshaped)."""
+    role = t.tags.get("role")
+    return role if role in PARAMETER_NAMES and "t" not in t.tags else None
+
+
+def _key(t: Tensor) -> Key:
+    return _kind(t), t.tags.get("t")
+
+
+def role_graph(graph: Unrolled) -> RoleGraph:
+    """Contract ``graph`` to the seed's variables, reading only tags and inputs.
+
+    >>> import numpy as np
+    >>> from rnn import RNN
+    >>> g = role_graph(RNN(4, 3, 4).unroll(np.array([1, 2]), np.array([0, 3])))
+    >>> [(s, t, p) for s, t, p in g.edges if t == ("h", 2)]
+    [(('x', 2), ('h', 2), ('U',)), (('h', 1), ('h', 2), ('W',))]
+    >>> g.biases[("o", 2)], g.uses["W"]
+    (('c',), [1, 2])
+    """
+    roots = [graph.loss] if graph.loss is not None else [*graph.o[1:], graph.h[-1]]
+    rg, uses = RoleGraph(tau=graph.tau), defaultdict(set)
+    for v in walk(roots):
+        name = _parameter(v)
+        if name is not None:
+            leaf = v
+            while leaf.op is not None:
+                leaf = leaf.inputs[0]
+            rg.params[name] = leaf
+        kind = _kind(v)
+        if kind is None:
+            continue
+        key = _key(v)
+        rg.nodes[key] = v
+        if "y" in v.tags:
+            rg.targets[key[1]] = np.asarray(v.tags["y"])
+        if kind == "x":
+            continue
+        biases, stack, seen = [], [v], {v}
+        while stack:                            # back through the unnamed ops to the sources
+            n = stack.pop()
+            operands = [m for m in n.inputs if _kind(m) is not None]
+            for m in n.inputs:
+                name = _parameter(m)
+                if name is not None:
+                    if not operands:
+                        biases.append(name)
+                        uses[name].add(key[1])
+                elif m in operands:
+                    labels = [_parameter(p) for p in (*n.inputs, *(m.inputs if _kind(m) == "x" else ()))]
+                    labels = tuple(dict.fromkeys(p for p in labels if p is not None))
+                    rg.edges.append((_key(m), key, labels))
+                    for p in labels:
+                        uses[p].add(key[1])
+                elif m not in seen:
+                    seen.add(m)
+                    stack.append(m)
+        if biases:
+            rg.biases[key] = tuple(dict.fromkeys(biases))
+    rg.uses = {name: sorted(t for t in steps if t is not None) for name, steps in uses.items()}
+    return rg
+
+
+# -- shared pieces -------------------------------------------------------------------------
+
+def _new_digraph(name: str, rankdir: str):
+    import graphviz
+    dot = graphviz.Digraph(name)
+    dot.attr(rankdir=rankdir, nodesep="0.25", ranksep="0.35",
+             fontname="Helvetica")
+    dot.attr("node", style="filled", fillcolor="white", fontname="Helvetica", fontsize="12",
+             margin="0.05,0.03", height="0.3")
+    dot.attr("edge", fontname="Helvetica", fontsize="11", arrowsize="0.7")
+    return dot
+
+
+def _edge_attrs(params: tuple[str, ...]) -> dict:
+    if not params:
+        return {}
+    colour = PARAMETER_COLOURS.get(params[0], "black")
+    return dict(label=" ".join(params), fontcolor=colour, color=colour)
+
+
+def _text(value: np.ndarray) -> str:
+    value = np.asarray(value)
+    return str(value.item()) if value.size == 1 else str(value.tolist())
+
+
+def _node_label(kind: str, t, tensor: Tensor, norm, show_grads: bool) -> str:
+    if kind == "x":
+        text = f"x({t}) = {_text(tensor.tags['x'])}" if "x" in tensor.tags else f"x({t})"
+    else:
+        text = tensor.name or {"L_t": f"L({t})"}.get(kind, kind)
+    if mgdraw._nonfinite(norm):
+        return f"{text}\n∇ {mgdraw._nonfinite(norm)}!"
+    if show_grads and norm is not None and kind != "x":
+        return f"{text}\n‖grad‖ {norm:.1e}"
+    return text
+
+
+def _params_table(rg: RoleGraph, scale: HeatScale | None, tau_text: str) -> str:
+    """An HTML-like label: one row per parameter with its shape, where it is used
+    and in how many steps (read from the graph), coloured by its gradient."""
+    where = {}
+    for source, target, params in rg.edges:
+        for p in params:
+            previous = source[0] == target[0]
+            where.setdefault(p, f"{_pattern(source, previous)} → {_pattern(target)}")
+    for key, params in rg.biases.items():
+        for p in params:
+            where.setdefault(p, f"added in {_pattern(key)}")
+    rows = []
+    for name in PARAMETER_NAMES:
+        if name not in rg.params:
+            continue
+        tensor, steps = rg.params[name], rg.uses.get(name, [])
+        cell = f'<font color="{PARAMETER_COLOURS[name]}"><b>{name}</b></font>'
+        bg, extra = "#cfe2f3", ""
+        if scale is not None:
+            bg = scale.style(grad_norm(tensor))["fillcolor"]
+            cell = f'<font color="{HeatScale.text_colour(bg)}"><b>{name}</b></font>'
+            extra = f", ‖grad‖ {grad_norm(tensor):.1e}" if tensor.grad is not None else ""
+        used = f"{len(steps)} steps" if len(steps) != 1 else "1 step"
+        rows.append(f'<tr><td bgcolor="{bg}">{cell}</td><td align="left">{"×".join(map(str, tensor.shape))}'
+                    f'</td><td align="left">{where.get(name, "")}</td><td align="left">'
+                    f'{used}{extra}</td></tr>')
+    return (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
+            f'<tr><td colspan="4"><b>shared parameters: one tensor each, reused at every step '
+            f'{tau_text}</b></td></tr>{"".join(rows)}</table>>')
+
+
+def _pattern(key: Key, previous: bool = False) -> str:
+    kind, t = key
+    name = {"L_t": "L"}.get(kind, kind)
+    return name if t is None else f"{name}(t-1)" if previous else f"{name}(t)"
+
+
+# -- the unrolled view ---------------------------------------------------------------------
+
+def _same_rank_as_h(dot, node: str) -> None:
+    """Put ``node`` on the rank of h(t) (one above x(t)) with an invisible stand-in
+    for x, so that every spine edge is flat and dot keeps the steps in order."""
+    dot.node(f"{node}_below", "", style="invis", shape="point")
+    dot.edge(f"{node}_below", node, style="invis")
+
+
+def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int = 3,
+                  params: str = "once", heat: bool = False, show_grads: bool | None = None,
+                  cmap: str = "viridis", heat_limits: tuple[float, float] | None = None):
+    """The seed's right-hand picture from the real graph: one cluster per step
+    ``t = 1 … τ`` left to right, ``h(t-1) → h(t)`` along a straight spine (label
+    W), x(t) → h(t) (U), h(t) → o(t) (V), o(t) → L(t) ← y(t), and the loss L
+    collecting every L(t).
+
+    ``params="once"`` draws the shared parameters once, as a table saying where
+    and at how many steps each is used (the step edges carry their names);
+    ``params="per_step"`` also draws U, W, b and V, c inside every step.
+    Above ``collapse_above`` steps (None: never) only the first and last
+    ``keep`` steps are drawn and the middle becomes one ``t = 4 … τ-3`` node.
+    ``heat`` (after a backward pass) colours nodes by log10 ‖∂/∂node‖ with a
+    legend; ``show_grads`` (default: as ``heat``) writes the norms.
+
+    >>> import numpy as np
+    >>> from rnn import RNN
+    >>> graph = RNN(4, 3, 4).unroll(np.arange(20) % 4, np.arange(20) % 4)
+    >>> graph.L[20].backward()                   # ∂L(20)/∂h(t) fades as t goes back
+    >>> dot = draw_unrolled(graph, heat=True)
+    >>> dot.source.count("subgraph cluster_"), "t = 4 … 17" in dot.source
+    (6, True)
+    """
+    if params not in ("once", "per_step"):
+        raise ValueError(f"params must be 'once' or 'per_step', got {params!r}")
+    show_grads = heat if show_grads is None else show_grads
+    rg = role_graph(graph)
+    tau = graph.tau
+    collapsed = collapse_above is not None and tau > collapse_above and tau > 2 * keep + 1
+    shown = ([*range(1, keep + 1), *range(tau - keep + 1, tau + 1)] if collapsed
+             else list(range(1, tau + 1)))
+    middle = range(keep + 1, tau - keep + 1) if collapsed else range(0)
+    norms = {key: grad_norm(t) for key, t in rg.nodes.items() if key[0] != "x"}
+    scale = (HeatScale([*norms.values(), *(grad_norm(p) for p in rg.params.values())],
+                       cmap, heat_limits) if heat else None)
+
+    def attrs(kind, key):
+        a = dict(STYLE[kind])
+        norm = norms.get(key)
+        if scale is not None and kind not in ("x", "y"):
+            a.update(scale.style(norm))
+        elif mgdraw._nonfinite(norm):
+            a.update(mgdraw.NONFINITE)
+        return a
+
+    def node_id(key):
+        kind, t = key
+        return kind if t is None else f"{kind}_{t}".replace("L_t_", "Lt_")
+
+    def add(dot, key):
+        kind, t = key
+        dot.node(node_id(key), _node_label(kind, t, rg.nodes[key], norms.get(key), show_grads),
+                 **attrs(kind, key))
+
+    dot = _new_digraph("unrolled", "BT")
+    dot.attr(label=f"unrolled RNN, τ = {tau}" + (f" (steps {keep + 1} … {tau - keep} collapsed)"
+                                                 if collapsed else ""), labelloc="t")
+    if ("h", 0) in rg.nodes:
+        a = attrs("h", ("h", 0))
+        if rg.nodes[("h", 0)].op is None and not rg.nodes[("h", 0)].requires_grad:
+            a.update(style="filled,dashed")
+        dot.node("h_0", _node_label("h", 0, rg.nodes[("h", 0)], norms.get(("h", 0)), show_grads), **a)
+        _same_rank_as_h(dot, "h_0")
+    def add_middle():
+        lo, hi = middle[0], middle[-1]
+        rows = [f"t = {lo} … {hi}", f"({len(middle)} steps)"]
+        hs = [norms.get(("h", t)) for t in (lo, hi)]
+        if show_grads and None not in hs:
+            rows.append(f"‖grad h‖ {hs[0]:.1e} … {hs[1]:.1e}")
+        cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
+        if scale is not None and None not in hs:  # a strip fading like the hidden h(t)
+            first, last = (scale.style(n)["fillcolor"] for n in hs)
+            cells += f'<tr><td bgcolor="{first}:{last}" height="10"></td></tr>'
+        dot.node("middle", f'<<table border="0" cellspacing="0" cellpadding="2">{cells}</table>>',
+                 **STYLE["middle"])
+        _same_rank_as_h(dot, "middle")
+
+    for t in shown:
+        if collapsed and t == tau - keep + 1:   # declared in time order: dot keeps it
+            add_middle()
+        with dot.subgraph(name=f"cluster_{t}") as c:
+            c.attr(label=f"t = {t}", style="rounded", color="#999999", fontsize="13")
+            for kind in KINDS[:4]:
+                if (kind, t) in rg.nodes:
+                    add(c, (kind, t))
+            if t in rg.targets:
+                c.node(f"y_{t}", f"y({t}) = {_text(rg.targets[t])}", **STYLE["y"])
+            if params == "per_step":
+                for key, ps in [(target, ps) for _, target, ps in rg.edges] + list(rg.biases.items()):
+                    for p in ps if key[1] == t else ():
+                        c.node(f"{p}_{t}", p, **STYLE["param"])
+    if ("L", None) in rg.nodes:
+        add(dot, ("L", None))
+
+    def visible(key):
+        return key[1] is None or key[1] == 0 or key[1] not in middle
+
+    def end(key):  # collapsed steps are all the middle node
+        return node_id(key) if visible(key) else "middle"
+
+    drawn_middle = set()
+    for source, target, ps in rg.edges:
+        if not (visible(source) or visible(target)):
+            continue
+        a = {} if params == "per_step" else _edge_attrs(ps)
+        if source[0] == "h" and target[0] == "h":             # the spine h(t-1) → h(t)
+            a.update(_edge_attrs(ps), penwidth="2", weight="10", constraint="false")
+        if not (visible(source) and visible(target)):
+            pair = (end(source), end(target))
+            if pair in drawn_middle:
+                continue
+            drawn_middle.add(pair)
+            if target[0] == "L":  # not constraining: the middle stays on the spine
+                a.update(label=f"L({middle[0]}) … L({middle[-1]})", constraint="false")
+        dot.edge(end(source), end(target), **a)
+    for t in shown:
+        if t in rg.targets and ("L_t", t) in rg.nodes:
+            dot.edge(f"y_{t}", node_id(("L_t", t)))
+        if params == "per_step":  # drawn head to tail (dir=back): each copy sits above its node
+            for key, ps in [(target, ps) for _, target, ps in rg.edges] + list(rg.biases.items()):
+                if key[1] == t:
+                    for p in ps:
+                        dot.edge(node_id(key), f"{p}_{t}", dir="back", style="dashed",
+                                 color=PARAMETER_COLOURS[p])
+    dot.node("parameters", _params_table(rg, scale, f"t = 1 … {tau}"), shape="plaintext",
+             style="")
+    if scale is not None:
+        dot.node("legend", scale.legend("log10 ‖grad‖"), shape="plaintext", style="")
+    return dot
+
+
+# -- the folded view -----------------------------------------------------------------------
+
+FOLDED = {"x": "x", "h": "h", "o": "o", "L_t": "L", "L": "L"}  # L(t) and their sum L fold into L
+
+
+def draw_folded(graph: Unrolled):
+    """The seed's left-hand picture, folded from the real graph by role:
+    x → h → o → L ← y, with the recurrent edge h → h labelled W (through a
+    one-step delay), each edge labelled with the parameters it multiplies by
+    and each node with its size and the biases added there.
+
+    >>> import numpy as np
+    >>> from rnn import RNN
+    >>> graph = RNN(4, 3, 4).unroll(np.array([0, 2, 1]), np.array([2, 1, 3]))
+    >>> [line.split(" [")[0].strip() for line in draw_folded(graph).source.splitlines() if "->" in line]
+    ['x -> h', 'h -> h', 'h -> o', 'o -> L', 'y -> L']
+    """
+    rg = role_graph(graph)
+    edges: dict[tuple[str, str], tuple[str, ...]] = {}
+    for source, target, params in rg.edges:
+        pair = (FOLDED[source[0]], FOLDED[target[0]])
+        if pair == ("L", "L"):   # L(t) → L is the sum over time, not an edge of the loop
+            continue
+        edges[pair] = tuple(dict.fromkeys(edges.get(pair, ()) + params))
+    sizes = {"x": f"D = {rg.params['U'].shape[1]}" if "U" in rg.params else None,
+             "h": f"H = {graph.h[0].shape[0]}", "o": f"K = {graph.o[1].shape[0]}",
+             "L": "= Σ L(t)" if ("L", None) in rg.nodes else None}
+    biases = defaultdict(list)
+    for key, params in rg.biases.items():
+        biases[FOLDED[key[0]]].extend(p for p in params if p not in biases[FOLDED[key[0]]])
+    kinds = list(dict.fromkeys(FOLDED[kind] for kind, _ in rg.nodes))
+    dot = _new_digraph("folded", "BT")
+    dot.attr(label=f"folded RNN: the τ = {graph.tau} graph merged by role", labelloc="t")
+    for kind in kinds:
+        label = kind + (f" {sizes[kind]}" if kind == "L" else f"\n({sizes[kind]})" if sizes.get(kind) else "")
+        if biases.get(kind):
+            label += " + " + " + ".join(biases[kind])
+        dot.node(kind, label, **STYLE["L" if kind == "L" else kind])
+    if rg.targets:
+        dot.node("y", "y", **STYLE["y"])
+    for (source, target), params in edges.items():
+        a = _edge_attrs(params)
+        if source == target:
+            a.update(label=f"{a.get('label', '')}\n(delay: {source}(t-1))", penwidth="2")
+        dot.edge(source, target, **a)
+    if rg.targets and "L" in kinds:
+        dot.edge("y", "L")
+    return dot
