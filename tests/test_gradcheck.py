@@ -6,6 +6,8 @@ The wrong ops are recorded with ``minigrad.tensor.apply`` directly, so the real
 rule table is never touched.
 """
 import re
+import runpy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +131,10 @@ def test_the_users_tensors_are_not_modified(max_full):
     assert x.data is data_arrays[0] and y.data is data_arrays[1]
     assert x.grad is None and y.grad is sentinel and np.all(sentinel == 7.0)
     assert x.requires_grad and y.requires_grad
+
+
+def test_example_01_runs_and_agrees(capsys):
+    runpy.run_path(str(Path(__file__).parent.parent / "examples" / "01_autodiff_basics.py"))
+    printed = capsys.readouterr().out
+    assert float(re.search(r"largest difference: (\S+)", printed)[1]) < 1e-8
+    assert printed.rstrip().endswith("(the whole Jacobian): True")
