@@ -114,16 +114,17 @@ def role_graph(graph: Unrolled) -> RoleGraph:
         biases, stack, seen = [], [v], {v}
         while stack:                            # back through the unnamed ops to the sources
             n = stack.pop()
-            operands = [m for m in n.inputs if _kind(m) is not None]
-            for m in n.inputs:
-                name = _parameter(m)
+            kinds = [_kind(m) for m in n.inputs]
+            names = [_parameter(m) for m in n.inputs]
+            params = tuple(dict.fromkeys(p for p in names if p is not None))
+            for m, kind, name in zip(n.inputs, kinds, names):
                 if name is not None:
-                    if not operands:
+                    if kinds.count(None) == len(kinds):   # added, not multiplying a source
                         biases.append(name)
                         uses[name].add(key[1])
-                elif m in operands:
-                    labels = [_parameter(p) for p in (*n.inputs, *(m.inputs if _kind(m) == "x" else ()))]
-                    labels = tuple(dict.fromkeys(p for p in labels if p is not None))
+                elif kind is not None:                     # a source: the edge m → v
+                    gathered = (_parameter(p) for p in m.inputs) if kind == "x" else ()
+                    labels = tuple(dict.fromkeys((*params, *filter(None, gathered))))
                     rg.edges.append((_key(m), key, labels))
                     for p in labels:
                         uses[p].add(key[1])
@@ -167,9 +168,9 @@ def _node_label(kind: str, t, tensor: Tensor, norm, show_grads: bool) -> str:
     else:
         text = tensor.name or {"L_t": f"L({t})"}.get(kind, kind)
     if mgdraw._nonfinite(norm):
-        return f"{text}\n∇ {mgdraw._nonfinite(norm)}!"
+        return f"{text}\\ngrad {mgdraw._nonfinite(norm)}!"
     if show_grads and norm is not None and kind != "x":
-        return f"{text}\n‖grad‖ {norm:.1e}"
+        return f"{text}\\n‖grad‖ {norm:.1e}"
     return text
 
 
@@ -385,7 +386,7 @@ def draw_folded(graph: Unrolled):
     dot = _new_digraph("folded", "BT")
     dot.attr(label=f"folded RNN: the τ = {graph.tau} graph merged by role", labelloc="t")
     for kind in kinds:
-        label = kind + (f" {sizes[kind]}" if kind == "L" else f"\n({sizes[kind]})" if sizes.get(kind) else "")
+        label = kind + (f" {sizes[kind]}" if kind == "L" else f"\\n({sizes[kind]})" if sizes.get(kind) else "")
         if biases.get(kind):
             label += " + " + " + ".join(biases[kind])
         dot.node(kind, label, **STYLE["L" if kind == "L" else kind])
@@ -394,8 +395,57 @@ def draw_folded(graph: Unrolled):
     for (source, target), params in edges.items():
         a = _edge_attrs(params)
         if source == target:
-            a.update(label=f"{a.get('label', '')}\n(delay: {source}(t-1))", penwidth="2")
+            a.update(label=f"{a.get('label', '')}\\n(delay: {source}(t-1))", penwidth="2")
         dot.edge(source, target, **a)
     if rg.targets and "L" in kinds:
         dot.edge("y", "L")
     return dot
+
+
+# -- command line ---------------------------------------------------------------------------
+
+def add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m rnn render``: which view, the sizes, τ and seed of a
+    random token problem, the optional backward pass for gradient heat, the file."""
+    parser.add_argument("--view", choices=["unrolled", "folded"], default="unrolled",
+                        help="unrolled in time, or folded into the recurrent loop (default: %(default)s)")
+    parser.add_argument("--input-size", type=int, default=4, help="token types D (default: %(default)s)")
+    parser.add_argument("--hidden", type=int, default=3, help="hidden units H (default: %(default)s)")
+    parser.add_argument("--output-size", type=int, default=None, help="classes K (default: D)")
+    parser.add_argument("--tau", type=int, default=4, help="time steps τ (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the parameters and the random tokens (default: %(default)s)")
+    parser.add_argument("--w-scale", type=float, default=1.0,
+                        help="multiply W by this; below ~0.5 gradients vanish visibly (default: %(default)s)")
+    parser.add_argument("--heat", action="store_true",
+                        help="run backward first and colour nodes by log10 ‖grad‖")
+    parser.add_argument("--loss", choices=["total", "last"], default="total",
+                        help="backward from L = Σ L(t), or from L(τ) alone, which shows how "
+                             "the gradient fades going back in time (default: %(default)s)")
+    parser.add_argument("--params", choices=["once", "per-step"], default="once",
+                        help="shared parameters drawn once, or also inside every step (default: %(default)s)")
+    parser.add_argument("--all-steps", action="store_true",
+                        help="draw every step (default: collapse the middle above --collapse-above)")
+    parser.add_argument("--collapse-above", type=int, default=12, help="(default: %(default)s)")
+    parser.add_argument("--out", default="out/rnn_unrolled.svg",
+                        help="file to write; .svg, .png, .pdf, or .dot for the DOT text (default: %(default)s)")
+
+
+def render_command(args: argparse.Namespace) -> Path:
+    """Build the random problem described by ``args``, draw it and write ``args.out``."""
+    D, H = args.input_size, args.hidden
+    K = args.output_size or D
+    model = RNN(D, H, K, seed=args.seed)
+    model.set_params(W=model.W.data * args.w_scale)
+    rng = np.random.default_rng(args.seed)
+    graph = model.unroll(rng.integers(0, D, args.tau), rng.integers(0, K, args.tau))
+    if args.heat:
+        (graph.loss if args.loss == "total" else graph.L[graph.tau]).backward()
+    if args.view == "folded":
+        dot = draw_folded(graph)
+    else:
+        dot = draw_unrolled(graph, heat=args.heat, params=args.params.replace("-", "_"),
+                            collapse_above=None if args.all_steps else args.collapse_above)
+    path = mgdraw.render(dot, args.out)
+    print(f"wrote {path}")
+    return path

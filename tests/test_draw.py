@@ -10,8 +10,8 @@ import pytest
 import minigrad as mg
 from minigrad.draw import GraphvizNotFound, draw, render, walk
 
-EDGE = re.compile(r'^\t"?(\w+)"? -> "?(\w+)"?(?: \[(.*)\])?$', re.M)
-NODE = re.compile(r'^\t"?(\w+)"? \[(.*)\]$', re.M)
+EDGE = re.compile(r'^\t+"?(\w+)"? -> "?(\w+)"?(?: \[(.*)\])?$', re.M)
+NODE = re.compile(r'^\t+"?(\w+)"? \[(.*)\]$', re.M)
 
 
 def edges(source):
