@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+import minigrad as mg
+import minigrad.draw as mgdraw
 from rnn import checkpoint, grammar
 from rnn.data import DataError
 from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, default_prime,
@@ -146,12 +148,19 @@ def demo_command(args) -> None:
                                                  f"{config.validation_strings} validation strings"))
     rows += [("autodiff vs analytic BPTT", f"largest |difference| {difference:.1e} "
                                            f"(largest gradient entry {largest:.2f})"),
-             ("time", f"{seconds:.0f} s ({config.steps / seconds:.0f} steps/s overall)")]
+             ("time", f"{seconds:.0f} s in all; training at {_training_speed(trainer.history):.0f} steps/s")]
     print()
     for label, value in rows:
         print(f"  {label:<28}{value}")
     pictures = draw_pictures(trainer, out)
     print(f"\nwrote {', '.join(str(p) for p in [config.checkpoint_path, out / 'metrics.csv', out / 'loss.png', *pictures])}")
+
+
+def _training_speed(history: list[dict]) -> float:
+    """Steps per second while training (validation and sampling excluded)."""
+    pairs = list(zip(history, history[1:]))
+    seconds = sum((b["step"] - a["step"]) / b["steps_per_s"] for a, b in pairs)
+    return sum(b["step"] - a["step"] for a, b in pairs) / seconds if seconds else float("nan")
 
 
 def gradient_agreement(trainer: Trainer) -> tuple[float, float]:
@@ -170,8 +179,18 @@ def gradient_agreement(trainer: Trainer) -> tuple[float, float]:
 
 
 def draw_pictures(trainer: Trainer, out: Path) -> list[Path]:
-    """The unrolled and folded graph pictures (rnn.draw), if it is installed."""
-    return []
+    """The trained model's graph on one short string of its grammar, unrolled
+    (nodes coloured by log10 ‖∂L/∂node‖) and folded, as SVG files in ``out``."""
+    from rnn import draw
+    embedded = trainer.corpus.grammar == "embedded"
+    string = next(s for s in grammar.generate(100, seed=1, embedded=embedded) if len(s) <= 12)
+    ids = trainer.corpus.vocab.encode(string)
+    graph = trainer.model.unroll(ids[:-1], ids[1:])
+    graph.loss.backward()
+    pictures = [mgdraw.render(draw.draw_unrolled(graph, heat=True), out / "rnn_unrolled.svg"),
+                mgdraw.render(draw.draw_folded(graph), out / "rnn_folded.svg")]
+    mg.zero_grad(trainer.params.values())
+    return pictures
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "and mark each ok or BAD")
     smp.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
     smp.set_defaults(run=sample_command)
+
+    from rnn import draw
+    render = commands.add_parser(
+        "render", help="draw the unrolled or folded graph of a small RNN",
+        description="Draw the RNN's computation graph for a random token problem "
+                    "(needs Graphviz's `dot`). Example:\n"
+                    "  python -m rnn render --view unrolled --tau 6 --heat --out out/unrolled.svg",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    draw.add_render_arguments(render)
+    render.set_defaults(run=draw.render_command)
     return parser
 
 
@@ -237,7 +266,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (checkpoint.CheckpointError, DataError, ConfigError) as error:
+    except (checkpoint.CheckpointError, DataError, ConfigError, mgdraw.GraphvizNotFound) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

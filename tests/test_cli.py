@@ -72,7 +72,10 @@ def test_demo_reports_every_number(tmp_path, capsys):
     assert "0.5833 bits/char" in out                      # the embedded grammar's entropy rate
     difference = float(re.search(r"largest \|difference\| (\S+)", out).group(1))
     assert difference < 1e-10
-    assert (tmp_path / "checkpoint.npz").is_file() and (tmp_path / "loss.png").is_file()
+    for name in ("checkpoint.npz", "metrics.csv", "loss.png"):
+        assert (tmp_path / name).is_file()
+    for name in ("rnn_unrolled.svg", "rnn_folded.svg"):
+        assert "<svg" in (tmp_path / name).read_text()
 
 
 @pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"\xff\xfe\x00abc", "not UTF-8")])
@@ -106,6 +109,11 @@ def test_training_on_a_text_file(tmp_path):
     assert main(["train", "--text", str(path), "--steps", "10", "--eval-every", "5",
                  "--out", str(tmp_path / "out"), *TINY]) == 0
     assert (tmp_path / "out" / "loss.png").is_file()
+
+
+def test_render_is_wired_in(tmp_path):
+    assert main(["render", "--view", "folded", "--out", str(tmp_path / "folded.svg")]) == 0
+    assert "<svg" in (tmp_path / "folded.svg").read_text()
 
 
 def test_python_dash_m_rnn_runs_as_a_program(tmp_path):
