@@ -222,7 +222,7 @@ def tensor_label(t: Tensor, number: int, norm: float | None, *, show_values=Fals
     if _nonfinite(norm):
         lines.append(f"grad {_nonfinite(norm)}!")
     elif (show_grads or heat) and norm is not None:
-        lines.append(f"‖grad‖ = {norm:.2g}")
+        lines.append(f"grad = {_number(t.grad.item())}" if t.grad.size == 1 else f"‖grad‖ = {norm:.2g}")
     elif show_grads and t.requires_grad:
         lines.append("no grad")
     return "\n".join(lines)

@@ -175,7 +175,7 @@ def _node_label(kind: str, t, tensor: Tensor, norm, show_grads: bool) -> str:
 
 
 def _params_table(rg: RoleGraph, scale: HeatScale | None, tau_text: str) -> str:
-    """An HTML-like label: one row per parameter with its shape, where it is used
+    """An HTML-like table: one row per parameter with its shape, where it is used
     and in how many steps (read from the graph), coloured by its gradient."""
     where = {}
     for source, target, params in rg.edges:
@@ -200,9 +200,9 @@ def _params_table(rg: RoleGraph, scale: HeatScale | None, tau_text: str) -> str:
         rows.append(f'<tr><td bgcolor="{bg}">{cell}</td><td align="left">{"×".join(map(str, tensor.shape))}'
                     f'</td><td align="left">{where.get(name, "")}</td><td align="left">'
                     f'{used}{extra}</td></tr>')
-    return (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
+    return (f'<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
             f'<tr><td colspan="4"><b>shared parameters: one tensor each, reused at every step '
-            f'{tau_text}</b></td></tr>{"".join(rows)}</table>>')
+            f'{tau_text}</b></td></tr>{"".join(rows)}</table>')
 
 
 def _pattern(key: Key, previous: bool = False) -> str:
@@ -276,8 +276,6 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
                  **attrs(kind, key))
 
     dot = _new_digraph("unrolled", "BT")
-    dot.attr(label=f"unrolled RNN, τ = {tau}" + (f" (steps {keep + 1} … {tau - keep} collapsed)"
-                                                 if collapsed else ""), labelloc="t")
     if ("h", 0) in rg.nodes:
         a = attrs("h", ("h", 0))
         if rg.nodes[("h", 0)].op is None and not rg.nodes[("h", 0)].requires_grad:
@@ -345,10 +343,15 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
                     for p in ps:
                         dot.edge(node_id(key), f"{p}_{t}", dir="back", style="dashed",
                                  color=PARAMETER_COLOURS[p])
-    dot.node("parameters", _params_table(rg, scale, f"t = 1 … {tau}"), shape="plaintext",
-             style="")
-    if scale is not None:
-        dot.node("legend", scale.legend("log10 ‖grad‖"), shape="plaintext", style="")
+    # Below the picture: the title, the shared parameters and the heat legend.
+    title = f"unrolled RNN, τ = {tau}" + (f" (steps {keep + 1} … {tau - keep} collapsed)"
+                                           if collapsed else "")
+    legend = (f'<td valign="top">{scale.legend("log10 ‖grad‖")[1:-1]}</td>'
+              if scale is not None else "")
+    dot.attr(labelloc="b", label=(
+        f'<<table border="0" cellspacing="8"><tr><td colspan="2"><font point-size="15">{title}'
+        f'</font></td></tr><tr><td valign="top">{_params_table(rg, scale, f"t = 1 … {tau}")}</td>{legend}'
+        f'</tr></table>>'))
     return dot
 
 

@@ -113,7 +113,10 @@ def test_values_and_grads_summaries():
     y.backward()
     src = draw(y, show_values=True, show_grads=True).source
     assert label(src, "n0") == r"x\n2\n∈ [-2, 1]\n‖grad‖ = 4.5"  # grad 2x = [2, -4]
-    assert label(src, "n2") == r"y\nscalar\n= 5\n‖grad‖ = 1"
+    assert label(src, "n2") == r"y\nscalar\n= 5\ngrad = 1"
+    z = mg.tensor(2.0, requires_grad=True, name="z")
+    (-z).backward()
+    assert label(draw(z, show_grads=True).source, "n0") == r"z\nscalar\ngrad = -1"  # signed
 
 
 def test_parameters_constants_and_outputs_look_different():

@@ -3,7 +3,10 @@ edges per step, parameter fan-out, collapsing, determinism, no mutation, the see
 names), rendering with `dot`, gradient heat of a vanishing gradient, and the CLI."""
 import argparse
 import re
+import runpy
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +35,11 @@ def clusters(source):
     """{t: the statements inside cluster t}."""
     found = re.findall(r"subgraph cluster_(\d+) \{\n(.*?)\n\t\}", source, re.S)
     return {int(t): body for t, body in found}
+
+
+def graph_label(source):
+    """The HTML-like label under the picture: title, parameter table, heat legend."""
+    return re.search(r"^\tlabel=<(.*)> labelloc=b$", source, re.M).group(1)
 
 
 def step_nodes(source, t):
@@ -78,7 +86,7 @@ def test_the_seed_names_and_the_tokens_are_on_the_nodes():
         assert (label(src, f"h_{t}"), label(src, f"o_{t}"), label(src, f"Lt_{t}")) == (
             f"h({t})", f"o({t})", f"L({t})")
     assert label(src, "h_0") == "h(0)" and label(src, "L") == "L"
-    table = nodes(src)["parameters"]
+    table = graph_label(src)
     for name, shape in [("U", f"{H}×{D}"), ("W", f"{H}×{H}"), ("V", f"{K}×{H}"),
                         ("b", f"{H}"), ("c", f"{K}")]:
         assert re.search(rf"<b>{name}</b></font></td><td[^>]*>{shape}</td>", table)
@@ -103,7 +111,7 @@ def test_parameter_fan_out_is_read_from_the_graph():
     rg = role_graph(graph)
     assert {name: rg.uses[name] for name in "UWVbc"} == {n: list(range(1, tau + 1)) for n in "UWVbc"}
     assert rg.biases[("h", 3)] == ("b",) and rg.biases[("o", 3)] == ("c",)
-    table = nodes(draw_unrolled(graph).source)["parameters"]
+    table = graph_label(draw_unrolled(graph).source)
     assert table.count(f"{tau} steps") == 5
 
 
@@ -195,7 +203,7 @@ def test_heat_shows_the_gradient_vanishing_back_in_time():
     for t in (1, tau):
         assert f"‖grad‖ {norms[t - 1]:.1e}" in label(src, f"h_{t}")
     assert fill(src, "Lt_1") == "#f7f7f7"  # L(1) is not on the path: no gradient
-    legend = nodes(src)["legend"]
+    legend = graph_label(src)
     assert f">{np.log10(norms[0]):.1f}<" in legend   # the scale starts at h(1)'s log10 norm
     collapsed = draw_unrolled(graph, heat=True).source  # the middle's strip fades too
     assert re.search(r'bgcolor="#[0-9a-f]{6}:#[0-9a-f]{6}"', nodes(collapsed)["middle"])
@@ -260,8 +268,8 @@ def test_cli_draws_the_unrolled_rnn_with_heat(tmp_path, capsys):
                                 "--loss", "last", "--out", str(out)))
     assert path == out and f"wrote {out}" in capsys.readouterr().out
     titles, text = svg_titles(out)
-    assert {"cluster_1", "cluster_20", "middle", "legend"} <= titles
-    assert "‖grad‖" in text
+    assert {"cluster_1", "cluster_20", "middle"} <= titles
+    assert "‖grad‖" in text and "log10 ‖grad‖" in text   # the legend
 
 
 def test_cli_folded_and_dot_text(tmp_path):
@@ -276,3 +284,13 @@ def test_cli_without_dot_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GraphvizNotFound, match="sudo apt-get install graphviz"):
         render_command(parse("--out", str(tmp_path / "u.png")))
+
+
+def test_the_example_writes_the_readme_pictures(tmp_path, monkeypatch, capsys):
+    script = Path(__file__).parent.parent / "examples" / "03_draw_graphs.py"
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path)])
+    runpy.run_path(str(script), run_name="__main__")
+    for name in ("neuron", "rnn_unrolled", "rnn_folded", "rnn_heat"):
+        picture = (tmp_path / f"{name}.png").read_bytes()
+        assert picture[:8] == b"\x89PNG\r\n\x1a\n" and len(picture) < 300_000
+    assert "‖∂L(36)/∂h(1)‖ = " in capsys.readouterr().out
