@@ -350,7 +350,7 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
               if scale is not None else "")
     dot.attr(labelloc="b", label=(
         f'<<table border="0" cellspacing="8"><tr><td colspan="2"><font point-size="15">{title}'
-        f'</font></td></tr><tr><td valign="top">{_params_table(rg, scale, f"t = 1 … {tau}")}</td>{legend}'
+        f'</font></td></tr><tr><td valign="top">{_params_table(rg, scale, f"t = 1 … {tau}" if tau > 1 else "t = 1")}</td>{legend}'
         f'</tr></table>>'))
     return dot
 

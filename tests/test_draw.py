@@ -1,6 +1,7 @@
 """minigrad.draw: structure read from the DOT text, determinism, no mutation, heat
 colours, NaN/inf, deep graphs, and real rendering with Graphviz's `dot`."""
 import copy
+import doctest
 import re
 import xml.etree.ElementTree as ET
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import minigrad.draw
 from minigrad.draw import GraphvizNotFound, draw, render, walk
 
 EDGE = re.compile(r'^\t+"?(\w+)"? -> "?(\w+)"?(?: \[(.*)\])?$', re.M)
@@ -278,3 +280,8 @@ def test_unknown_format_is_refused(tmp_path):
     *_, L = micrograd_example()
     with pytest.raises(ValueError, match="'jpeg2000'"):
         render(L, tmp_path / "g.jpeg2000")
+
+
+def test_docstring_examples_run():
+    failed, attempted = doctest.testmod(minigrad.draw)
+    assert failed == 0 and attempted >= 8

@@ -2,6 +2,7 @@
 edges per step, parameter fan-out, collapsing, determinism, no mutation, the seed's
 names), rendering with `dot`, gradient heat of a vanishing gradient, and the CLI."""
 import argparse
+import doctest
 import re
 import runpy
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from minigrad.draw import GraphvizNotFound, walk
+import rnn.draw
 from rnn import RNN
 from rnn.draw import (add_render_arguments, draw_folded, draw_unrolled, render_command,
                       role_graph)
@@ -294,3 +296,8 @@ def test_the_example_writes_the_readme_pictures(tmp_path, monkeypatch, capsys):
         picture = (tmp_path / f"{name}.png").read_bytes()
         assert picture[:8] == b"\x89PNG\r\n\x1a\n" and len(picture) < 300_000
     assert "‖∂L(36)/∂h(1)‖ = " in capsys.readouterr().out
+
+
+def test_docstring_examples_run():
+    failed, attempted = doctest.testmod(rnn.draw)
+    assert failed == 0 and attempted >= 8
