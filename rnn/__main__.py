@@ -118,23 +118,23 @@ def sample_command(args) -> None:
 
 
 def demo_command(args) -> None:
-    out = Path(args.out)
-    config = dataclasses.replace(DEFAULTS, grammar=args.grammar, steps=args.steps, out=str(out),
-                                 hidden=args.hidden, seed=args.seed, progress=not args.quiet,
-                                 train_strings=args.train_strings,
-                                 validation_strings=args.validation_strings)
+    if args.text is not None:
+        raise ConfigError("the demo trains on a grammar; use `train --text` for text files")
+    config = _config(args)
+    out = Path(config.out)
     embedded = config.grammar == "embedded"
     print(f"Training a vanilla RNN (H = {config.hidden}) on the {'embedded ' if embedded else ''}"
           f"Reber grammar: {config.steps} steps of truncated BPTT, τ = {config.tau}, "
-          f"B = {config.batch}, {config.optimizer}, gradients by minigrad autodiff.")
+          f"B = {config.batch}, {config.optimizer}, gradients by "
+          f"{'minigrad autodiff' if config.gradients == 'autodiff' else 'analytic BPTT'}.")
     start = time.perf_counter()
     trainer = Trainer(config)
     trainer.run(log=None if args.quiet else print)
-    seconds = time.perf_counter() - start
-    ev = trainer.evaluate()
+    ev, bound = trainer.evaluate(), trainer.bound
     fraction, _ = grammatical_fraction(trainer.arrays(), trainer.corpus, n=1000, seed=config.seed)
     difference, largest = gradient_agreement(trainer)
-    bound = trainer.bound
+    pictures = draw_pictures(trainer, out)
+    seconds = time.perf_counter() - start
     rows = [
         ("validation loss", f"{ev.bits:.4f} bits/char ({ev.loss:.4f} nats)"),
         ("entropy rate (the bound)", f"{bound / LN2:.4f} bits/char: loss is "
@@ -143,17 +143,24 @@ def demo_command(args) -> None:
                                   f"{100 * (ev.loss / ev.ideal - 1):+.2f}% from it"),
         ("grammatical samples", f"{fraction:.1%} of 1000 sampled strings"),
     ]
+    targets = [("loss within 1% of the bound", ev.loss <= 1.01 * bound),
+               ("at least 99.5% grammatical", fraction >= 0.995)]
     if embedded:
         rows.append(("closing letter predicted", f"{ev.closing_accuracy:.1%} of "
                                                  f"{config.validation_strings} validation strings"))
-    rows += [("autodiff vs analytic BPTT", f"largest |difference| {difference:.1e} "
-                                           f"(largest gradient entry {largest:.2f})"),
-             ("time", f"{seconds:.0f} s in all; training at {_training_speed(trainer.history):.0f} steps/s")]
+        targets.append(("closing letter at least 99%", ev.closing_accuracy >= 0.99))
+    rows += [
+        ("autodiff vs analytic BPTT", f"largest |difference| {difference:.1e} "
+                                      f"(largest gradient entry {largest:.2f})"),
+        ("time", f"{seconds:.0f} s in all; training at "
+                 f"{_training_speed(trainer.history):.0f} steps/s"),
+        ("targets", "; ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in targets)),
+    ]
     print()
     for label, value in rows:
         print(f"  {label:<28}{value}")
-    pictures = draw_pictures(trainer, out)
-    print(f"\nwrote {', '.join(str(p) for p in [config.checkpoint_path, out / 'metrics.csv', out / 'loss.png', *pictures])}")
+    written = [config.checkpoint_path, out / "metrics.csv", out / "loss.png", *pictures]
+    print(f"\nwrote {', '.join(str(p) for p in written)}")
 
 
 def _training_speed(history: list[dict]) -> float:
@@ -208,17 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "grammatical, the closing-letter accuracy and how far autodiff gradients "
                     "are from analytic BPTT; write the loss plot, graph pictures and a "
                     "checkpoint to --out.")
-    demo.add_argument("--grammar", choices=["reber", "embedded"], default="embedded",
-                      help="(default: %(default)s)")
-    demo.add_argument("--steps", type=int, default=DEFAULTS.steps, help="(default: %(default)s)")
-    demo.add_argument("--hidden", type=int, default=DEFAULTS.hidden, help="(default: %(default)s)")
-    demo.add_argument("--train-strings", type=int, default=DEFAULTS.train_strings,
-                      help="(default: %(default)s)")
-    demo.add_argument("--validation-strings", type=int, default=DEFAULTS.validation_strings,
-                      help="(default: %(default)s)")
-    demo.add_argument("--seed", type=int, default=DEFAULTS.seed, help="(default: %(default)s)")
-    demo.add_argument("--out", default="out", help="output directory (default: %(default)s)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    _add_training_arguments(demo)
     demo.set_defaults(run=demo_command)
 
     train = commands.add_parser(

@@ -33,8 +33,9 @@ from rnn.data import Corpus, Vocab, load_text, random_windows, stream_chunks
 from rnn.model import PARAMETER_NAMES, RNN
 from rnn.optim import clip_grad_norm, clip_grad_value, make_optimizer
 
-__all__ = ["TrainConfig", "ConfigError", "Trainer", "Evaluation", "ValidationSet", "evaluate", "sample", "sample_strings",
-           "grammatical_fraction", "default_prime", "plot_losses", "write_metrics", "model_from_checkpoint"]
+__all__ = ["TrainConfig", "ConfigError", "Trainer", "Evaluation", "ValidationSet", "evaluate",
+           "sample", "sample_strings", "grammatical_fraction", "default_prime", "plot_losses",
+           "write_metrics", "model_from_checkpoint"]
 
 LN2 = math.log(2.0)
 
@@ -84,11 +85,14 @@ class TrainConfig:
         checks = [
             (self.text is not None or self.grammar in ("reber", "embedded"),
              f"grammar must be 'reber' or 'embedded' (or give a text file), got {self.grammar!r}"),
-            (self.batching in ("stream", "random"), f"batching must be 'stream' or 'random', got {self.batching!r}"),
-            (self.gradients in ("autodiff", "bptt"), f"gradients must be 'autodiff' or 'bptt', got {self.gradients!r}"),
+            (self.batching in ("stream", "random"),
+             f"batching must be 'stream' or 'random', got {self.batching!r}"),
+            (self.gradients in ("autodiff", "bptt"),
+             f"gradients must be 'autodiff' or 'bptt', got {self.gradients!r}"),
             (min(self.hidden, self.tau, self.batch) >= 1, "hidden, tau and batch must be at least 1"),
             (self.steps >= 0, "steps must not be negative"),
-            (min(self.eval_every, self.sample_every, self.checkpoint_every) >= 1, "intervals must be at least 1"),
+            (min(self.eval_every, self.sample_every, self.checkpoint_every) >= 1,
+             "intervals must be at least 1"),
             (self.lr > 0 and 0 < self.lr_final <= 1, "lr must be positive and lr_final in (0, 1]"),
             (self.temperature > 0, "temperature must be positive"),
         ]

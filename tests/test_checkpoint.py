@@ -88,30 +88,29 @@ def test_flipped_bytes_are_refused(tmp_path):
         checkpoint.load(path)
 
 
-def test_a_wrong_shape_is_refused_naming_the_parameter(tmp_path):
-    path = tmp_path / "ckpt.npz"
-    params = _params(1.0)
+def _wrong_W_shape(params):
     params["W"] = np.ones((H, H + 1))
-    checkpoint.save(path, params, _meta(1))
-    with pytest.raises(CheckpointError, match=r"parameter W has shape \(3, 4\).*need \(3, 3\)"):
-        checkpoint.load(path)
 
 
-def test_a_missing_parameter_is_refused(tmp_path):
-    path = tmp_path / "ckpt.npz"
-    params = _params(1.0)
+def _no_V(params):
     del params["V"]
-    checkpoint.save(path, params, _meta(1))
-    with pytest.raises(CheckpointError, match=r"\['V'\] are missing"):
-        checkpoint.load(path)
 
 
-def test_non_finite_parameters_are_refused(tmp_path):
+def _nan_in_b(params):
+    params["b"][1] = np.nan
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (_wrong_W_shape, r"parameter W has shape \(3, 4\).*need \(3, 3\)"),
+    (_no_V, r"\['V'\] are missing"),
+    (_nan_in_b, "parameter b is not a finite"),
+])
+def test_unusable_parameters_are_refused_naming_the_parameter(tmp_path, spoil, message):
     path = tmp_path / "ckpt.npz"
     params = _params(1.0)
-    params["b"][1] = np.nan
+    spoil(params)
     checkpoint.save(path, params, _meta(1))
-    with pytest.raises(CheckpointError, match="parameter b is not a finite"):
+    with pytest.raises(CheckpointError, match=message):
         checkpoint.load(path)
 
 
