@@ -25,7 +25,7 @@ from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, default_prime,
 DEFAULTS = TrainConfig()
 
 
-def _add_training_arguments(p: argparse.ArgumentParser, steps: int = DEFAULTS.steps) -> None:
+def _add_training_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data")
     data.add_argument("--grammar", choices=["reber", "embedded"], default=DEFAULTS.grammar,
                       help="train on strings of this grammar, generated on the fly (default: %(default)s)")
@@ -47,7 +47,7 @@ def _add_training_arguments(p: argparse.ArgumentParser, steps: int = DEFAULTS.st
                             "carried over (detached); random: windows at random places from a "
                             "zero state (default: %(default)s)")
     opt = p.add_argument_group("optimisation")
-    opt.add_argument("--steps", type=int, default=steps, help="training steps (default: %(default)s)")
+    opt.add_argument("--steps", type=int, default=DEFAULTS.steps, help="training steps (default: %(default)s)")
     opt.add_argument("--optimizer", choices=["adam", "adagrad", "sgd"], default=DEFAULTS.optimizer,
                      help="(default: %(default)s)")
     opt.add_argument("--lr", type=float, default=DEFAULTS.lr,
