@@ -270,18 +270,18 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
         kind, t = key
         return kind if t is None else f"{kind}_{t}".replace("L_t_", "Lt_")
 
-    def add(dot, key):
+    def add(dot, key, **extra):
         kind, t = key
         dot.node(node_id(key), _node_label(kind, t, rg.nodes[key], norms.get(key), show_grads),
-                 **attrs(kind, key))
+                 **{**attrs(kind, key), **extra})
 
     dot = _new_digraph("unrolled", "BT")
     if ("h", 0) in rg.nodes:
-        a = attrs("h", ("h", 0))
-        if rg.nodes[("h", 0)].op is None and not rg.nodes[("h", 0)].requires_grad:
-            a.update(style="filled,dashed")
-        dot.node("h_0", _node_label("h", 0, rg.nodes[("h", 0)], norms.get(("h", 0)), show_grads), **a)
+        h0 = rg.nodes[("h", 0)]
+        add(dot, ("h", 0), **({"style": "filled,dashed"} if h0.op is None and not h0.requires_grad
+                              else {}))
         _same_rank_as_h(dot, "h_0")
+
     def add_middle():
         lo, hi = middle[0], middle[-1]
         rows = [f"t = {lo} … {hi}", f"({len(middle)} steps)"]
