@@ -1,0 +1,294 @@
+"""``make bench``: how fast minigrad trains the seed's RNN, against a tight numpy BPTT.
+
+Writes benchmarks/results.json and benchmarks/results.md. Rows (one training
+step = forward + backward for L and ∂L/∂U, W, V, b, c; float64; one thread):
+
+* time for hidden, batch, τ in (16, 1, 25), (64, 32, 100), (256, 32, 100),
+  (128, 1, 1000): interleaved repeats in this process, medians, ratios to the
+  numpy baseline (PyTorch rows when torch is installed);
+* peak memory of one step at hidden 128, batch 1, τ = 10,000, each
+  implementation in its own subprocess;
+* τ = 100,000 at hidden 32 (and τ = 50,000, for MiB per step);
+* engine overhead per op, graph drawing time at τ = 1,000 (when ``rnn.draw``
+  exists) and the demo's training throughput.
+
+Before any timing every implementation's loss and gradients must agree with the
+baseline to 1e-10 relative. Usage: ``python benchmarks/run.py [--quick]``.
+"""
+from __future__ import annotations
+
+import os
+
+THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+os.environ.update(THREADS)  # before numpy loads its BLAS
+
+import datetime  # noqa: E402
+import gc  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+import numpy as np  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+from impls import IMPLEMENTATIONS, problem, relative_error  # noqa: E402
+
+BASELINE = "numpy BPTT (baseline)"
+TIME_ROWS = [(16, 1, 25, 4.0), (64, 32, 100, 1.5), (256, 32, 100, 1.1), (128, 1, 1000, 4.0)]
+MEMORY_ROW, MEMORY_GOAL = (128, 1, 10_000), 1.5
+LONG_ROWS = [(32, 1, 50_000), (32, 1, 100_000)]
+TOLERANCE = 1e-10
+
+
+def time_row(H, B, tau, repeats, min_seconds):
+    """Median seconds per step of every implementation, timed in interleaved rounds."""
+    params, x, y = problem(H, B, tau)
+    steps = {name: make(params, x, y) for name, make in IMPLEMENTATIONS.items()}
+    reference = steps[BASELINE]()
+    errors = {name: relative_error(step(), reference) for name, step in steps.items()}
+    bad = {name: e for name, e in errors.items() if not e <= TOLERANCE}
+    if bad:
+        raise SystemExit(f"H={H} B={B} τ={tau}: disagree with the baseline beyond {TOLERANCE}: {bad}")
+    calls = {}
+    for name, step in steps.items():  # calls per sample: at least min_seconds of work
+        start = time.perf_counter()
+        step()
+        calls[name] = max(1, round(min_seconds / (time.perf_counter() - start)))
+    samples = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(calls[name]):
+                step()
+            samples[name].append((time.perf_counter() - start) / calls[name])
+    medians = {name: statistics.median(s) for name, s in samples.items()}
+    return {"hidden": H, "batch": B, "tau": tau, "max_relative_error": errors,
+            "median_seconds": medians, "samples": samples, "calls_per_sample": calls,
+            "ratio": {name: m / medians[BASELINE] for name, m in medians.items()}}
+
+
+# -- memory, each implementation in a fresh interpreter ------------------------------
+
+def memory_child(name, H, B, tau):
+    """Run in a subprocess: how far one step raises the resident set above where it
+    stood just before the step (MiB), and the step's seconds. Linux: writing 5 to
+    /proc/self/clear_refs resets the peak (VmHWM), so imports and set-up do not count."""
+    params, x, y = problem(H, B, tau)
+    step = IMPLEMENTATIONS[name](params, x, y)
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_kib("VmRSS")
+    start = time.perf_counter()
+    step()
+    seconds = time.perf_counter() - start
+    print(json.dumps({"peak_rss_growth_mib": (_status_kib("VmHWM") - before) / 1024, "seconds": seconds}))
+
+
+def _status_kib(field):
+    line = next(line for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith(field + ":"))
+    return int(line.split()[1])
+
+
+def measure_memory(name, H, B, tau):
+    command = [sys.executable, __file__, "--memory", name, str(H), str(B), str(tau)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **THREADS})
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- engine overhead, drawing, demo -------------------------------------------------
+
+def engine_overhead(n=10_000, repeats=7):
+    """µs per op, forward and backward (medians of ``repeats`` chains after a warm-up),
+    on a long scalar chain and on 4×4 matrices."""
+    def chain(make_leaf, op):
+        forward, backward = [], []
+        for _ in range(repeats + 1):
+            y = make_leaf()
+            start = time.perf_counter()
+            for _ in range(n):
+                y = op(y)
+            built = time.perf_counter()
+            y.sum().backward(retain_graph_grads=False)
+            forward.append((built - start) / n * 1e6)
+            backward.append((time.perf_counter() - built) / n * 1e6)
+        return {"forward_us_per_op": statistics.median(forward[1:]),
+                "backward_us_per_op": statistics.median(backward[1:])}
+    rng = np.random.default_rng(0)
+    k = mg.tensor(0.999, name="k")
+    A = mg.tensor(rng.normal(0, 0.5, (4, 4)), requires_grad=True, name="A")
+    return {
+        "ops": n,
+        "scalar chain (y = k * y)": chain(lambda: mg.tensor(1.0, requires_grad=True), lambda y: k * y),
+        "4x4 matrices (y = A @ y)": chain(lambda: mg.tensor(rng.normal(size=(4, 4)), requires_grad=True),
+                                          lambda y: A @ y),
+    }
+
+
+def drawing_time(tau=1000):
+    """Seconds to build the drawing (the DOT text, with gradient heat) of a τ = 1,000
+    graph. Laying it out with Graphviz's ``dot`` is not timed: on this 8,000-node
+    chain it ran out of memory, and even τ = 100 took over two minutes."""
+    if importlib.util.find_spec("minigrad.draw") is None:
+        return {"status": "minigrad.draw is not available in this checkout"}
+    from minigrad.draw import draw
+    from rnn.model import RNN
+    params, x, y = problem(16, 1, tau)
+    graph = RNN.from_arrays(**params).unroll(x, y)
+    graph.loss.backward()
+    start = time.perf_counter()
+    digraph = draw(graph.loss, heat=True)
+    return {"tau": tau, "draw_seconds": time.perf_counter() - start,
+            "dot_lines": digraph.source.count("\n")}
+
+
+def demo_throughput(steps=40):
+    from rnn.train import TrainConfig, Trainer
+    result = {}
+    for gradients in ("autodiff", "bptt"):
+        config = TrainConfig(out=None, progress=False, steps=steps + 2, gradients=gradients,
+                             train_strings=2000, validation_strings=200)
+        trainer = Trainer(config)
+        for _ in range(2):
+            trainer.train_step(*trainer.next_batch())
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.train_step(*trainer.next_batch())
+        result[gradients] = steps / (time.perf_counter() - start)
+    return {"config": {"hidden": config.hidden, "tau": config.tau, "batch": config.batch},
+            "steps_per_second": result}
+
+
+# -- the machine --------------------------------------------------------------------
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    info = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu,
+            "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "numpy": np.__version__, "load_average_at_start": os.getloadavg(),
+            "environment": {k: os.environ.get(k) for k in
+                            (*THREADS, "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}}
+    try:
+        import threadpoolctl
+        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture",
+                                               "threading_layer")} for p in threadpoolctl.threadpool_info()]
+    except ImportError:
+        info["blas"] = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas")
+    if "PyTorch eager, unrolled" in IMPLEMENTATIONS:
+        import torch
+        info["torch"] = torch.__version__
+    return info
+
+
+# -- report -------------------------------------------------------------------------
+
+def markdown(results):
+    m = results["machine"]
+    names = [n for n in IMPLEMENTATIONS if n != BASELINE]
+    lines = [f"# minigrad benchmark ({m['date'][:10]})", "",
+             f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}"
+             f"{', torch ' + m['torch'] if 'torch' in m else ''}; one thread "
+             f"({', '.join(f'{k}={v}' for k, v in m['environment'].items() if v is not None)}); "
+             f"load average at start {m['load_average_at_start'][0]:.2f}.", "",
+             "One training step (forward + backward of L, gradients of U, W, V, b, c), float64, "
+             "one-hot inputs over 65 symbols. Median time, and in brackets the ratio to the tight "
+             "hand-written numpy BPTT (`benchmarks/numpy_bptt.py`). Every implementation's loss and "
+             f"gradients agree with the baseline to {TOLERANCE:g} relative before timing.", "",
+             "| hidden, batch, τ | numpy | " + " | ".join(names) + " | goal for minigrad |",
+             "|---" * (len(names) + 3) + "|"]
+    for row in results["time"]:
+        t = row["median_seconds"]
+        cells = [f"{t[n] * 1e3:.2f} ms ({row['ratio'][n]:.2f}×)" for n in names]
+        goal = row["goal"]
+        met = "met" if row["ratio"]["minigrad"] <= goal else "missed"
+        lines.append(f"| {row['hidden']}, {row['batch']}, {row['tau']} | {t[BASELINE] * 1e3:.2f} ms | "
+                     + " | ".join(cells) + f" | ≤ {goal}× ({met}) |")
+    mem = results["memory"]
+    lines += ["", f"Peak memory of one step at hidden {mem['hidden']}, batch {mem['batch']}, "
+              f"τ = {mem['tau']:,} (growth of peak RSS during the step, each in a fresh process; "
+              f"goal for minigrad ≤ {MEMORY_GOAL}× numpy):", "",
+              "| implementation | MiB | × numpy |", "|---|---|---|"]
+    base = mem["results"][BASELINE].get("peak_rss_growth_mib")
+    for name, r in mem["results"].items():
+        if "error" in r:
+            lines.append(f"| {name} | failed: {r['error']} | |")
+        else:
+            lines.append(f"| {name} | {r['peak_rss_growth_mib']:.1f} | {r['peak_rss_growth_mib'] / base:.2f}× |")
+    lines += ["", "Long sequences, hidden 32, batch 1 (fresh process each):", "",
+              "| implementation | τ | seconds | MiB | MiB per 1,000 steps |", "|---|---|---|---|---|"]
+    for name, rows in results["long"].items():
+        for r in rows:
+            if "error" in r:
+                lines.append(f"| {name} | {r['tau']:,} | failed: {r['error']} | | |")
+            else:
+                lines.append(f"| {name} | {r['tau']:,} | {r['seconds']:.2f} | {r['peak_rss_growth_mib']:.1f} | "
+                             f"{r.get('mib_per_1000_steps', float('nan')):.2f} |")
+    e = results["engine_overhead"]
+    lines += ["", f"Engine overhead ({e['ops']:,} ops in a chain, µs per op):", "",
+              "| chain | forward | backward |", "|---|---|---|"]
+    for name, r in e.items():
+        if name != "ops":
+            lines.append(f"| {name} | {r['forward_us_per_op']:.2f} | {r['backward_us_per_op']:.2f} |")
+    d, demo = results["drawing"], results["demo"]
+    if "draw_seconds" in d:
+        drawing = (f"`minigrad.draw.draw(loss, heat=True)` builds the DOT text ({d['dot_lines']:,} lines) "
+                   f"in {d['draw_seconds']:.2f} s (Graphviz's layout is not timed: `dot` ran out of "
+                   f"memory on this graph)")
+    else:
+        drawing = d["status"]
+    lines += ["", f"Graph drawing at τ = {d.get('tau', 1000):,}: {drawing}.",
+              f"Demo training throughput (hidden {demo['config']['hidden']}, τ {demo['config']['tau']}, "
+              f"batch {demo['config']['batch']}): "
+              + ", ".join(f"{v:.1f} steps/s with {k} gradients" for k, v in demo["steps_per_second"].items())
+              + ".", ""]
+    return "\n".join(lines)
+
+
+def main(quick=False):
+    repeats, min_seconds = (3, 0.02) if quick else (9, 0.1)
+    results = {"machine": machine(), "implementations": list(IMPLEMENTATIONS), "time": []}
+    for H, B, tau, goal in TIME_ROWS:
+        row = time_row(H, B, tau, repeats, min_seconds)
+        row["goal"] = goal
+        results["time"].append(row)
+        print(f"H={H} B={B} τ={tau}: " + ", ".join(f"{n} {r:.2f}×" for n, r in row["ratio"].items()),
+              flush=True)
+    H, B, tau = MEMORY_ROW
+    results["memory"] = {"hidden": H, "batch": B, "tau": tau, "method": "peak RSS growth during one step",
+                         "results": {n: measure_memory(n, H, B, tau) for n in IMPLEMENTATIONS}}
+    print("memory:", json.dumps(results["memory"]["results"]), flush=True)
+    results["long"] = {}
+    for name in (BASELINE, "minigrad", "minigrad, retain_graph_grads=False"):
+        rows = [{"tau": tau, **measure_memory(name, H, B, tau)} for H, B, tau in LONG_ROWS]
+        if all("error" not in r for r in rows):
+            (a, b) = rows
+            rows[1]["mib_per_1000_steps"] = 1000 * (b["peak_rss_growth_mib"] - a["peak_rss_growth_mib"]) / (
+                b["tau"] - a["tau"])
+        results["long"][name] = rows
+    print("long:", json.dumps(results["long"]), flush=True)
+    results["engine_overhead"] = engine_overhead()
+    results["drawing"] = drawing_time()
+    results["demo"] = demo_throughput()
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    (HERE / "results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    (HERE / "results.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--memory"]:
+        name, H, B, tau = sys.argv[2], *map(int, sys.argv[3:6])
+        memory_child(name, H, B, tau)
+    else:
+        main(quick="--quick" in sys.argv)
