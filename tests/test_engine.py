@@ -129,7 +129,7 @@ def test_no_mutation_and_no_aliasing_with_an_upstream_gradient(chain):
     out as fresh arrays, distinct from each other, from data and from the upstream grad."""
     x = leaf(np.arange(6.0).reshape(2, 3), "x")
     y = chain(x)
-    upstream = np.linspace(-1, 1, y.size).reshape(y.shape)
+    upstream = np.array(np.linspace(-1, 1, y.size).reshape(y.shape))  # owns its memory
     kept = upstream.copy(), x.data.copy()
     y.backward(upstream)
     np.testing.assert_array_equal(upstream, kept[0])
