@@ -1,12 +1,17 @@
 """Training: data batching, optimisers, clipping, evaluation, sampling, and the
 training runs themselves (autodiff = analytic BPTT, resume = uninterrupted)."""
 import dataclasses
+import doctest
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 import minigrad as mg
+import rnn.checkpoint
+import rnn.data
+import rnn.optim
+import rnn.train
 from rnn import grammar
 from rnn.data import Corpus, DataError, Vocab, load_text, random_windows, stream_chunks
 from rnn.model import RNN
@@ -273,3 +278,9 @@ def test_resuming_with_a_different_model_is_refused(tmp_path):
     Trainer(config).run(log=None)
     with pytest.raises(CheckpointError, match="hidden: checkpoint 8, now 12"):
         Trainer.resume(config.checkpoint_path, dataclasses.replace(config, hidden=12))
+
+
+@pytest.mark.parametrize("module", [rnn.data, rnn.optim, rnn.checkpoint, rnn.train])
+def test_docstring_examples_run(module):
+    failed, attempted = doctest.testmod(module)
+    assert attempted > 0 and failed == 0
