@@ -51,7 +51,8 @@ def _add_training_arguments(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--optimizer", choices=["adam", "adagrad", "sgd"], default=DEFAULTS.optimizer,
                      help="(default: %(default)s)")
     opt.add_argument("--lr", type=float, default=DEFAULTS.lr,
-                     help="learning rate, decayed linearly to lr × --lr-final (default: %(default)s)")
+                     help="learning rate, decayed linearly to lr × --lr-final (default: %(default)s, "
+                          "for adam; min-char-rnn uses 0.1 with adagrad)")
     opt.add_argument("--lr-final", type=float, default=DEFAULTS.lr_final, help="(default: %(default)s)")
     opt.add_argument("--clip-norm", type=float, default=DEFAULTS.clip_norm,
                      help="rescale gradients whose global norm exceeds this; 0 turns it off "
