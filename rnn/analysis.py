@@ -25,6 +25,7 @@ array([1.    , 0.5   , 0.25  , 0.125 , 0.0625])
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -210,6 +211,11 @@ def distance_profiles(scales, *, H: int = 16, tau: int = 40, activation: str = "
     """For each s: ``‖∂L(τ)/∂h(τ−k)‖ / ‖∂L(τ)/∂h(τ)‖`` for k = 0..τ with W = s·Q
     (one fixed Q), on one random token sequence. Linear: exactly s^k; tanh: at most s^k when s < 1.
 
+    A linear RNN's forward pass grows like s^t too, and a saturated softmax
+    (ŷ(τ) one-hot at y(τ)) sends back a zero gradient; as the linear backward
+    factors do not depend on h, U is divided by max(1, s)^τ there to keep h(τ)
+    of order 1.
+
     >>> p = distance_profiles([0.9, 1.1], H=4, tau=5)
     >>> np.allclose(p[0.9], 0.9 ** np.arange(6)), np.allclose(p[1.1], 1.1 ** np.arange(6))
     (True, True)
@@ -218,8 +224,10 @@ def distance_profiles(scales, *, H: int = 16, tau: int = 40, activation: str = "
     x, y = rng.integers(0, 4, tau), rng.integers(0, 4, tau)
     model = RNN(4, H, 4, seed=seed)
     profiles = {}
+    U = model.U.data
     for s in scales:
-        model.set_params(W=scaled_orthogonal(H, s, seed))
+        model.set_params(W=scaled_orthogonal(H, s, seed),
+                         U=U / max(1.0, s) ** tau if activation == "linear" else U)
         norms = last_step_profile(model, x, y, activation=ACTIVATIONS[activation])
         profiles[s] = norms / norms[0]
     return profiles
@@ -237,26 +245,32 @@ def clipping_run(max_norm: float | None, *, s: float = 1.2, H: int = 16, tau: in
                  steps: int = 40, lr: float = 0.1, seed: int = 0) -> ClippingRun:
     """Plain SGD on a fixed batch of random sequences with a linear RNN started
     at W = s·Q, s > 1, so ∂L/∂W grows like s^τ; gradients clipped to
-    ``max_norm`` (None: not clipped). Stops early once the loss is not finite."""
+    ``max_norm`` (None: not clipped). Stops early once the loss is not finite.
+
+    >>> plain, clipped = clipping_run(None, steps=5), clipping_run(1.0, steps=5)
+    >>> len(plain.loss), plain.loss[-1], clipped.loss[-1] < clipped.loss[0]
+    (3, nan, True)
+    """
     rng = np.random.default_rng(seed)
     x, y = rng.integers(0, 4, (tau, 8)), rng.integers(0, 4, (tau, 8))
     model = RNN(4, H, 4, seed=seed)
     model.set_params(W=scaled_orthogonal(H, s, seed))
     params = model.parameters()
     run = ClippingRun([], [], [])
-    for _ in range(steps):
-        graph = model.unroll(x, y, activation=linear)
-        run.loss.append(graph.loss.item() / y.size)
-        if not np.isfinite(run.loss[-1]):
-            break
-        mg.zero_grad(params.values())
-        graph.loss.backward(retain_graph_grads=False)
-        grads = {name: p.grad / y.size for name, p in params.items()}
-        update, norm = clip_grad_norm(grads, max_norm) if max_norm is not None else (grads, global_norm(grads))
-        run.grad_norm.append(norm)
-        run.update_norm.append(lr * global_norm(update))
-        for name, p in params.items():
-            p.data = p.data - lr * update[name]
+    with np.errstate(over="ignore", invalid="ignore"):   # the unclipped run is meant to blow up
+        for _ in range(steps):
+            graph = model.unroll(x, y, activation=linear)
+            run.loss.append(graph.loss.item() / y.size)
+            if not np.isfinite(run.loss[-1]):
+                break
+            mg.zero_grad(params.values())
+            graph.loss.backward(retain_graph_grads=False)
+            grads = {name: p.grad / y.size for name, p in params.items()}
+            update, norm = clip_grad_norm(grads, max_norm) if max_norm is not None else (grads, global_norm(grads))
+            run.grad_norm.append(norm)
+            run.update_norm.append(lr * global_norm(update))
+            for name, p in params.items():
+                p.data = p.data - lr * update[name]
     return run
 
 
@@ -287,10 +301,10 @@ def last_step_loss(model: RNN, x, y, h0=None) -> tuple[Unrolled, Tensor]:
 
 def train_memory(d: int, seed: int, *, hidden: int = 16, steps: int = 400, batch: int = 32,
                  lr: float = 0.01, symbols: int = 2, distractors: int = 4,
-                 test_size: int = 1000) -> float:
+                 test_size: int = 1000) -> tuple[float, RNN]:
     """Train a fresh vanilla RNN (Adam, gradient norm clipped at 1) for ``steps``
     batches of the memory task with gap d; return its accuracy on ``test_size``
-    new sequences (chance is 1/symbols)."""
+    new sequences (chance is 1/symbols) and the trained model."""
     rng = np.random.default_rng(seed)
     model = RNN(symbols + distractors, hidden, symbols, seed=seed)
     params = model.parameters()
@@ -304,13 +318,15 @@ def train_memory(d: int, seed: int, *, hidden: int = 16, steps: int = 400, batch
     x, y = memory_task(d, test_size, symbols=symbols, distractors=distractors, rng=rng)
     with mg.no_grad():
         graph = model.unroll(x)
-    return float((graph.o[graph.tau].data.argmax(axis=0) == y).mean())
+    return float((graph.o[graph.tau].data.argmax(axis=0) == y).mean()), model
 
 
 SUCCESS = 0.99   # a memory-task run succeeds when its held-out accuracy reaches this
 
 
-def memory_sweep(gaps, seeds, **train) -> dict[int, np.ndarray]:
+def memory_sweep(gaps, seeds, *, map=map, **train) -> dict[int, np.ndarray]:
     """``{d: held-out accuracies, one per seed}`` of :func:`train_memory`; the
-    success rate at gap d is ``(accuracies >= SUCCESS).mean()``."""
-    return {d: np.array([train_memory(d, seed, **train) for seed in seeds]) for d in gaps}
+    success rate at gap d is ``(accuracies >= SUCCESS).mean()``. Pass a process
+    pool's ``map`` to train the seeds in parallel."""
+    return {d: np.array([accuracy for accuracy, _ in map(partial(train_memory, d, **train), seeds)])
+            for d in gaps}
