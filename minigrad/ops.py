@@ -180,10 +180,11 @@ def softmax(x, *, axis=-1):
 def _cross_entropy(logits, *, targets, reduction="sum", axis=-1):
     """−log softmax(logits)[target] along ``axis``; VJP: softmax − one-hot."""
     axis %= logits.ndim
-    picked = tuple(np.ogrid[tuple(slice(n) for n in targets.shape)])  # logits[picked]: one
-    picked = picked[:axis] + (targets,) + picked[axis:]                # entry per target
-    top, log_sum = _max_and_log_sum_exp(logits, axis)                  # one number each
-    losses = np.squeeze(log_sum, axis) - (logits[picked] - np.squeeze(top, axis))  # per target
+    grid = [np.arange(n).reshape((n,) + (1,) * (targets.ndim - 1 - i))  # open grid over the
+            for i, n in enumerate(targets.shape)]                       # targets' positions
+    picked = tuple(grid[:axis] + [targets] + grid[axis:])              # logits[picked]: one
+    top, log_sum = _max_and_log_sum_exp(logits, axis)                  # entry per target
+    losses = log_sum.squeeze(axis) - (logits[picked] - top.squeeze(axis))
     scale = 1.0 / losses.size if reduction == "mean" and losses.size else 1.0
     out = losses if reduction == "none" else losses.sum() * scale
     def vjp(g):
