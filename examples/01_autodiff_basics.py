@@ -44,7 +44,8 @@ for i in np.ndindex(W.shape):                        # central differences, one 
     plus[i] += eps
     minus[i] -= eps
     with mg.no_grad():
-        numerical[i] = (layer(mg.tensor(plus), b).item() - layer(mg.tensor(minus), b).item()) / (2 * eps)
+        L_plus, L_minus = layer(mg.tensor(plus), b).item(), layer(mg.tensor(minus), b).item()
+    numerical[i] = (L_plus - L_minus) / (2 * eps)
 print(f"central differences for ∂L/∂W =\n{numerical}")
 print(f"largest difference: {np.abs(numerical - W.grad).max():.1e}")
 

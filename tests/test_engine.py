@@ -43,7 +43,7 @@ def test_an_operand_used_twice_gets_both_contributions():
 
 
 def test_a_node_used_in_many_places():
-    """h = tanh(x); L = Σ (h·h + 3h + h/2 − h) = Σ (h² + 2.5 h); dL/dx = (2h + 2.5)(1 − h²)."""
+    """h = tanh(x); L = Σ (h·h + 3h + h/2 − h) = Σ (h² + 2.5h); dL/dx = (2h + 2.5)(1 − h²)."""
     x = leaf([0.3, -1.2, 2.0])
     h = mg.tanh(x)
     (h * h + 3 * h + h / 2 - h).sum().backward()

@@ -77,7 +77,7 @@ def replay(program, seeded=None, seed=None):
 
 
 def reference_gradient(program, output, weights, leaf):
-    """∂ Σ(weights · node[output]) / ∂ leaf, one forward-mode replay per element of the leaf."""
+    """∂ Σ(weights · node[output]) / ∂ leaf: one forward-mode replay per leaf element."""
     value = program[leaf][2]["value"]
     grad = np.zeros_like(value)
     for k in range(value.size):

@@ -142,7 +142,7 @@ def matmul_shapes(max_batch_dims: int = 2, max_side: int = MAX_SIDE) -> st.Searc
     >>> import numpy as np
     >>> from hypothesis import find
     >>> from minigrad.testing.strategies import matmul_shapes
-    >>> a, b = find(matmul_shapes(), lambda ab: len(ab[0]) == 3 and len(ab[1]) == 2)  # stack @ matrix
+    >>> a, b = find(matmul_shapes(), lambda ab: (len(ab[0]), len(ab[1])) == (3, 2))
     >>> (np.ones(a) @ np.ones(b)).ndim
     3
     """
