@@ -186,12 +186,15 @@ def test_backward_twice_accumulates_and_zero_grad_clears():
     np.testing.assert_array_equal(x.grad, [2.0, 4.0])
 
 
+@pytest.mark.parametrize("nested", [False, True], ids=["side by side", "one inside the other"])
 @given(a=arrays((3,)), b=positive_arrays((3,)))
-def test_backward_of_two_outputs_is_the_sum_of_separate_passes(a, b):
+def test_backward_of_two_outputs_is_the_sum_of_separate_passes(nested, a, b):
+    """Outputs sharing a graph; nested: the second output is computed from the first."""
     def graph():
         x, w = leaf(a), leaf(b)
         h = mg.tanh(x * w)
-        return x, w, (h * h).sum(), mg.log(w).sum() + h.sum()
+        y1 = (h * h).sum()
+        return x, w, y1, mg.log(w).sum() + h.sum() * (y1 if nested else 1.0)
 
     x, w, y1, y2 = graph()
     mg.backward([y1, y2])
