@@ -138,7 +138,8 @@ def engine_overhead(n=10_000, repeats=7):
 def drawing_time(tau=1000):
     """Seconds to build the drawing (the DOT text, with gradient heat) of a τ = 1,000
     graph. Laying it out with Graphviz's ``dot`` is not timed: on this 8,000-node
-    chain it ran out of memory, and even τ = 100 took over two minutes."""
+    chain ``dot`` was killed (SIGKILL, by all signs out of memory), and even the
+    τ = 100 graph took over two minutes."""
     if importlib.util.find_spec("minigrad.draw") is None:
         return {"status": "minigrad.draw is not available in this checkout"}
     from minigrad.draw import draw
@@ -200,11 +201,18 @@ def markdown(results):
              f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}"
              f"{', torch ' + m['torch'] if 'torch' in m else ''}; one thread "
              f"({', '.join(f'{k}={v}' for k, v in m['environment'].items() if v is not None)}); "
-             f"load average at start {m['load_average_at_start'][0]:.2f}.", "",
+             f"load average (1 min) at start {m['load_average_at_start'][0]:.2f}, at end "
+             f"{m['load_average_at_end'][0]:.2f}. `gc.freeze()` after imports "
+             f"({results['gc_frozen_objects_after_imports']:,} objects), so that full garbage collections "
+             "do not re-scan what the imports made.", "",
              "One training step (forward + backward of L, gradients of U, W, V, b, c), float64, "
              "one-hot inputs over 65 symbols. Median time, and in brackets the ratio to the tight "
              "hand-written numpy BPTT (`benchmarks/numpy_bptt.py`). Every implementation's loss and "
-             f"gradients agree with the baseline to {TOLERANCE:g} relative before timing.", "",
+             f"gradients agree with the baseline to {TOLERANCE:g} relative before timing (largest "
+             f"difference seen: {max(e for row in results['time'] for e in row['max_relative_error'].values()):.1e}). "
+             "\"minigrad\" is the default `loss.backward()`, in which every intermediate keeps its "
+             "gradient for inspection; `retain_graph_grads=False` keeps only the parameters' (training).",
+             "",
              "| hidden, batch, τ | numpy | " + " | ".join(names) + " | goal for minigrad |",
              "|---" * (len(names) + 3) + "|"]
     for row in results["time"]:
@@ -224,7 +232,8 @@ def markdown(results):
         if "error" in r:
             lines.append(f"| {name} | failed: {r['error']} | |")
         else:
-            lines.append(f"| {name} | {r['peak_rss_growth_mib']:.1f} | {r['peak_rss_growth_mib'] / base:.2f}× |")
+            ratio = f"{r['peak_rss_growth_mib'] / base:.2f}×" if base else "n/a"
+            lines.append(f"| {name} | {r['peak_rss_growth_mib']:.1f} | {ratio} |")
     lines += ["", "Long sequences, hidden 32, batch 1 (fresh process each):", "",
               "| implementation | τ | seconds | MiB | MiB per 1,000 steps |", "|---|---|---|---|---|"]
     for name, rows in results["long"].items():
@@ -232,8 +241,9 @@ def markdown(results):
             if "error" in r:
                 lines.append(f"| {name} | {r['tau']:,} | failed: {r['error']} | | |")
             else:
+                slope = f"{r['mib_per_1000_steps']:.2f}" if "mib_per_1000_steps" in r else ""
                 lines.append(f"| {name} | {r['tau']:,} | {r['seconds']:.2f} | {r['peak_rss_growth_mib']:.1f} | "
-                             f"{r.get('mib_per_1000_steps', float('nan')):.2f} |")
+                             f"{slope} |")
     e = results["engine_overhead"]
     lines += ["", f"Engine overhead ({e['ops']:,} ops in a chain, µs per op):", "",
               "| chain | forward | backward |", "|---|---|---|"]
@@ -243,8 +253,8 @@ def markdown(results):
     d, demo = results["drawing"], results["demo"]
     if "draw_seconds" in d:
         drawing = (f"`minigrad.draw.draw(loss, heat=True)` builds the DOT text ({d['dot_lines']:,} lines) "
-                   f"in {d['draw_seconds']:.2f} s (Graphviz's layout is not timed: `dot` ran out of "
-                   f"memory on this graph)")
+                   f"in {d['draw_seconds']:.2f} s (Graphviz's layout is not timed: `dot` was killed on "
+                   f"this graph, by all signs out of memory, and took over two minutes at τ = 100)")
     else:
         drawing = d["status"]
     lines += ["", f"Graph drawing at τ = {d.get('tau', 1000):,}: {drawing}.",
@@ -255,9 +265,26 @@ def markdown(results):
     return "\n".join(lines)
 
 
+def freeze_imports():
+    """Import everything first, then ``gc.freeze()``: the cyclic collector's full passes
+    then skip the objects that imports made. Without this, having imported PyTorch
+    (hundreds of thousands of objects) slows every full pass and charges the
+    Python-heavy implementations (minigrad above all) for PyTorch's presence."""
+    import rnn.train  # noqa: F401
+    if importlib.util.find_spec("torch") is not None:
+        import torch  # noqa: F401
+    if importlib.util.find_spec("minigrad.draw") is not None:
+        import minigrad.draw  # noqa: F401
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def main(quick=False):
-    repeats, min_seconds = (3, 0.02) if quick else (9, 0.1)
-    results = {"machine": machine(), "implementations": list(IMPLEMENTATIONS), "time": []}
+    repeats, min_seconds = (3, 0.02) if quick else (15, 0.1)
+    frozen = freeze_imports()
+    results = {"machine": machine(), "implementations": list(IMPLEMENTATIONS), "time": [],
+               "gc_frozen_objects_after_imports": frozen}
     for H, B, tau, goal in TIME_ROWS:
         row = time_row(H, B, tau, repeats, min_seconds)
         row["goal"] = goal
