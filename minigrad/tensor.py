@@ -2,8 +2,11 @@
 
 Nothing in this module knows any specific op: ops live in :mod:`minigrad.ops`
 as (forward, VJP) pairs and are recorded here by :func:`apply`. The backward
-pass is an iterative topological sort, an accumulate loop that calls each
-node's VJP, and the single place where broadcasting is undone.
+pass visits nodes newest first (every tensor is numbered when it is made, after
+its inputs, so that order is a topological order; no recursion, no separate
+sort), runs an accumulate loop that calls each node's VJP, and undoes
+broadcasting in one place. :func:`topological_order` gives the same order
+explicitly, for readers and drawing code.
 """
 from __future__ import annotations
 
