@@ -59,6 +59,13 @@ class Softmaxes(Sequence):
 
     Each ŷ(t) is an ordinary graph node (op "softmax", input o(t)), made on
     first access and kept: training, which never reads ŷ, pays for no softmax.
+
+    >>> import numpy as np
+    >>> graph = RNN(4, 3, 4).unroll(np.array([0, 2]), np.array([2, 1]))
+    >>> graph.y_hat[2].name, graph.y_hat[2].op, graph.y_hat[2].inputs == (graph.o[2],)
+    ('ŷ(2)', 'softmax', True)
+    >>> graph.y_hat[2] is graph.y_hat[-1], len(graph.y_hat), graph.y_hat[0]
+    (True, 3, None)
     """
 
     def __init__(self, o: list[Tensor | None]):
