@@ -6,7 +6,7 @@ DEPS = $(VENV)/.minigrad-deps.stamp
 
 DOT_HELP = Graphviz'\''s `dot` program is required: install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or see https://graphviz.org/download/
 
-.PHONY: deps graphviz test demo bench pictures clean
+.PHONY: deps graphviz test demo bench pictures examples clean
 
 deps: $(DEPS)
 
@@ -35,14 +35,28 @@ graphviz:
 test: deps graphviz
 	$(PY) -m pytest
 
+# The main job: the embedded Reber grammar (out/), then the plain Reber grammar (out/reber/).
 demo: deps graphviz
 	$(PY) -m rnn demo
+	$(PY) -m rnn demo --grammar reber --out out/reber
 
+# PyTorch rows appear when torch is installed in $(VENV) (optional: pip install torch).
 bench: deps
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/run.py
 
+# The README's pictures (docs/img): graph drawings, then the vanishing-gradient study (~2 min).
 pictures: deps graphviz
-	$(PY) -m rnn pictures
+	$(PY) examples/03_draw_graphs.py docs/img
+	$(PY) examples/05_vanishing_gradients.py --out docs/img
+
+# Every example script, quick settings where there are any (pictures go to out/examples).
+examples: deps graphviz
+	$(PY) examples/01_autodiff_basics.py
+	$(PY) examples/02_rnn_gradients.py
+	$(PY) examples/03_draw_graphs.py out/examples
+	$(PY) examples/04_train_reber.py
+	$(PY) examples/05_vanishing_gradients.py --quick --out out/examples
 
 clean:
 	rm -rf build/ out/ *.egg-info .pytest_cache .hypothesis $(DEPS)
