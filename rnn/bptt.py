@@ -172,27 +172,33 @@ def _unbatch(stack, single):
 
 # -- validation ------------------------------------------------------------------------
 
+SHAPES = "U is H×D, W H×H, V K×H, b (H,), c (K,)"
+
 def _as_float_array(name, value, ndim):
     value = np.asarray(value)
     if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
-        raise ValueError(f"{name} must be a real float array, got dtype {value.dtype}")
+        raise TypeError(f"{name} must be a real (integer or float) array, got dtype {value.dtype}")
     if value.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {value.shape}")
+        raise ValueError(f"{name} must have {ndim} dimension(s) ({SHAPES}), "
+                         f"got shape {value.shape}")
     value = value.astype(np.float64)
     if not np.isfinite(value).all():
-        raise ValueError(f"{name} contains non-finite values")
+        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
     return value
 
 
 def _check_params_and_inputs(U, W, V, b, c, x):
-    """Float64 parameters and x made batched ([τ, B] tokens or [τ, B, D] floats)."""
+    """Float64 parameters and x made batched ([τ, B] tokens or [τ, B, D] floats).
+    Wrong dtype kinds raise TypeError, wrong shapes or values ValueError (as rnn.model)."""
     U, W, V = (_as_float_array(n, p, 2) for n, p in (("U", U), ("W", W), ("V", V)))
     b, c = _as_float_array("b", b, 1), _as_float_array("c", c, 1)
     (H, D), K = U.shape, V.shape[0]
+    if 0 in (H, D, K):
+        raise ValueError(f"U (H×D) and V (K×H) need H, D, K ≥ 1, got U {U.shape}, V {V.shape}")
     for name, p, shape in (("W", W, (H, H)), ("V", V, (K, H)), ("b", b, (H,)), ("c", c, (K,))):
         if p.shape != shape:
             raise ValueError(f"{name} must have shape {shape} to match U {U.shape} and V "
-                             f"{V.shape} (U is H×D, W H×H, V K×H, b (H,), c (K,)), got {p.shape}")
+                             f"{V.shape} ({SHAPES}), got {p.shape}")
     x = np.asarray(x)
     if np.issubdtype(x.dtype, np.integer):
         tokens = True
@@ -207,10 +213,10 @@ def _check_params_and_inputs(U, W, V, b, c, x):
             raise ValueError(f"dense inputs x must have shape [τ, {D}] or [τ, B, {D}] "
                              f"(D = U.shape[1]), got {x.shape}")
         if not np.isfinite(x).all():
-            raise ValueError("dense inputs x contain non-finite values")
+            raise ValueError("dense inputs x contain non-finite values (NaN or inf)")
         x = x.astype(np.float64)
     else:
-        raise ValueError(f"x must hold integer token ids or floats, got dtype {x.dtype}")
+        raise TypeError(f"inputs x must be integer token ids or floats, got dtype {x.dtype}")
     single = x.ndim == (1 if tokens else 2)
     if single:
         x = x[:, None]
@@ -233,7 +239,7 @@ def _check_targets(y, tau, B, single, K):
     y = np.asarray(y)
     expected = (tau,) if single else (tau, B)
     if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"targets y must be integer class ids, got dtype {y.dtype}")
+        raise TypeError(f"targets y must be integer class ids, got dtype {y.dtype}")
     if y.shape != expected:
         raise ValueError(f"targets y must have shape {expected} to match x, got {y.shape}")
     if y.min() < 0 or y.max() >= K:

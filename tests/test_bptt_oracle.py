@@ -248,36 +248,50 @@ def valid_arguments(**changes):
     return {**args, **changes}
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(U=np.ones(4)), r"U must have 2 dimension"),
-    (dict(U=np.ones((3, 4), dtype=complex)), r"U must be a real float array"),
-    (dict(W=np.eye(3)[:, :2]), r"W must have shape \(3, 3\)"),
-    (dict(V=np.ones((2, 4))), r"V must have shape \(2, 3\)"),
-    (dict(b=np.zeros(4)), r"b must have shape \(3,\)"),
-    (dict(c=np.zeros((2, 1))), r"c must have 1 dimension"),
-    (dict(W=np.full((3, 3), np.nan)), r"W contains non-finite values"),
-    (dict(x=np.zeros((3, 1, 1), dtype=int)), r"token inputs x must have shape \[τ\] or \[τ, B\]"),
-    (dict(x=np.array([0, 4, 1])), r"token ids in x must lie in \[0, 4\)"),
-    (dict(x=np.array([0, -1, 1])), r"token ids in x must lie in \[0, 4\)"),
-    (dict(x=np.zeros((3, 5))), r"dense inputs x must have shape \[τ, 4\] or \[τ, B, 4\]"),
-    (dict(x=np.zeros(3)), r"dense inputs x must have shape"),
-    (dict(x=np.array([[0.0, np.inf, 0, 0]] * 3)), r"dense inputs x contain non-finite"),
-    (dict(x=np.array([True, False, True])),
-     r"x must hold integer token ids or floats, got dtype bool"),
-    (dict(x=np.array(["a", "b", "c"])), r"x must hold integer token ids or floats"),
-    (dict(x=np.array([], dtype=int), y=np.array([], dtype=int)), r"at least one time step"),
-    (dict(x=np.zeros((3, 0), dtype=int), y=np.zeros((3, 0), dtype=int)), r"one sequence"),
-    (dict(y=np.array([1.0, 0.0, 1.0])), r"targets y must be integer class ids"),
-    (dict(y=np.array([1, 0])), r"targets y must have shape \(3,\) to match x"),
-    (dict(y=np.array([[1], [0], [1]])), r"targets y must have shape \(3,\)"),
-    (dict(y=np.array([1, 2, 1])), r"target ids in y must lie in \[0, 2\)"),
-    (dict(h0=np.zeros(4)), r"h0 must have shape \(3,\)"),
-    (dict(x=np.array([[0, 1]] * 3), y=np.array([[1, 0]] * 3), h0=np.zeros(3)),
+@pytest.mark.parametrize("changes, error, message", [
+    (dict(U=np.ones(4)), ValueError, r"U must have 2 dimension\(s\) \(U is H×D, W H×H, V K×H, "
+                                     r"b \(H,\), c \(K,\)\), got shape \(4,\)"),
+    (dict(U=np.ones((3, 4), dtype=complex)), TypeError,
+     r"U must be a real \(integer or float\) array, got dtype complex128"),
+    (dict(b=np.array(["0", "0", "0"])), TypeError, r"b must be a real .*, got dtype <U1"),
+    (dict(U=np.ones((0, 4))), ValueError, r"need H, D, K ≥ 1, got U \(0, 4\), V \(2, 3\)"),
+    (dict(V=np.ones((0, 3))), ValueError, r"need H, D, K ≥ 1, got U \(3, 4\), V \(0, 3\)"),
+    (dict(W=np.eye(3)[:, :2]), ValueError,
+     r"W must have shape \(3, 3\) to match U \(3, 4\) and V \(2, 3\) \(U is H×D.*got \(3, 2\)"),
+    (dict(V=np.ones((2, 4))), ValueError, r"V must have shape \(2, 3\)"),
+    (dict(b=np.zeros(4)), ValueError, r"b must have shape \(3,\)"),
+    (dict(c=np.zeros((2, 1))), ValueError, r"c must have 1 dimension"),
+    (dict(W=np.full((3, 3), np.nan)), ValueError, r"W contains non-finite values \(NaN or inf\)"),
+    (dict(x=np.zeros((3, 1, 1), dtype=int)), ValueError,
+     r"token inputs x must have shape \[τ\] or \[τ, B\], got \(3, 1, 1\)"),
+    (dict(x=np.array([0, 4, 1])), ValueError, r"token ids in x must lie in \[0, 4\)"),
+    (dict(x=np.array([0, -1, 1])), ValueError, r"token ids in x must lie in \[0, 4\)"),
+    (dict(x=np.zeros((3, 5))), ValueError,
+     r"dense inputs x must have shape \[τ, 4\] or \[τ, B, 4\] \(D = U.shape\[1\]\), got \(3, 5\)"),
+    (dict(x=np.zeros(3)), ValueError, r"dense inputs x must have shape"),
+    (dict(x=np.array([[0.0, np.inf, 0, 0]] * 3)), ValueError,
+     r"dense inputs x contain non-finite values \(NaN or inf\)"),
+    (dict(x=np.array([True, False, True])), TypeError,
+     r"inputs x must be integer token ids or floats, got dtype bool"),
+    (dict(x=np.array(["a", "b", "c"])), TypeError, r"inputs x must be integer token ids or floats"),
+    (dict(x=np.array([], dtype=int), y=np.array([], dtype=int)), ValueError,
+     r"x needs at least one time step and one sequence, got shape \(0,\)"),
+    (dict(x=np.zeros((3, 0), dtype=int), y=np.zeros((3, 0), dtype=int)), ValueError,
+     r"x needs at least one time step and one sequence, got shape \(3, 0\)"),
+    (dict(y=np.array([1.0, 0.0, 1.0])), TypeError,
+     r"targets y must be integer class ids, got dtype float64"),
+    (dict(y=np.array([1, 0])), ValueError, r"targets y must have shape \(3,\) to match x, got \(2,\)"),
+    (dict(y=np.array([[1], [0], [1]])), ValueError, r"targets y must have shape \(3,\)"),
+    (dict(y=np.array([1, 2, 1])), ValueError, r"target ids in y must lie in \[0, 2\) \(K = V.shape"),
+    (dict(h0=np.zeros(4)), ValueError, r"h0 must have shape \(3,\) \(hidden\[, batch\]\), got \(4,\)"),
+    (dict(x=np.array([[0, 1]] * 3), y=np.array([[1, 0]] * 3), h0=np.zeros(3)), ValueError,
      r"h0 must have shape \(3, 2\)"),
-    (dict(h0=np.array([0.0, np.nan, 0.0])), r"h0 contains non-finite"),
+    (dict(h0=np.array([0.0, np.nan, 0.0])), ValueError, r"h0 contains non-finite values"),
+    (dict(h0=np.zeros(3, dtype=complex)), TypeError, r"h0 must be a real \(integer or float\)"),
 ])
-def test_invalid_inputs_are_rejected_with_a_clear_message(changes, message):
-    with pytest.raises(ValueError, match=message):
+def test_invalid_inputs_are_rejected_with_a_clear_message(changes, error, message):
+    """TypeError for a wrong dtype kind, ValueError for wrong shapes or values (as rnn.model)."""
+    with pytest.raises(error, match=message):
         bptt(**valid_arguments(**changes))
 
 

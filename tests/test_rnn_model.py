@@ -9,6 +9,7 @@ from hypothesis import example, given
 import minigrad as mg
 import rnn.model
 from rnn import RNN, Unrolled
+from rnn.bptt import bptt
 from rnn_strategies import (PARAMETER_NAMES as NAMES, assert_roundoff_equal, make_problem,
                             reachable, rnn_problems)
 
@@ -166,9 +167,11 @@ def test_from_arrays_copies_as_float64():
 
 def test_set_params_checks_shapes_and_names():
     model = RNN(4, 3, 2)
-    with pytest.raises(ValueError, match=r"parameter W must have shape \(3, 3\), got \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"parameter W must have shape \(3, 3\) \(H×H; "
+                                         r"H = 3, D = 4, K = 2\), got \(3, 4\)"):
         model.set_params(W=np.zeros((3, 4)))
-    with pytest.raises(ValueError, match=r"parameter b must have shape \(3,\), got \(3, 1\)"):
+    with pytest.raises(ValueError, match=r"parameter b must have shape \(3,\) \(\(H,\); "
+                                         r"H = 3, D = 4, K = 2\), got \(3, 1\)"):
         model.set_params(b=np.zeros((3, 1)))
     with pytest.raises(KeyError, match=r"unknown parameter 'Q'"):
         model.set_params(Q=np.zeros(3))
@@ -176,6 +179,58 @@ def test_set_params_checks_shapes_and_names():
     model.set_params(V=V)
     V[:] = 5.0
     np.testing.assert_array_equal(model.V.data, np.ones((2, 3)))
+
+
+VALID_PARAMS = dict(U=np.ones((3, 4)), W=np.eye(3), V=np.ones((2, 3)), b=np.zeros(3),
+                    c=np.zeros(2))       # H = 3, D = 4, K = 2
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    (dict(U=np.ones(4)), ValueError,
+     r"parameter U must be a matrix H×D with H, D ≥ 1, got shape \(4,\)"),
+    (dict(U=np.ones((3, 4, 1))), ValueError, r"parameter U must be a matrix H×D .* \(3, 4, 1\)"),
+    (dict(U=np.ones((3, 0))), ValueError, r"parameter U must be a matrix H×D with H, D ≥ 1, "
+                                          r"got shape \(3, 0\)"),
+    (dict(V=np.ones(3)), ValueError,
+     r"parameter V must be a matrix K×H with K, H ≥ 1, got shape \(3,\)"),
+    (dict(W=np.eye(4)), ValueError,
+     r"parameter W must have shape \(3, 3\) \(H×H; H = 3, D = 4, K = 2\), got \(4, 4\)"),
+    (dict(V=np.ones((2, 4))), ValueError,
+     r"parameter V must have shape \(2, 3\) \(K×H; H = 3, D = 4, K = 2\), got \(2, 4\)"),
+    (dict(b=np.zeros(2)), ValueError, r"parameter b must have shape \(3,\) \(\(H,\); .*got \(2,\)"),
+    (dict(c=np.zeros(3)), ValueError, r"parameter c must have shape \(2,\) \(\(K,\); .*got \(3,\)"),
+    (dict(U=np.ones((3, 4), dtype=complex)), TypeError,
+     r"parameter U must be a real \(integer or float\) array, got dtype complex128"),
+    (dict(b=np.array(["0", "0", "0"])), TypeError, r"parameter b must be a real .* got dtype <U1"),
+    (dict(W=np.eye(3, dtype=bool)), TypeError, r"parameter W must be a real .* got dtype bool"),
+    (dict(W=np.full((3, 3), np.nan)), ValueError,
+     r"parameter W contains non-finite values \(NaN or inf\)"),
+    (dict(c=np.array([0.0, -np.inf])), ValueError, r"parameter c contains non-finite values"),
+])
+def test_bad_parameter_arrays_are_refused_naming_parameter_and_shapes(changes, error, message):
+    with pytest.raises(error, match=message):
+        RNN.from_arrays(**{**VALID_PARAMS, **changes})
+    if "must be a matrix" not in message:   # from_arrays reads H, D, K off U and V first;
+        model = RNN.from_arrays(**VALID_PARAMS)  # otherwise set_params says the same
+        with pytest.raises(error, match=message):
+            model.set_params(**changes)
+
+
+def test_set_params_changes_nothing_when_one_array_is_refused():
+    model = RNN.from_arrays(**VALID_PARAMS)
+    with pytest.raises(ValueError, match=r"parameter b contains non-finite"):
+        model.set_params(W=np.zeros((3, 3)), b=np.array([0.0, np.nan, 0.0]))
+    np.testing.assert_array_equal(model.W.data, np.eye(3))
+
+
+@pytest.mark.parametrize("sizes, error, message", [
+    ((0, 3, 2), ValueError, r"input_size must be at least 1, got 0"),
+    ((4, -1, 2), ValueError, r"hidden_size must be at least 1, got -1"),
+    ((4, 3, 2.0), TypeError, r"output_size must be an integer, got 2.0"),
+])
+def test_bad_sizes_are_refused_by_name(sizes, error, message):
+    with pytest.raises(error, match=message):
+        RNN(*sizes)
 
 
 # -- inputs ----------------------------------------------------------------------------------
@@ -214,40 +269,89 @@ BATCH_TOKENS, BATCH_TARGETS = np.array([[0, 1], [3, 2], [1, 1]]), np.array([[1, 
 
 
 @pytest.mark.parametrize("x, y, h0, error, message", [
-    (TOKENS, np.array([1, 0]), None, ValueError, r"targets must have shape \(3,\) to match"),
-    (TOKENS, np.array([1, 0, 1, 1]), None, ValueError, r"targets must have shape \(3,\)"),
-    (TOKENS, np.array([1.0, 0.0, 1.0]), None, TypeError, r"targets must be integer class ids"),
-    (TOKENS, np.array([True, False, True]), None, TypeError, r"targets must be integer"),
-    (TOKENS, np.array([1, 2, 1]), None, ValueError, r"target ids must lie in \[0, 2\)"),
-    (TOKENS, np.array([1, -1, 1]), None, ValueError, r"target ids must lie in \[0, 2\)"),
-    (np.array([0, 4, 1]), TARGETS, None, ValueError, r"token ids must lie in \[0, 4\)"),
-    (np.array([0, -1, 1]), TARGETS, None, ValueError, r"token ids must lie in \[0, 4\)"),
+    (TOKENS, np.array([1, 0]), None, ValueError, r"targets y must have shape \(3,\) to match x"),
+    (TOKENS, np.array([1, 0, 1, 1]), None, ValueError, r"targets y must have shape \(3,\)"),
+    (TOKENS, np.array([1.0, 0.0, 1.0]), None, TypeError, r"targets y must be integer class ids"),
+    (TOKENS, np.array([True, False, True]), None, TypeError, r"targets y must be integer"),
+    (TOKENS, np.array([1, 2, 1]), None, ValueError, r"target ids in y must lie in \[0, 2\)"),
+    (TOKENS, np.array([1, -1, 1]), None, ValueError, r"target ids in y must lie in \[0, 2\)"),
+    (np.array([0, 4, 1]), TARGETS, None, ValueError, r"token ids in x must lie in \[0, 4\)"),
+    (np.array([0, -1, 1]), TARGETS, None, ValueError, r"token ids in x must lie in \[0, 4\)"),
     (np.array([True, False, True]), TARGETS, None, TypeError,
-     r"inputs must be integer token ids or floats, got dtype bool"),
+     r"inputs x must be integer token ids or floats, got dtype bool"),
+    (np.array(["a", "b", "c"]), TARGETS, None, TypeError, r"inputs x must be integer token ids"),
     (np.zeros((3, 5)), TARGETS, None, ValueError,
-     r"dense inputs must have shape \[τ, 4\] or \[τ, B, 4\] \(input_size 4\), got \(3, 5\)"),
-    (np.zeros(3), TARGETS, None, ValueError, r"dense inputs must have shape \[τ, 4\]"),
+     r"dense inputs x must have shape \[τ, 4\] or \[τ, B, 4\] \(input_size 4\), got \(3, 5\)"),
+    (np.zeros(3), TARGETS, None, ValueError, r"dense inputs x must have shape \[τ, 4\]"),
+    (np.array([[0.0, np.nan, 0, 0]] * 3), TARGETS, None, ValueError,
+     r"dense inputs x contain non-finite values \(NaN or inf\)"),
+    (np.full((3, 2, 4), np.inf), BATCH_TARGETS, None, ValueError,
+     r"dense inputs x contain non-finite"),
     (np.zeros((3, 1, 1), dtype=int), TARGETS, None, ValueError,
-     r"token inputs must have shape \[τ\] or \[τ, B\]"),
+     r"token inputs x must have shape \[τ\] or \[τ, B\]"),
     (np.array([], dtype=int), np.array([], dtype=int), None, ValueError,
-     r"inputs must have at least one time step, got shape \(0,\)"),
-    ([], [], None, ValueError, r"inputs must have at least one time step, got shape \(0,\)"),
+     r"inputs x must have at least one time step, got shape \(0,\)"),
+    ([], [], None, ValueError, r"inputs x must have at least one time step, got shape \(0,\)"),
     (np.zeros((0, 4)), None, None, ValueError, r"at least one time step, got shape \(0, 4\)"),
     (np.zeros((3, 0), dtype=int), None, None, ValueError,
-     r"a batch of inputs must hold at least one sequence, got shape \(3, 0\)"),
-    (BATCH_TOKENS, TARGETS, None, ValueError, r"targets must have shape \(3, 2\) to match"),
+     r"a batch of inputs x must hold at least one sequence, got shape \(3, 0\)"),
+    (BATCH_TOKENS, TARGETS, None, ValueError, r"targets y must have shape \(3, 2\) to match"),
     (BATCH_TOKENS, np.zeros((3, 3), dtype=int), None, ValueError,
-     r"targets must have shape \(3, 2\)"),
-    (TOKENS, BATCH_TARGETS, None, ValueError, r"targets must have shape \(3,\)"),
+     r"targets y must have shape \(3, 2\)"),
+    (TOKENS, BATCH_TARGETS, None, ValueError, r"targets y must have shape \(3,\)"),
     (BATCH_TOKENS, BATCH_TARGETS, np.zeros(3), ValueError, r"h0 must have shape \(3, 2\)"),
     (BATCH_TOKENS, BATCH_TARGETS, np.zeros((3, 3)), ValueError, r"h0 must have shape \(3, 2\)"),
     (TOKENS, TARGETS, np.zeros((3, 1)), ValueError, r"h0 must have shape \(3,\)"),
     (TOKENS, TARGETS, np.zeros(4), ValueError, r"h0 must have shape \(3,\)"),
+    (TOKENS, TARGETS, np.array([0.0, np.nan, 0.0]), ValueError,
+     r"h0 contains non-finite values \(NaN or inf\)"),
+    (TOKENS, TARGETS, mg.tensor([0.0, np.inf, 0.0]), ValueError, r"h0 contains non-finite"),
+    (TOKENS, TARGETS, np.zeros(3, dtype=complex), TypeError,
+     r"h0 must be a real \(integer or float\) array, got dtype complex128"),
 ])
 def test_bad_inputs_are_refused_naming_the_problem(x, y, h0, error, message):
     model = RNN(input_size=4, hidden_size=3, output_size=2)
     with pytest.raises(error, match=message):
         model.unroll(x, y, h0)
+
+
+# One fault each, fed to the model and to the oracle: both must raise the same error type.
+ORACLE_AGREEMENT = [
+    (dict(U=np.ones(4)), ValueError, "U"),
+    (dict(U=np.ones((3, 0))), ValueError, "U"),
+    (dict(W=np.eye(4)), ValueError, "W"),
+    (dict(b=np.zeros(2)), ValueError, "b"),
+    (dict(V=np.ones((3, 3, 1))), ValueError, "V"),
+    (dict(U=np.ones((3, 4), dtype=complex)), TypeError, "U"),
+    (dict(c=np.array(["0", "0"])), TypeError, "c"),
+    (dict(W=np.full((3, 3), np.inf)), ValueError, "W"),
+    (dict(x=np.array([True, False, True])), TypeError, "x"),
+    (dict(x=np.array(["a", "b", "c"])), TypeError, "x"),
+    (dict(x=np.array([0, 4, 1])), ValueError, "x"),
+    (dict(x=np.zeros((3, 5))), ValueError, "x"),
+    (dict(x=np.array([[0.0, np.nan, 0, 0]] * 3)), ValueError, "x"),
+    (dict(x=np.zeros((3, 1, 1), dtype=int)), ValueError, "x"),
+    (dict(x=np.array([], dtype=int), y=np.array([], dtype=int)), ValueError, "x"),
+    (dict(x=np.zeros((3, 0), dtype=int), y=np.zeros((3, 0), dtype=int)), ValueError, "x"),
+    (dict(y=np.array([1.0, 0.0, 1.0])), TypeError, "y"),
+    (dict(y=np.array([1, 0])), ValueError, "y"),
+    (dict(y=np.array([1, 2, 1])), ValueError, "y"),
+    (dict(h0=np.zeros(4)), ValueError, "h0"),
+    (dict(h0=np.array([0.0, np.nan, 0.0])), ValueError, "h0"),
+    (dict(h0=np.zeros(3, dtype=complex)), TypeError, "h0"),
+]
+
+
+@pytest.mark.parametrize("changes, error, argument", ORACLE_AGREEMENT)
+def test_model_and_oracle_refuse_bad_input_with_the_same_error_type(changes, error, argument):
+    """TypeError for a wrong dtype kind, ValueError for a wrong shape or value, in both
+    rnn.model and rnn.bptt, each message naming the argument."""
+    args = {**VALID_PARAMS, "x": TOKENS, "y": TARGETS, "h0": None, **changes}
+    named = rf"\b{argument}\b"
+    with pytest.raises(error, match=named):
+        RNN.from_arrays(*(args[n] for n in NAMES)).unroll(args["x"], args["y"], args["h0"])
+    with pytest.raises(error, match=named):
+        bptt(**args)
 
 
 def test_the_docstring_example_runs():
