@@ -50,6 +50,11 @@ class RNNProblem:
         return {name: getattr(self, name) for name in PARAMETER_NAMES}
 
     @property
+    def args(self) -> tuple[np.ndarray, ...]:
+        """``(U, W, V, b, c, x, y)``, the positional arguments of :func:`rnn.bptt.bptt`."""
+        return (*self.params.values(), self.x, self.y)
+
+    @property
     def sequences(self) -> int:
         """B, or 1 for a single sequence."""
         return 1 if self.batch is None else self.batch

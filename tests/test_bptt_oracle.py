@@ -1,7 +1,6 @@
 """The analytic BPTT oracle (rnn.bptt) against an independent forward pass and central
 differences, and the seed's printed formulas (rnn.seed_formulas) shown to be wrong."""
 import doctest
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import rnn.seed_formulas
 from rnn.bptt import bptt, forward
 from rnn.seed_formulas import (seed_bptt, seed_dL_do, seed_next_dL_dh_10_20,
                                seed_next_dL_dh_10_21)
+from rnn_strategies import PARAMETER_NAMES as NAMES, RNNProblem, make_problem, rnn_problems
 
 # Central differences D(ε) = (f(θ+ε) − f(θ−ε)) / 2ε in float64 carry a truncation error of
 # about ε²/6·|∂³L| and a rounding error of about ε_mach·|L|/ε ≈ 2e-10·|L| (a few ulp of the
@@ -24,44 +24,8 @@ from rnn.seed_formulas import (seed_bptt, seed_dL_do, seed_next_dL_dh_10_20,
 # formula misses by O(1) relative (see the seed tests below), far outside this band.
 EPS = 1e-6
 ATOL, RTOL = 1e-6, 1e-5
-NAMES = ("U", "W", "V", "b", "c")
-
-
-@dataclass
-class Problem:
-    params: dict
-    x: np.ndarray
-    y: np.ndarray
-    h0: np.ndarray | None
-
-    @property
-    def args(self):
-        return (*(self.params[n] for n in NAMES), self.x, self.y)
-
-
-def make_problem(H, D, K, tau, B, tokens, with_h0, scales, seed):
-    """A seed-RNN problem: parameters N(0, scale²) by name, token or dense inputs [τ(, B)],
-    targets, and h(0) uniform in [-1, 1] or None (zeros). B None means one sequence."""
-    rng = np.random.default_rng(seed)
-    shapes = dict(U=(H, D), W=(H, H), V=(K, H), b=(H,), c=(K,))
-    params = {n: scales[n] * rng.normal(size=shapes[n]) for n in NAMES}
-    steps = (tau,) if B is None else (tau, B)
-    x = rng.integers(0, D, steps) if tokens else rng.normal(size=(*steps, D))
-    h0 = rng.uniform(-1, 1, (H,) if B is None else (H, B)) if with_h0 else None
-    return Problem(params, x, rng.integers(0, K, steps), h0)
-
-
-@st.composite
-def problems(draw, H=st.integers(1, 6), batch=st.none() | st.integers(1, 4)):
-    """Random problems: sizes H, D, K in 1..6, τ in 1..12, one sequence or a batch of
-    1..4, token or dense inputs, each parameter at its own scale from 1e-3 (nearly
-    linear) to 5 (tanh saturated), h(0) zero or random."""
-    sizes = dict(H=draw(H), D=draw(st.integers(1, 6)), K=draw(st.integers(1, 6)),
-                 tau=draw(st.integers(1, 12)), B=draw(batch))
-    tokens, with_h0 = draw(st.booleans()), draw(st.booleans())
-    scales = {name: 10.0 ** draw(st.floats(-3, np.log10(5.0))) for name in NAMES}
-    return make_problem(**sizes, tokens=tokens, with_h0=with_h0, scales=scales,
-                        seed=draw(st.integers(0, 2 ** 32 - 1)))
+# The problems are tests/rnn_strategies.rnn_problems: scales up to 10 (tanh saturated, W
+# large enough that gradients explode) stay inside this band (checked with 1000 examples).
 
 
 def reference_loss(U, W, V, b, c, x, y, h0=None):
@@ -128,7 +92,7 @@ def misses_central_differences(analytic, f, a, factor=1000):
     return bool(np.max(np.abs(analytic - numeric) / band) > factor)
 
 
-def loss_of(p: Problem, name):
+def loss_of(p: RNNProblem, name):
     """reference_loss as a function of one parameter (or "h0") of problem p."""
     if name == "h0":
         return lambda h0: reference_loss(*p.args, h0)
@@ -136,14 +100,10 @@ def loss_of(p: Problem, name):
                                         p.x, p.y, p.h0)
 
 
-def h0_or_zeros(p: Problem):
-    return np.zeros((len(p.params["b"]), *p.y.shape[1:])) if p.h0 is None else p.h0
-
-
-def suffix_loss(p: Problem, t):
+def suffix_loss(p: RNNProblem, t):
     """L as a function of h(t), t ≥ 1: L(t) via o(t) plus the loss of steps t+1..τ
     started from h(t). (L(1), ..., L(t-1) do not depend on h(t) and are left out.)"""
-    U, W, V, b, c = (p.params[n] for n in NAMES)
+    U, W, V, b, c = p.params.values()
 
     def f(h_t):
         later = reference_loss(U, W, V, b, c, p.x[t:], p.y[t:], h_t) if t < len(p.y) else 0.0
@@ -151,7 +111,7 @@ def suffix_loss(p: Problem, t):
     return f
 
 
-@given(problems())
+@given(rnn_problems())
 def test_loss_matches_reference_forward(p):
     result = bptt(*p.args, h0=p.h0)
     assert result.loss == pytest.approx(reference_loss(*p.args, p.h0), rel=1e-12, abs=1e-12)
@@ -159,22 +119,22 @@ def test_loss_matches_reference_forward(p):
 
 # Found by Hypothesis: W at scale 5 makes ∂L/∂h(0) ~ 85 and central differences miss it by
 # 1.1e-3 through truncation alone, outside atol + rtol: the reason for the |D(2ε) − D(ε)| term.
-EXPLODING = make_problem(H=6, D=1, K=2, tau=7, B=None, tokens=True, with_h0=False, seed=852,
-                         scales=dict(U=1.0, W=5.0, V=0.5, b=0.5, c=2.0))
+EXPLODING = make_problem(H=6, D=1, K=2, tau=7, with_h0=False, seed=852,
+                         scale=dict(U=1.0, W=5.0, V=0.5, b=0.5, c=2.0))
 
 
-@given(problems())
+@given(rnn_problems())
 @example(EXPLODING)
 def test_gradients_match_central_differences(p):
     result = bptt(*p.args, h0=p.h0)
     for name in NAMES:
         assert_matches_central_differences(result.grads[name], loss_of(p, name), p.params[name],
                                            f"∂L/∂{name}")
-    assert_matches_central_differences(result.grads["h0"], loss_of(p, "h0"), h0_or_zeros(p),
+    assert_matches_central_differences(result.grads["h0"], loss_of(p, "h0"), p.h0_or_zeros(),
                                        "∂L/∂h(0)")
 
 
-@given(problems())
+@given(rnn_problems())
 def test_dL_do_and_dL_dh_match_central_differences(p):
     """dL_do[t-1] = ∂L/∂o(t) and dL_dh[t-1] = ∂L/∂h(t), the latter through all later steps."""
     result = bptt(*p.args, h0=p.h0)
@@ -193,10 +153,9 @@ def assert_exactly_equal(actual, expected, what):
     np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12 * scale, err_msg=what)
 
 
-@given(problems())
+@given(rnn_problems())
 def test_shapes_and_forward_agree(p):
-    U, W, V, b, c = (p.params[n] for n in NAMES)
-    (H, D), K, tau = U.shape, len(c), len(p.y)
+    (H, D), K, tau = p.U.shape, p.K, p.tau
     batch = p.y.shape[1:]
     result = bptt(*p.args, h0=p.h0)
     h, o = forward(*p.args[:-1], h0=p.h0)
@@ -212,11 +171,11 @@ def test_shapes_and_forward_agree(p):
     assert_exactly_equal(result.y_hat, np.exp(o) / np.exp(o).sum(axis=1, keepdims=True), "ŷ")
 
 
-@given(problems(batch=st.integers(1, 4)))
+@given(rnn_problems(batch=st.integers(1, 4)))
 def test_a_batch_is_the_sum_of_its_sequences(p):
     batched = bptt(*p.args, h0=p.h0)
-    h0 = h0_or_zeros(p)
-    singles = [bptt(*(p.params[n] for n in NAMES), p.x[:, j], p.y[:, j], h0=h0[:, j])
+    h0 = p.h0_or_zeros()
+    singles = [bptt(**p.params, x=p.x[:, j], y=p.y[:, j], h0=h0[:, j])
                for j in range(p.y.shape[1])]
     assert batched.loss == pytest.approx(sum(s.loss for s in singles), rel=1e-12, abs=1e-12)
     for name in NAMES:
@@ -228,12 +187,11 @@ def test_a_batch_is_the_sum_of_its_sequences(p):
                              np.stack([getattr(s, field) for s in singles], -1), field)
 
 
-@given(problems())
+@given(rnn_problems())
 def test_tokens_are_one_hot_inputs(p):
-    D = p.params["U"].shape[1]
-    tokens = p.x if np.issubdtype(p.x.dtype, np.integer) else p.x.argmax(-1)
-    from_tokens = bptt(*p.args[:-2], tokens, p.y, h0=p.h0)
-    from_one_hot = bptt(*p.args[:-2], np.eye(D)[tokens], p.y, h0=p.h0)
+    tokens = p.x if p.tokens else p.x.argmax(-1)
+    from_tokens = bptt(**p.params, x=tokens, y=p.y, h0=p.h0)
+    from_one_hot = bptt(**p.params, x=np.eye(p.D)[tokens], y=p.y, h0=p.h0)
     assert from_tokens.loss == pytest.approx(from_one_hot.loss, rel=1e-12, abs=1e-12)
     for name in (*NAMES, "h0"):
         assert_exactly_equal(from_tokens.grads[name], from_one_hot.grads[name], name)
@@ -310,8 +268,7 @@ def test_docstring_examples_run():
 
 # -- the seed's printed formulas disagree with central differences; corrected ones agree ---
 
-SEED_EXAMPLE = make_problem(H=3, D=4, K=3, tau=5, B=None, tokens=True, with_h0=True, seed=0,
-                            scales=dict.fromkeys(NAMES, 1.0))
+SEED_EXAMPLE = make_problem(H=3, D=4, K=3, tau=5, seed=0)
 
 
 def test_seed_10_18_subtracts_the_class_id_instead_of_a_one_hot():
@@ -330,7 +287,7 @@ def test_seed_recursion_for_dL_dh_is_wrong_where_corrected_is_right(printed_term
     """One step of the recursion from the true ∇_{h(t+1)} L and ∇_{o(t)} L, t < τ."""
     p = SEED_EXAMPLE
     result = bptt(*p.args, h0=p.h0)
-    W, V = p.params["W"], p.params["V"]
+    W, V = p.W, p.V
     for t in range(1, len(p.y)):
         printed = printed_term(W, result.h[t + 1], result.dL_dh[t]) + V.T @ result.dL_do[t - 1]
         assert misses_central_differences(printed, suffix_loss(p, t), result.h[t]), t
@@ -357,14 +314,14 @@ def test_seed_errors_spread_into_exactly_the_gradients_they_feed(errors, wrong):
             assert_matches_central_differences(grads[name], loss_of(p, name), start, name)
 
 
-@given(problems())
+@given(rnn_problems())
 def test_seed_bptt_without_errors_is_the_oracle(p):
     printed, oracle = seed_bptt(*p.args, h0=p.h0, errors=()), bptt(*p.args, h0=p.h0)
     for name in (*NAMES, "h0"):
         np.testing.assert_array_equal(printed.grads[name], oracle.grads[name])
 
 
-@given(problems(H=st.just(1)), st.sampled_from(["10.20", "10.21"]))
+@given(rnn_problems(H=st.just(1)), st.sampled_from(["10.20", "10.21"]))
 def test_printed_recursions_are_right_for_a_single_hidden_unit(p, equation):
     """With H = 1 every matrix in 10.20/10.21 is a scalar, so order and transposes stop
     mattering: the printed recursions are wrong only as matrix formulas."""
