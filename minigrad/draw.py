@@ -21,8 +21,8 @@ import numpy as np
 
 from minigrad.tensor import Tensor
 
-__all__ = ["draw", "render", "GraphvizNotFound", "walk", "grad_norm", "HeatScale",
-           "FORMATS", "INSTALL_HELP"]
+__all__ = ["draw", "render", "GraphvizNotFound", "walk", "grad_norm", "nonfinite", "HeatScale",
+           "NONFINITE", "FORMATS", "INSTALL_HELP"]
 
 FORMATS = ("svg", "png", "pdf")
 INSTALL_HELP = ("Graphviz's `dot` program is needed to render a drawing (the DOT source is "
@@ -39,7 +39,7 @@ SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "−x", "m
 PARAMETER = dict(fillcolor="#cfe2f3", penwidth="2")
 CONSTANT = dict(fillcolor="#eeeeee", style="rounded,filled,dashed", fontcolor="#555555")
 OUTPUT = dict(fillcolor="#fff2cc", peripheries="2")
-NONFINITE = dict(fillcolor="#ff0000", fontcolor="white", penwidth="3", color="#990000")
+NONFINITE = dict(fillcolor="#ff0000", fontcolor="white", penwidth="3", color="#990000")  # NaN/inf grads
 NO_GRAD = "#f7f7f7"
 OP_NODE = dict(shape="ellipse", style="filled", fillcolor="#f4f4f4", fontsize="11")
 LEVELS = 256  # colours in a heat scale
@@ -89,7 +89,13 @@ def grad_norm(t: Tensor) -> float | None:
     return norm
 
 
-def _nonfinite(norm: float | None) -> str | None:
+def nonfinite(norm: float | None) -> str | None:
+    """"NaN" or "inf" for a gradient norm (from :func:`grad_norm`) that is not
+    finite, else None (also for no gradient): what a drawing flags loudly.
+
+    >>> nonfinite(float("nan")), nonfinite(float("inf")), nonfinite(2.0), nonfinite(None)
+    ('NaN', 'inf', None, None)
+    """
     return None if norm is None or math.isfinite(norm) else ("NaN" if math.isnan(norm) else "inf")
 
 
@@ -152,7 +158,7 @@ class HeatScale:
         """Node attributes for a tensor whose gradient has this norm."""
         if norm is None:
             return dict(fillcolor=NO_GRAD)
-        if _nonfinite(norm):
+        if nonfinite(norm):
             return dict(NONFINITE)
         fill = self.colour(norm)
         return dict(fillcolor=fill, fontcolor=self.text_colour(fill))
@@ -178,7 +184,10 @@ def _param_text(value) -> str | None:
     if isinstance(value, np.ndarray):
         return np.array2string(value, threshold=4, edgeitems=1) if value.size <= 4 else None
     if isinstance(value, tuple):
-        return "[" + ", ".join(":" if v == slice(None) else _param_text(v) or "…" for v in value) + "]"
+        return "[" + ", ".join(_param_text(v) or "…" for v in value) + "]"
+    if isinstance(value, slice):  # as written: ":", "1:", "::-1"
+        ends = [value.start, value.stop] + ([value.step] if value.step is not None else [])
+        return ":".join("" if v is None else str(v) for v in ends)
     return None if value is None else str(value)
 
 
@@ -219,8 +228,8 @@ def tensor_label(t: Tensor, number: int, norm: float | None, *, show_values=Fals
         lines.append(f"x{time} = {tokens.item() if tokens.size == 1 else tokens.tolist()}")
     if show_values:
         lines.append(_summary(t.data))
-    if _nonfinite(norm):
-        lines.append(f"grad {_nonfinite(norm)}!")
+    if nonfinite(norm):
+        lines.append(f"grad {nonfinite(norm)}!")
     elif (show_grads or heat) and norm is not None:
         lines.append(f"grad = {_number(t.grad.item())}" if t.grad.size == 1 else f"‖grad‖ = {norm:.2g}")
     elif show_grads and t.requires_grad:
@@ -301,7 +310,7 @@ def draw(outputs: Tensor | Sequence[Tensor], *, show_values: bool = False,
             attrs.update(OUTPUT)
         if scale is not None:
             attrs.update(scale.style(norms[t]))
-        elif _nonfinite(norms[t]):
+        elif nonfinite(norms[t]):
             attrs.update(NONFINITE)
         label = tensor_label(t, i, norms[t], show_values=show_values, show_grads=show_grads,
                              heat=heat)

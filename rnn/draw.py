@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-import minigrad.draw as mgdraw
 from minigrad import Tensor
-from minigrad.draw import HeatScale, grad_norm, walk
+from minigrad.draw import NONFINITE, HeatScale, grad_norm, nonfinite, render, walk
 from rnn.model import PARAMETER_NAMES, RNN, Unrolled
 
 __all__ = ["RoleGraph", "role_graph", "draw_unrolled", "draw_folded", "add_render_arguments",
@@ -167,8 +166,8 @@ def _node_label(kind: str, t, tensor: Tensor, norm, show_grads: bool) -> str:
         text = f"x({t}) = {_text(tensor.tags['x'])}" if "x" in tensor.tags else f"x({t})"
     else:
         text = tensor.name or {"L_t": f"L({t})"}.get(kind, kind)
-    if mgdraw._nonfinite(norm):
-        return f"{text}\\ngrad {mgdraw._nonfinite(norm)}!"
+    if nonfinite(norm):
+        return f"{text}\\ngrad {nonfinite(norm)}!"
     if show_grads and norm is not None and kind != "x":
         return f"{text}\\n‖grad‖ {norm:.1e}"
     return text
@@ -262,8 +261,8 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
         norm = norms.get(key)
         if scale is not None and kind not in ("x", "y"):
             a.update(scale.style(norm))
-        elif mgdraw._nonfinite(norm):
-            a.update(mgdraw.NONFINITE)
+        elif nonfinite(norm):
+            a.update(NONFINITE)
         return a
 
     def node_id(key):
@@ -449,6 +448,6 @@ def render_command(args: argparse.Namespace) -> Path:
     else:
         dot = draw_unrolled(graph, heat=args.heat, params=args.params.replace("-", "_"),
                             collapse_above=None if args.all_steps else args.collapse_above)
-    path = mgdraw.render(dot, args.out)
+    path = render(dot, args.out)
     print(f"wrote {path}")
     return path

@@ -18,7 +18,7 @@ NODE = re.compile(r'^\t+"?(\w+)"? \[(.*)\]$', re.M)
 
 def edges(source):
     """(tail, head, label or None) for every edge statement."""
-    return [(a, b, _attr(attrs or "", "label")) for a, b, attrs in EDGE.findall(source)]
+    return [(a, b, attr(attrs or "", "label")) for a, b, attrs in EDGE.findall(source)]
 
 
 def nodes(source):
@@ -27,13 +27,14 @@ def nodes(source):
             if name not in ("node", "edge", "graph")}
 
 
-def _attr(attrs, key):
+def attr(attrs, key):
+    """The value of attribute `key` in a statement's attribute text, unquoted (None if absent)."""
     m = re.search(rf'(?:^| ){key}=("(?:[^"\\]|\\.)*"|<.*>|\S+)', attrs)
     return None if m is None else m.group(1).strip('"')
 
 
 def label(source, node_id):
-    return _attr(nodes(source)[node_id], "label")
+    return attr(nodes(source)[node_id], "label")
 
 
 def micrograd_example():
@@ -109,6 +110,15 @@ def test_labels_name_shape_auto_name_and_op_parameters():
     assert label(src, "n2op") == "sum axis=0" and label(src, "n2") == r"#2\n3"
 
 
+def test_index_labels_show_slices_and_small_index_arrays():
+    """Slices as written; a gather by an array of ids (the batched RNN's U[:, x(t)])
+    shows the ids."""
+    U = mg.tensor(np.zeros((2, 5)), requires_grad=True, name="U")
+    src = draw([U[:, np.array([0, 3])], U[1:, 2], U[::-1, :4]]).source
+    assert label(src, "n1op") == "[:, [0 3]]"
+    assert label(src, "n2op") == "[1:, 2]" and label(src, "n3op") == "[::-1, :4]"
+
+
 def test_values_and_grads_summaries():
     x = mg.tensor([1.0, -2.0], requires_grad=True, name="x")
     y = (x * x).sum().named("y")
@@ -134,7 +144,7 @@ def test_parameters_constants_and_outputs_look_different():
 def test_several_outputs_each_marked():
     x = mg.tensor(1.0, requires_grad=True, name="x")
     src = draw([mg.exp(x).named("p"), mg.log(x).named("q")]).source
-    marked = [_attr(a, "label") for a in nodes(src).values() if "peripheries" in a]
+    marked = [attr(a, "label") for a in nodes(src).values() if "peripheries" in a]
     assert marked == [r"p\nscalar", r"q\nscalar"]
 
 
@@ -148,7 +158,7 @@ def test_token_gather_shows_the_token():
 def test_hide_constants_moves_scalars_into_the_op_label():
     x = mg.tensor(1.0, requires_grad=True, name="x")
     src = draw([(x - 3.0).named("p"), (3.0 - x).named("q")], hide_constants=True).source
-    labels = {_attr(a, "label") for a in nodes(src).values()}
+    labels = {attr(a, "label") for a in nodes(src).values()}
     assert "− 3" in labels and "3 −" in labels
     assert not any("dashed" in a for a in nodes(src).values())
     assert [lab for *_, lab in edges(src)] == [None] * 4  # one visible operand: no numbers
@@ -211,7 +221,7 @@ def test_nan_and_inf_gradients_are_loud():
         nan.backward()
     for heat in (False, True):
         src = draw([out, nan], heat=heat).source
-        by_name = {_attr(a, "label").split("\\n")[0]: a for a in nodes(src).values()}
+        by_name = {attr(a, "label").split("\\n")[0]: a for a in nodes(src).values()}
         assert "grad inf!" in by_name["x"] and "grad NaN!" in by_name["w"]
         for a in (by_name["x"], by_name["w"]):
             assert 'fillcolor="#ff0000"' in a and 'penwidth="3"' in a

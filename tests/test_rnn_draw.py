@@ -17,7 +17,7 @@ import rnn.draw
 from rnn import RNN
 from rnn.draw import (add_render_arguments, draw_folded, draw_unrolled, render_command,
                       role_graph)
-from test_draw import _attr, assert_same, edges, label, nodes, snapshot, svg_titles
+from test_draw import attr, assert_same, edges, label, nodes, snapshot, svg_titles
 
 D, H, K = 5, 3, 4
 
@@ -191,7 +191,7 @@ def test_batched_and_dense_graphs_draw_the_same_structure():
 # -- gradient heat ---------------------------------------------------------------------------
 
 def fill(src, node_id):
-    return _attr(nodes(src)[node_id], "fillcolor")
+    return attr(nodes(src)[node_id], "fillcolor")
 
 
 def test_heat_shows_the_gradient_vanishing_back_in_time():
