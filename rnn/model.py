@@ -251,12 +251,13 @@ class RNN:
         expected = (self.hidden_size,) if batch is None else (self.hidden_size, batch)
         if h0 is None:
             return mg.tensor(np.zeros(expected)).named("h(0)", t=0, role="h")
+        shape = h0.shape if isinstance(h0, Tensor) else np.shape(h0)
+        if shape != expected:                   # the shape first, as rnn.bptt
+            raise ValueError(f"h0 must have shape {expected} (hidden[, batch]), got {shape}")
         if not isinstance(h0, Tensor):
             h0 = mg.tensor(_real_array("h0", h0), requires_grad=True)
         elif not np.isfinite(h0.data).all():
             raise ValueError("h0 contains non-finite values (NaN or inf)")
-        if h0.shape != expected:
-            raise ValueError(f"h0 must have shape {expected} (hidden[, batch]), got {h0.shape}")
         return h0.named("h(0)", t=0, role="h")
 
 

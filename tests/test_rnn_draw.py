@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minigrad.draw import GraphvizNotFound, walk
+from minigrad.draw import GraphvizNotFound, draw, walk
 import rnn.draw
 from rnn import RNN
 from rnn.draw import (add_render_arguments, draw_folded, draw_unrolled, render_command,
@@ -186,6 +186,15 @@ def test_batched_and_dense_graphs_draw_the_same_structure():
         assert {(a, b, lab) for a, b, lab in edges(src)} == {(a, b, lab) for a, b, lab in edges(token)}
         assert role_graph(graph).params["b"].shape == (H,)  # b's reshape view is b
     assert label(draw_unrolled(problem(3, batch=2)[0]).source, "x_1").startswith("x(1) = [")
+
+
+def test_the_op_level_drawing_of_a_batch_shows_each_steps_token_ids():
+    """minigrad.draw of the batched graph: U x(t) is U[:, x(t)] with x(t) the B token ids."""
+    graph, x, _ = problem(3, batch=2)
+    src = draw(graph.loss).source
+    gathers = [label(src, i + "op") for i, a in nodes(src).items()
+               if (attr(a, "label") or "").startswith("U x(")]
+    assert gathers == [f"[:, {np.array2string(x_t)}]" for x_t in x]
 
 
 # -- gradient heat ---------------------------------------------------------------------------

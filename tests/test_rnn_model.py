@@ -315,7 +315,8 @@ def test_bad_inputs_are_refused_naming_the_problem(x, y, h0, error, message):
         model.unroll(x, y, h0)
 
 
-# One fault each, fed to the model and to the oracle: both must raise the same error type.
+# One fault each (two where the order of the checks matters), fed to the model and to the
+# oracle: both must raise the same error type.
 ORACLE_AGREEMENT = [
     (dict(U=np.ones(4)), ValueError, "U"),
     (dict(U=np.ones((3, 0))), ValueError, "U"),
@@ -339,6 +340,7 @@ ORACLE_AGREEMENT = [
     (dict(h0=np.zeros(4)), ValueError, "h0"),
     (dict(h0=np.array([0.0, np.nan, 0.0])), ValueError, "h0"),
     (dict(h0=np.zeros(3, dtype=complex)), TypeError, "h0"),
+    (dict(h0=np.zeros(4, dtype=complex)), ValueError, "h0"),      # the shape is checked first
 ]
 
 
