@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 
-from minigrad.tensor import Tensor, apply
+from minigrad.tensor import Tensor, apply, outer_sum
 
 RULES: dict[str, callable] = {}
 
@@ -79,8 +79,8 @@ def _where(x, y, *, condition): return np.where(condition, x, y), lambda g: (
 def matmul(x, y):
     out = x @ y
     def vjp(g):
-        if x.ndim == 2 and y.ndim <= 2:                          # the common case, directly
-            return (g[:, None] * y if y.ndim == 1 else g @ y.T), x.T @ g
+        if x.ndim == 2 and y.ndim <= 2:     # the common case; g yᵀ summed lazily by the engine
+            return outer_sum(*((g[None, :], y[None, :]) if y.ndim == 1 else (g.T, y.T))), x.T @ g
         if x.ndim == 1 and y.ndim == 1:
             return g * y, g * x
         x2 = x[None, :] if x.ndim == 1 else x                    # row vector (1, k)

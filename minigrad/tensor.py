@@ -308,8 +308,7 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
     >>> x.grad
     array(8.)
     """
-    pending: dict[Tensor, np.ndarray] = {}  # gradients still being summed
-    owned: set[Tensor] = set()  # pending arrays this pass created: safe to add into
+    pending: dict[Tensor, np.ndarray | Outer | _Sum] = {}  # gradients still being summed
     # Nodes wait in a heap, newest first. Every consumer of a node is newer than
     # the node, so when a node comes out its gradient is complete.
     waiting: list[tuple[int, Tensor]] = []
@@ -326,12 +325,14 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
             g = np.array(grads[i], dtype=out.data.dtype)
             if g.shape != out.data.shape:
                 raise OpError(f"gradient of shape {g.shape} given for {_describe(out)}")
-        _accumulate(pending, owned, waiting, out, g)
+        _accumulate(pending, waiting, out, g)
 
     stored: set[int] = set()  # ids of arrays now held as some .grad
     while waiting:
         node = heapq.heappop(waiting)[1]
         g = pending.pop(node)
+        if type(g) is _Sum or type(g) is Outer:
+            g = _dense(g)
         if node.hooks:
             for hook in node.hooks:
                 replaced = hook(g)
@@ -351,23 +352,94 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
         for x, gx in zip(node.inputs, node.vjp(g)):
             if gx is not None and x.requires_grad:
                 if _ANOMALY:
+                    gx = _dense(gx)
                     _check_finite(gx, f"VJP of op {node.op!r} gave a non-finite gradient for "
                                   f"{_describe(x)}", node.inputs)
                 if gx.shape != x.data.shape:
                     gx = unbroadcast(gx, x, node)
-                _accumulate(pending, owned, waiting, x, gx)
+                _accumulate(pending, waiting, x, gx)
 
 
-def _accumulate(pending: dict, owned: set, waiting: list, x: Tensor, g: np.ndarray) -> None:
+def _accumulate(pending: dict, waiting: list, x: Tensor, g) -> None:
     previous = pending.get(x)
-    if previous is None:
+    if previous is None:  # the common case: one consumer, nothing to add
         pending[x] = g
         heapq.heappush(waiting, (-x.seq, x))
-    elif x in owned:
-        np.add(previous, g, out=previous)
+    elif type(previous) is _Sum:
+        previous.add(g)
     else:
-        pending[x] = np.asarray(previous + g)
-        owned.add(x)
+        pending[x] = _Sum(previous, g)
+
+
+class Outer:
+    """A gradient given as a sum of outer products, Σ_i u_i v_iᵀ over the rows of
+    ``u`` (k×m) and ``v`` (k×n), not yet multiplied out: the matmul VJP's
+    ``g(t) h(t-1)ᵀ`` for a weight when the batch is small. Adding τ of them one
+    by one costs τ outer products and τ additions of a full matrix; the engine
+    stacks the rows instead and multiplies once per ``OUTER_CHUNK`` rows:
+    Σ_t g(t) h(t)ᵀ = [g(1) … g(τ)] [h(1) … h(τ)]ᵀ, one BLAS call."""
+
+    __slots__ = ("u", "v", "shape")
+
+    def __init__(self, u: np.ndarray, v: np.ndarray):
+        self.u, self.v, self.shape = u, v, (u.shape[1], v.shape[1])
+
+
+OUTER_CHUNK = 256  # rows of stacked factors multiplied out at once
+
+
+def outer_sum(u: np.ndarray, v: np.ndarray):
+    """``uᵀ v`` for matrices of k rows: an :class:`Outer` gradient when k is small
+    beside the product's sides (where one product per term would waste BLAS), else
+    the product itself."""
+    if 16 * u.shape[0] <= min(u.shape[1], v.shape[1]):
+        return Outer(u, v)
+    return u.T @ v
+
+
+def _dense(g) -> np.ndarray:
+    return g.u.T @ g.v if type(g) is Outer else g.total() if type(g) is _Sum else g
+
+
+class _Sum:
+    """A gradient with several contributions being summed: a dense part (added in
+    place once this pass owns it) and :class:`Outer` terms waiting to be multiplied out."""
+
+    __slots__ = ("dense", "owned", "us", "vs", "rows")
+
+    def __init__(self, *terms):
+        self.dense, self.owned, self.us, self.vs, self.rows = None, False, [], [], 0
+        for g in terms:
+            self.add(g)
+
+    def add(self, g) -> None:
+        if type(g) is Outer:
+            self.us.append(g.u)
+            self.vs.append(g.v)
+            self.rows += g.u.shape[0]
+            if self.rows >= OUTER_CHUNK:
+                self._add_dense(self._multiply_out())
+        else:
+            self._add_dense(g)
+
+    def _add_dense(self, g) -> None:
+        if self.dense is None:
+            self.dense = g
+        elif self.owned:
+            np.add(self.dense, g, out=self.dense)
+        else:
+            self.dense, self.owned = np.asarray(self.dense + g), True
+
+    def _multiply_out(self) -> np.ndarray:
+        us, vs = self.us, self.vs
+        self.us, self.vs, self.rows = [], [], 0
+        return (us[0] if len(us) == 1 else np.concatenate(us)).T @ (
+            vs[0] if len(vs) == 1 else np.concatenate(vs))
+
+    def total(self) -> np.ndarray:
+        if self.us:
+            self._add_dense(self._multiply_out())
+        return self.dense
 
 
 def zero_grad(tensors: Iterable[Tensor]) -> None:
