@@ -23,7 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BPTTResult", "Forward", "bptt", "forward"]
+__all__ = ["BPTTResult", "Forward", "bptt", "forward", "bptt_with_rules", "dL_do_10_18",
+           "next_dL_dh_10_21"]
 
 
 class Forward(NamedTuple):
@@ -84,12 +85,13 @@ def bptt(U, W, V, b, c, x, y, h0=None) -> BPTTResult:
     >>> bool(np.allclose(result.dL_do.sum(axis=1), 0))   # each ŷ(t) - onehot(y(t)) sums to 0
     True
     """
-    return _bptt(U, W, V, b, c, x, y, h0, _dL_do, _next_dL_dh)
+    return bptt_with_rules(U, W, V, b, c, x, y, h0, dL_do_10_18, next_dL_dh_10_21)
 
 
-def _bptt(U, W, V, b, c, x, y, h0, dL_do_rule, next_dL_dh_rule):
-    """bptt with the two rules that the seed misprints passed in; rnn.seed_formulas
-    substitutes the printed versions to show what they would compute."""
+def bptt_with_rules(U, W, V, b, c, x, y, h0, dL_do_rule, next_dL_dh_rule):
+    """:func:`bptt` with the two rules that the seed misprints passed in, shaped like
+    :func:`dL_do_10_18` and :func:`next_dL_dh_10_21`; rnn.seed_formulas substitutes
+    the printed versions to show what they would compute."""
     U, W, V, b, c, x, tokens, single = _check_params_and_inputs(U, W, V, b, c, x)
     tau, B = x.shape[:2]
     y = _check_targets(y, tau, B, single, V.shape[0])
@@ -130,15 +132,15 @@ def _outputs(V, c, h):
     return c[:, None] + np.einsum("kh,thb->tkb", V, h[1:])      # o(t) = c + V h(t)
 
 
-def _dL_do(y_hat, y):
-    """∇_{o(t)} L for all t at once (∂L/∂L(t) = 1 by 10.17)."""
+def dL_do_10_18(y_hat, y):
+    """(10.18) ∇_{o(t)} L for all t at once (∂L/∂L(t) = 1 by 10.17); ŷ (τ, K, B), y (τ, B)."""
     onehot_y = np.zeros_like(y_hat)
     np.put_along_axis(onehot_y, y[:, None, :], 1.0, axis=1)
     return y_hat - onehot_y                     # (10.18 corrected) ∇_{o(t)} L = ŷ(t) − onehot(y(t))
 
 
-def _next_dL_dh(W, h_next, dL_dh_next):
-    """The corrected W-term of (10.21): W^T diag(1−h(t+1)²) ∇_{h(t+1)} L."""
+def next_dL_dh_10_21(W, h_next, dL_dh_next):
+    """The corrected W-term of (10.21): W^T diag(1−h(t+1)²) ∇_{h(t+1)} L; h(t+1) is (H, B)."""
     return W.T @ ((1 - h_next ** 2) * dL_dh_next)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn.bptt import BPTTResult, _bptt, _dL_do, _next_dL_dh
+from rnn.bptt import BPTTResult, bptt_with_rules, dL_do_10_18, next_dL_dh_10_21
 
 __all__ = ["seed_dL_do", "seed_next_dL_dh_10_20", "seed_next_dL_dh_10_21", "seed_bptt",
            "SEED_ERRORS"]
@@ -76,7 +76,7 @@ def seed_bptt(U, W, V, b, c, x, y, h0=None, *, errors=("10.18", "10.21")) -> BPT
                          f"choose from {list(SEED_ERRORS)}")
     if {"10.20", "10.21"} <= set(errors):
         raise ValueError("10.20 and 10.21 are two readings of the same recursion: pick one")
-    dL_do_rule = seed_dL_do if "10.18" in errors else _dL_do
+    dL_do_rule = seed_dL_do if "10.18" in errors else dL_do_10_18
     next_dL_dh_rule = next((SEED_ERRORS[e] for e in ("10.20", "10.21") if e in errors),
-                           _next_dL_dh)
-    return _bptt(U, W, V, b, c, x, y, h0, dL_do_rule, next_dL_dh_rule)
+                           next_dL_dh_10_21)
+    return bptt_with_rules(U, W, V, b, c, x, y, h0, dL_do_rule, next_dL_dh_rule)
