@@ -161,8 +161,8 @@ def _stack(*xs, axis=0):
 def _max_and_log_sum_exp(x, axis):
     """``top = max x`` and ``log Σ exp(x − top)`` along ``axis`` (kept, length 1):
     log Σ exp(x) is their sum, computed without overflow."""
-    top = x.max(axis=axis, keepdims=True)
-    return top, np.log(np.exp(x - top).sum(axis=axis, keepdims=True))
+    top = np.maximum.reduce(x, axis=axis, keepdims=True)
+    return top, np.log(np.add.reduce(np.exp(x - top), axis=axis, keepdims=True))
 
 def _log_softmax(x, axis):
     top, log_sum = _max_and_log_sum_exp(x, axis)

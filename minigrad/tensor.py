@@ -215,29 +215,26 @@ def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tenso
     the output gradient to one gradient per operand (None where there is none).
     Python numbers and arrays among the operands become constant leaves.
     """
+    requires_grad = False
     for x in operands:  # one pass decides everything: the common case is all Tensors
-        if not isinstance(x, Tensor):
+        if type(x) is not Tensor and not isinstance(x, Tensor):
             operands = _with_constants(operands)
+            requires_grad = any(x.requires_grad for x in operands)
             break
+        requires_grad = requires_grad or x.requires_grad
     try:
         out, vjp = forward(*[x.data for x in operands], **params)
     except (ValueError, IndexError) as error:
         shapes = ", ".join(_describe(x) for x in operands)
         raise OpError(f"op {op!r} failed on operands [{shapes}]"
                       f"{' with ' + repr(params) if params else ''}: {error}") from None
-    requires_grad = False
-    if _GRAD_ENABLED:
-        for x in operands:
-            if x.requires_grad:
-                requires_grad = True
-                break
     if type(out) is not np.ndarray:  # numpy gives 0-d results as scalars
         out = np.asarray(out)
-    node = Tensor._make(out, requires_grad)
+    node = Tensor._make(out, False)
     if _GRAD_ENABLED:  # inside no_grad() nothing is recorded: no op, no inputs kept alive
         node.op, node.inputs, node.params = op, tuple(operands), params or None
-    if requires_grad:
-        node.vjp = vjp
+        if requires_grad:
+            node.requires_grad, node.vjp = True, vjp
     if _ANOMALY:
         _check_finite(out, f"op {op!r} produced non-finite values", operands)
     return node
