@@ -4,7 +4,8 @@ Every rule below works on plain numpy arrays: ``forward(*arrays, **params)``
 returns ``(out, vjp)`` and ``vjp(g)`` returns one gradient per operand. A
 gradient may keep the broadcast shape of ``g``; the engine sums it back to the
 operand's shape (:func:`minigrad.tensor.unbroadcast`), so each rule is the
-textbook formula. Positional arguments are operands (differentiable);
+textbook formula. A weight's ``g yᵀ`` may stay unmultiplied
+(:func:`minigrad.tensor.outer_sum`) for the engine to sum over many uses at once. Positional arguments are operands (differentiable);
 keyword arguments are static parameters (axes, shapes, indices, masks).
 This module's ops shadow the builtins ``sum``, ``max`` and ``pow``.
 """
@@ -47,9 +48,8 @@ def power(x, *, exponent):                      # x ** c, c a constant number
     return x ** exponent, lambda g: (g * exponent * x ** (exponent - 1),)
 @primitive
 def pow(x, y):                                  # x ** y, both differentiable
-    out = x ** y
-    safe_log = np.log(np.where(x > 0, x, 1.0))  # d/dy x^y = x^y log x, taken as 0 where x <= 0
-    return out, lambda g: (g * y * x ** (y - 1), g * out * safe_log)
+    out = x ** y                                # d/dy x^y = x^y log x, taken as 0 where x <= 0
+    return out, lambda g: (g * y * x ** (y - 1), g * out * np.log(np.where(x > 0, x, 1.0)))
 
 
 # -- elementwise functions -------------------------------------------------------

@@ -5,8 +5,11 @@ as (forward, VJP) pairs and are recorded here by :func:`apply`. The backward
 pass visits nodes newest first (every tensor is numbered when it is made, after
 its inputs, so that order is a topological order; no recursion, no separate
 sort), runs an accumulate loop that calls each node's VJP, and undoes
-broadcasting in one place. :func:`topological_order` gives the same order
-explicitly, for readers and drawing code.
+broadcasting in one place. A VJP may hand back a weight's gradient as
+outer-product factors (:class:`Outer`), which the loop sums with one matrix
+product per chunk instead of one full-matrix addition per use.
+:func:`topological_order` gives the same order explicitly, for readers and
+drawing code.
 """
 from __future__ import annotations
 
@@ -217,7 +220,7 @@ def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tenso
     """
     requires_grad = False
     for x in operands:  # one pass decides everything: the common case is all Tensors
-        if type(x) is not Tensor and not isinstance(x, Tensor):
+        if not isinstance(x, Tensor):
             operands = _with_constants(operands)
             requires_grad = any(x.requires_grad for x in operands)
             break
