@@ -80,7 +80,7 @@ def matmul(x, y):
     out = x @ y
     def vjp(g):
         if x.ndim == 2 and y.ndim <= 2:     # the common case; g yᵀ summed lazily by the engine
-            return outer_sum(*((g[None, :], y[None, :]) if y.ndim == 1 else (g.T, y.T))), x.T @ g
+            return outer_sum(g, y), x.T @ g
         if x.ndim == 1 and y.ndim == 1:
             return g * y, g * x
         x2 = x[None, :] if x.ndim == 1 else x                    # row vector (1, k)

@@ -388,13 +388,15 @@ class Outer:
 OUTER_CHUNK = 256  # rows of stacked factors multiplied out at once
 
 
-def outer_sum(u: np.ndarray, v: np.ndarray):
-    """``uᵀ v`` for matrices of k rows: an :class:`Outer` gradient when k is small
-    beside the product's sides (where one product per term would waste BLAS), else
-    the product itself."""
-    if 16 * u.shape[0] <= min(u.shape[1], v.shape[1]):
-        return Outer(u, v)
-    return u.T @ v
+def outer_sum(g: np.ndarray, y: np.ndarray):
+    """``g yᵀ`` for matrices g (m×k) and y (n×k), or vectors (k = 1): an
+    :class:`Outer` gradient when k is small beside m and n (one product per use
+    would waste BLAS), else the product itself."""
+    m, n = g.shape[0], y.shape[0]
+    if g.ndim == 1:
+        return Outer(g[None, :], y[None, :]) if m >= 16 and n >= 16 else g[:, None] * y
+    k = 16 * g.shape[1]
+    return Outer(g.T, y.T) if m >= k and n >= k else g @ y.T
 
 
 def _dense(g) -> np.ndarray:
@@ -419,6 +421,8 @@ class _Sum:
             self.rows += g.u.shape[0]
             if self.rows >= OUTER_CHUNK:
                 self._add_dense(self._multiply_out())
+        elif self.owned:  # the common case, first
+            np.add(self.dense, g, out=self.dense)
         else:
             self._add_dense(g)
 
