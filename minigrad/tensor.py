@@ -390,12 +390,13 @@ OUTER_CHUNK = 256  # rows of stacked factors multiplied out at once
 
 def outer_sum(g: np.ndarray, y: np.ndarray):
     """``g yᵀ`` for matrices g (m×k) and y (n×k), or vectors (k = 1): an
-    :class:`Outer` gradient when k is small beside m and n (one product per use
-    would waste BLAS), else the product itself."""
+    :class:`Outer` gradient when the product is much bigger than its factors (m
+    and n at least 4k; vectors of 16 or more), where one product per use would
+    spend its time writing and adding m×n results; else the product itself."""
     m, n = g.shape[0], y.shape[0]
     if g.ndim == 1:
         return Outer(g[None, :], y[None, :]) if m >= 16 and n >= 16 else g[:, None] * y
-    k = 16 * g.shape[1]
+    k = 4 * g.shape[1]
     return Outer(g.T, y.T) if m >= k and n >= k else g @ y.T
 
 

@@ -69,18 +69,19 @@ def test_nested_diamonds_count_paths_once_per_edge():
 
 
 @pytest.mark.parametrize("uses", [1, 2, 300])  # past OUTER_CHUNK rows, so summed in chunks
-def test_a_weight_used_in_many_matrix_vector_products(uses):
-    """L = Σ_i r_i·(W h_i) + Σ W∘M: dL/dW = Σ_i r_i h_iᵀ + M (the matmul VJP's outer
-    products, which the engine sums as stacked factors) and dL/dh_i = Wᵀ r_i."""
+@pytest.mark.parametrize("batch", [(), (3,)])   # h_i vectors, or matrices of 3 columns
+def test_a_weight_used_in_many_matrix_products(uses, batch):
+    """L = Σ_i Σ R_i∘(W H_i) + Σ W∘M: dL/dW = Σ_i R_i H_iᵀ + M (the matmul VJP's outer
+    products, which the engine sums as stacked factors) and dL/dH_i = Wᵀ R_i."""
     rng = np.random.default_rng(uses)
     W = leaf(rng.normal(size=(20, 24)), "W")
-    hs = [leaf(rng.normal(size=24)) for _ in range(uses)]
-    rs, M = rng.normal(size=(uses, 20)), rng.normal(size=(20, 24))
+    hs = [leaf(rng.normal(size=(24, *batch))) for _ in range(uses)]
+    rs, M = rng.normal(size=(uses, 20, *batch)), rng.normal(size=(20, 24))
     loss = (W * mg.tensor(M)).sum()
     for h, r in zip(hs, rs):
         loss = loss + (mg.tensor(r) * (W @ h)).sum()
     loss.backward()
-    expected = M + sum(np.outer(r, h.data) for h, r in zip(hs, rs))
+    expected = M + sum(r.reshape(20, -1) @ h.data.reshape(24, -1).T for h, r in zip(hs, rs))
     np.testing.assert_allclose(W.grad, expected, rtol=1e-12, atol=1e-12)
     for h, r in zip(hs, rs):
         np.testing.assert_allclose(h.grad, W.data.T @ r, **EXACT)
