@@ -5,8 +5,9 @@ returns ``(out, vjp)`` and ``vjp(g)`` returns one gradient per operand. A
 gradient may keep the broadcast shape of ``g``; the engine sums it back to the
 operand's shape (:func:`minigrad.tensor.unbroadcast`), so each rule is the
 textbook formula. A weight's ``g yᵀ`` may stay unmultiplied
-(:func:`minigrad.tensor.outer_sum`) for the engine to sum over many uses at once. Positional arguments are operands (differentiable);
-keyword arguments are static parameters (axes, shapes, indices, masks).
+(:func:`minigrad.tensor.outer_sum`) for the engine to sum over many uses at
+once. Positional arguments are operands (differentiable); keyword arguments
+are static parameters (axes, shapes, indices, masks).
 This module's ops shadow the builtins ``sum``, ``max`` and ``pow``.
 """
 from __future__ import annotations
