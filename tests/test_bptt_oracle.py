@@ -11,7 +11,8 @@ import rnn.seed_formulas
 from rnn.bptt import bptt, forward
 from rnn.seed_formulas import (seed_bptt, seed_dL_do, seed_next_dL_dh_10_20,
                                seed_next_dL_dh_10_21)
-from rnn_strategies import PARAMETER_NAMES as NAMES, RNNProblem, make_problem, rnn_problems
+from rnn_strategies import (PARAMETER_NAMES as NAMES, RNNProblem, assert_roundoff_equal,
+                            make_problem, rnn_problems)
 
 # Central differences D(ε) = (f(θ+ε) − f(θ−ε)) / 2ε in float64 carry a truncation error of
 # about ε²/6·|∂³L| and a rounding error of about ε_mach·|L|/ε ≈ 2e-10·|L| (a few ulp of the
@@ -146,13 +147,6 @@ def test_dL_do_and_dL_dh_match_central_differences(p):
             result.dL_dh[t - 1], suffix_loss(p, t), result.h[t], f"∂L/∂h({t})")
 
 
-def assert_exactly_equal(actual, expected, what):
-    """Two exact computations that differ only in summation order: a few ulp of the
-    largest entry apart."""
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12 * scale, err_msg=what)
-
-
 @given(rnn_problems())
 def test_shapes_and_forward_agree(p):
     (H, D), K, tau = p.U.shape, p.K, p.tau
@@ -168,7 +162,7 @@ def test_shapes_and_forward_agree(p):
     assert isinstance(result.loss, float)
     np.testing.assert_array_equal(result.h, h)
     np.testing.assert_array_equal(h[0], np.zeros((H, *batch)) if p.h0 is None else p.h0)
-    assert_exactly_equal(result.y_hat, np.exp(o) / np.exp(o).sum(axis=1, keepdims=True), "ŷ")
+    assert_roundoff_equal(result.y_hat, np.exp(o) / np.exp(o).sum(axis=1, keepdims=True), "ŷ")
 
 
 @given(rnn_problems(batch=st.integers(1, 4)))
@@ -179,11 +173,11 @@ def test_a_batch_is_the_sum_of_its_sequences(p):
                for j in range(p.y.shape[1])]
     assert batched.loss == pytest.approx(sum(s.loss for s in singles), rel=1e-12, abs=1e-12)
     for name in NAMES:
-        assert_exactly_equal(batched.grads[name], sum(s.grads[name] for s in singles), name)
-    assert_exactly_equal(batched.grads["h0"], np.stack([s.grads["h0"] for s in singles], -1),
-                         "h0")
+        assert_roundoff_equal(batched.grads[name], sum(s.grads[name] for s in singles), name)
+    assert_roundoff_equal(batched.grads["h0"], np.stack([s.grads["h0"] for s in singles], -1),
+                          "h0")
     for field in ("dL_do", "dL_dh", "h", "y_hat"):
-        assert_exactly_equal(getattr(batched, field),
+        assert_roundoff_equal(getattr(batched, field),
                              np.stack([getattr(s, field) for s in singles], -1), field)
 
 
@@ -194,7 +188,7 @@ def test_tokens_are_one_hot_inputs(p):
     from_one_hot = bptt(**p.params, x=np.eye(p.D)[tokens], y=p.y, h0=p.h0)
     assert from_tokens.loss == pytest.approx(from_one_hot.loss, rel=1e-12, abs=1e-12)
     for name in (*NAMES, "h0"):
-        assert_exactly_equal(from_tokens.grads[name], from_one_hot.grads[name], name)
+        assert_roundoff_equal(from_tokens.grads[name], from_one_hot.grads[name], name)
 
 
 # -- validation -------------------------------------------------------------------------
@@ -327,7 +321,7 @@ def test_printed_recursions_are_right_for_a_single_hidden_unit(p, equation):
     mattering: the printed recursions are wrong only as matrix formulas."""
     printed, oracle = seed_bptt(*p.args, h0=p.h0, errors=(equation,)), bptt(*p.args, h0=p.h0)
     for name in (*NAMES, "h0"):
-        assert_exactly_equal(printed.grads[name], oracle.grads[name], name)
+        assert_roundoff_equal(printed.grads[name], oracle.grads[name], name)
 
 
 @pytest.mark.parametrize("errors, message", [
