@@ -23,6 +23,7 @@ from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, default_prime,
                        grammatical_fraction, model_from_checkpoint, sample, sample_strings)
 
 DEFAULTS = TrainConfig()
+OPTIONAL = {"tqdm": "progress", "matplotlib": "plot", "graphviz": "draw"}  # package: extra
 
 
 def _add_training_arguments(p: argparse.ArgumentParser) -> None:
@@ -266,6 +267,13 @@ def main(argv=None) -> int:
         args.run(args)
     except (checkpoint.CheckpointError, DataError, ConfigError, mgdraw.GraphvizNotFound) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if error.name not in OPTIONAL:
+            raise
+        print(f"error: this command needs the {error.name} package: "
+              f"pip install 'minigrad[{OPTIONAL[error.name]}]' (or 'minigrad[dev]' for all)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

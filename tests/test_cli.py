@@ -124,3 +124,17 @@ def test_python_dash_m_rnn_runs_as_a_program(tmp_path):
     result = subprocess.run([sys.executable, "-m", "rnn", "sample", "--checkpoint", "nowhere.npz"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "no checkpoint at nowhere.npz" in result.stderr
+
+
+@pytest.mark.parametrize("module, extra, command", [
+    ("tqdm", "progress", ["train", "--steps", "2"]),
+    ("matplotlib", "plot", ["train", "--steps", "2", "--quiet"]),
+    ("graphviz", "draw", ["render"]),
+])
+def test_a_missing_optional_package_names_the_extra(module, extra, command, tmp_path,
+                                                     monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    out = ["--out", str(tmp_path / "g.svg")] if command == ["render"] else [
+        "--grammar", "reber", "--out", str(tmp_path), *TINY[:-1]]
+    assert main([*command, *out]) == 2
+    assert f"needs the {module} package: pip install 'minigrad[{extra}]'" in capsys.readouterr().err
