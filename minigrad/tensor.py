@@ -422,8 +422,6 @@ class _Sum:
             self.rows += g.u.shape[0]
             if self.rows >= OUTER_CHUNK:
                 self._add_dense(self._multiply_out())
-        elif self.owned:  # the common case, first
-            np.add(self.dense, g, out=self.dense)
         else:
             self._add_dense(g)
 
