@@ -45,12 +45,13 @@ def div(x, y): return x / y, lambda g: (g / y, -g * x / (y * y))
 @primitive
 def neg(x): return -x, lambda g: (-g,)
 @primitive
-def power(x, *, exponent):                      # x ** c, c a constant number
-    return x ** exponent, lambda g: (g * exponent * x ** (exponent - 1),)
+def power(x, *, exponent):                      # x ** c, c a constant number; d/dx x^0 = 0
+    return x ** exponent, lambda g: (g * exponent * x ** (exponent - 1) if exponent else 0 * g,)
 @primitive
 def pow(x, y):                                  # x ** y, both differentiable
     out = x ** y                                # d/dy x^y = x^y log x, taken as 0 where x <= 0
-    return out, lambda g: (g * y * x ** (y - 1), g * out * np.log(np.where(x > 0, x, 1.0)))
+    return out, lambda g: (g * y * x ** np.where(y == 0, 1, y - 1),   # d/dx x^0 = 0
+                           g * out * np.log(np.where(x > 0, x, 1.0)))
 
 
 # -- elementwise functions -------------------------------------------------------
@@ -124,8 +125,16 @@ def max(x, *, axis=None, keepdims=False):       # ties share the gradient equall
 def reshape(x, *, shape): return x.reshape(shape), lambda g: (g.reshape(x.shape),)
 @primitive
 def transpose(x, *, axes=None):
+    axes = None if axes is None else _permutation(axes, x.ndim)
     inverse = None if axes is None else tuple(np.argsort(axes))
     return np.transpose(x, axes), lambda g: (np.transpose(g, inverse),)
+
+def _permutation(axes, ndim):
+    """``axes`` with negative entries counted from the end; a permutation of range(ndim)."""
+    normal = tuple(int(a) + ndim if int(a) < 0 else int(a) for a in axes)
+    if sorted(normal) != list(range(ndim)):
+        raise ValueError(f"axes {tuple(axes)} are not a permutation of the {ndim} axes")
+    return normal
 @primitive
 def getitem(x, *, index):                       # repeated integer indices add up
     return x[index], lambda g: (_scatter_add(x.shape, index, g),)
@@ -139,9 +148,10 @@ def _scatter_add(shape, index, g):
         out[index] = g
         return out
     if (len(shape) == 2 and len(parts) == 2 and isinstance(parts[0], slice) and parts[0] == slice(None)
-            and isinstance(parts[1], np.ndarray) and parts[1].ndim == 1 and parts[1].dtype.kind in "iu"):
+            and isinstance(parts[1], np.ndarray) and parts[1].ndim == 1 and parts[1].dtype.kind in "iu"
+            and shape[1] > 0):
         rows, cols = shape                      # one bincount sums every (row, column) pair
-        cells = np.arange(0, rows * cols, cols)[:, None] + parts[1] % cols
+        cells = np.arange(0, rows * cols, cols)[:, None] + parts[1].astype(np.intp) % cols
         return np.bincount(cells.ravel(), g.ravel(), minlength=rows * cols).reshape(shape).astype(
             g.dtype, copy=False)
     out = np.zeros(shape, dtype=g.dtype)
@@ -216,6 +226,8 @@ def cross_entropy(logits, targets, reduction: str = "sum", axis: int = -1) -> Te
         raise ValueError(f"{context()}: reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
     if logits.ndim == 0:
         raise ValueError(f"{context()}: logits need a class axis")
+    if not -logits.ndim <= axis < logits.ndim:
+        raise ValueError(f"{context()}: axis {axis} is out of range for {logits.ndim}-d logits")
     axis %= logits.ndim
     classes, expected = logits.shape[axis], logits.shape[:axis] + logits.shape[axis + 1:]
     if targets.shape != expected:
@@ -267,8 +279,16 @@ def stack(tensors, axis: int = 0) -> Tensor:
 
 # -- the Tensor's operators and methods --------------------------------------------
 def _index(index):
-    return tuple(_index(i) for i in index) if isinstance(index, tuple) else (
-        index.data.astype(np.intp) if isinstance(index, Tensor) else index)
+    """A Tensor inside an index stands for its array: integer ids or a boolean mask."""
+    if isinstance(index, tuple):
+        return tuple(_index(i) for i in index)
+    if isinstance(index, Tensor):
+        if index.data.dtype.kind not in "biu":
+            raise TypeError(f"index tensor {index.name or ''}{index.shape} has dtype "
+                            f"{index.data.dtype}: indices must be integers or booleans "
+                            "(mg.tensor(ids, dtype=int))")
+        return index.data
+    return index
 
 def _pow(x, y):
     return power(x, exponent=y) if isinstance(y, (int, float)) else pow(x, y)
@@ -276,8 +296,10 @@ def _pow(x, y):
 def _reshape(x, *shape):
     return reshape(x, shape=shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
 
-def _transpose(x, *axes):
-    return transpose(x, axes=(axes[0] if len(axes) == 1 else axes) or None)
+def _transpose(x, *axes):                        # t.transpose(), (1, 0), 1, 0 or None
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        axes = axes[0]
+    return transpose(x, axes=None if axes is None or axes == () else tuple(axes))
 
 Tensor.__add__, Tensor.__radd__ = add, lambda x, y: add(y, x)
 Tensor.__sub__, Tensor.__rsub__ = sub, lambda x, y: sub(y, x)

@@ -290,7 +290,7 @@ def test_repeated_indices_add_up():
     seen(x[[0, 2, 0, 0]].sum()).backward()
     np.testing.assert_array_equal(x.grad, [3.0, 0.0, 1.0])
     x.grad = None
-    x[mg.tensor([1, 1])].sum().backward()  # an integer-valued Tensor as the index
+    x[mg.tensor([1, 1], dtype=np.int64)].sum().backward()  # an integer Tensor as the index
     np.testing.assert_array_equal(x.grad, [0.0, 2.0, 0.0])
 
 
