@@ -14,8 +14,10 @@ drawing code.
 from __future__ import annotations
 
 import contextlib
+import html
 import heapq
 import itertools
+import threading
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -27,27 +29,37 @@ __all__ = [
 
 
 class OpError(ValueError):
-    """An op rejected its operands (shapes that do not fit, bad indices or targets)."""
+    """An op or the engine rejected what it was given (shapes that do not fit, bad
+    indices or targets, a gradient of the wrong shape), naming the op and operands."""
 
 
-_GRAD_ENABLED = True
-_ANOMALY = False
+class OpIndexError(OpError, IndexError):
+    """An index out of range: an :class:`OpError` that is also an ``IndexError``, so
+    Python's iteration protocol stops at it."""
+
+
+class _Modes(threading.local):
+    """Per-thread switches: ``no_grad()`` in one thread leaves the others recording."""
+    grad_enabled = True
+    anomaly = False
+
+
+_MODES = _Modes()
 _CREATED = itertools.count()  # creation numbers: every op's inputs are older than its result
 
 
 def is_grad_enabled() -> bool:
-    """Whether new ops are being recorded for differentiation."""
-    return _GRAD_ENABLED
+    """Whether new ops are being recorded for differentiation (in this thread)."""
+    return _MODES.grad_enabled
 
 
 @contextlib.contextmanager
 def _grad_mode(enabled: bool):
-    global _GRAD_ENABLED
-    previous, _GRAD_ENABLED = _GRAD_ENABLED, enabled
+    previous, _MODES.grad_enabled = _MODES.grad_enabled, enabled
     try:
         yield
     finally:
-        _GRAD_ENABLED = previous
+        _MODES.grad_enabled = previous
 
 
 def no_grad():
@@ -73,7 +85,8 @@ def detect_anomaly():
     """Context manager: raise at the first op whose forward result or whose
     gradient contains NaN or inf, naming the op and its operands.
 
-    Off by default because it checks every array.
+    Off by default because it checks every array; like :func:`no_grad`, it holds
+    for the thread that enters it.
 
     >>> import minigrad as mg
     >>> x = mg.tensor([0.0, 1.0], requires_grad=True, name="x")
@@ -82,18 +95,42 @@ def detect_anomaly():
     Traceback (most recent call last):
     FloatingPointError: op 'log' produced non-finite values ...
     """
-    global _ANOMALY
-    previous, _ANOMALY = _ANOMALY, True
+    previous, _MODES.anomaly = _MODES.anomaly, True
     try:
         with np.errstate(all="ignore"):
             yield
     finally:
-        _ANOMALY = previous
+        _MODES.anomaly = previous
 
 
 def _describe(t: "Tensor") -> str:
-    name = t.name if t.name is not None else (t.op or "constant")
+    name = t.name if t.name is not None else (
+        t.op or ("leaf" if t.requires_grad else "constant"))
     return f"{name!r} {t.data.shape} {t.data.dtype}"
+
+
+SUPPORTED_KINDS = "fiub"  # floating, signed and unsigned integer, boolean
+
+
+def _supported(array: np.ndarray, what: str) -> np.ndarray:
+    if array.dtype.kind not in SUPPORTED_KINDS:
+        raise TypeError(f"{what}: dtype {array.dtype} is not supported (minigrad works on "
+                        "real floating, integer and boolean arrays)")
+    return array
+
+
+def _checked_name(name):
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"a tensor's name must be a string or None, got {name!r} "
+                        f"({type(name).__name__})")
+    return name
+
+
+def _leaf(data, requires_grad, name, tags, grad, hooks) -> "Tensor":
+    """Rebuild a leaf from its parts (``copy``, ``deepcopy`` and pickle use this)."""
+    t = Tensor._make(data, requires_grad, name)
+    t.tags, t.grad, t.hooks = tags, grad, hooks
+    return t
 
 
 class Tensor:
@@ -109,28 +146,46 @@ class Tensor:
     ``data``'s shape. Gradients accumulate over backward calls (as in
     PyTorch); clear them with :func:`zero_grad` or ``t.grad = None``.
 
+    Arrays a recorded op keeps for its VJP (its operands' and its result's
+    ``data``) become read-only, so writing into them after the graph is built
+    raises instead of silently changing the gradient. To change a tensor,
+    assign a new array (``w.data = w.data - lr * w.grad``): the recorded graph
+    keeps the values it was computed from.
+
+    Tensors work with numpy and Python like arrays do: ``np.asarray(t)``,
+    ``float(t)``, ``bool(t)`` and ``format(t, ".3f")`` for one element,
+    iteration and unpacking along the first axis (each item a differentiable
+    ``t[i]``), and comparisons, which give constant boolean tensors.
+
     >>> import minigrad as mg
     >>> a = mg.tensor([1.0, 2.0], requires_grad=True, name="a")
     >>> loss = (a * a).sum()
     >>> loss.backward()
     >>> a.grad
     array([2., 4.])
+    >>> first, second = a
+    >>> float(second), (a > 1.5).data
+    (2.0, array([False,  True]))
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "tags",
                  "op", "inputs", "params", "vjp", "hooks", "seq", "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators
+    __hash__ = object.__hash__  # identity, although == compares values
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None,
                  dtype=None):
-        array = np.array(data, dtype=np.float64 if dtype is None else dtype)
+        if isinstance(data, Tensor):
+            data = data.data
+        array = _supported(np.array(data, dtype=np.float64 if dtype is None else dtype),
+                           f"tensor {name!r}")
         if requires_grad and not np.issubdtype(array.dtype, np.floating):
             raise TypeError(f"tensor {name!r}: requires_grad needs a floating dtype, "
                             f"got {array.dtype}")
         self.data = array
         self.grad = None
         self.requires_grad = bool(requires_grad)
-        self.name = name
+        self.name = _checked_name(name)
         self.tags = {}
         self.op = None
         self.inputs = ()
@@ -144,24 +199,92 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
     size = property(lambda self: self.data.size)
-    is_leaf = property(lambda self: self.op is None, doc="Made by the user, not by an op.")
+    is_leaf = property(lambda self: self.op is None,
+                       doc="No recorded op made it: made by the user, or under no_grad().")
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
-        return self.data.item()
+        return self._one("item()").item()
 
     def numpy(self) -> np.ndarray:
         """The underlying array (not a copy)."""
         return self.data
 
+    # -- Python and numpy protocols -------------------------------------------
+    def _one(self, what: str) -> np.ndarray:
+        if self.data.size != 1:
+            raise TypeError(f"{what} needs a one-element tensor, got {_describe(self)}")
+        return self.data
+
     def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError(f"len() of 0-d tensor {_describe(self)}")
         return len(self.data)
 
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError(f"iteration over 0-d tensor {_describe(self)}")
+        return (self[i] for i in range(len(self.data)))
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
+            raise ValueError(f"np.asarray(copy=False) of {_describe(self)} as {dtype} "
+                             "needs a copy")
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def __float__(self):
+        return float(self._one("float()").item())
+
+    def __int__(self):
+        return int(self._one("int()").item())
+
+    def __bool__(self):
+        return bool(self._one("bool() (the truth value)").item())
+
+    def __format__(self, spec: str) -> str:
+        if self.data.size == 1:
+            return format(self.data.item(), spec)
+        if spec:
+            raise TypeError(f"format spec {spec!r} needs a one-element tensor, "
+                            f"got {_describe(self)}")
+        return str(self)
+
+    def _compare(self, other, compare) -> "Tensor":
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._make(np.asarray(compare(self.data, other)), False)
+
+    __eq__ = lambda self, other: self._compare(other, np.equal)
+    __ne__ = lambda self, other: self._compare(other, np.not_equal)
+    __lt__ = lambda self, other: self._compare(other, np.less)
+    __le__ = lambda self, other: self._compare(other, np.less_equal)
+    __gt__ = lambda self, other: self._compare(other, np.greater)
+    __ge__ = lambda self, other: self._compare(other, np.greater_equal)
+
+    def __reduce_ex__(self, protocol):
+        if self.op is not None:
+            raise TypeError(f"cannot copy or pickle {_describe(self)}, made by op {self.op!r}: "
+                            "a recorded graph holds its VJP closures; copy t.detach() instead")
+        return _leaf, (self.data, self.requires_grad, self.name, self.tags, self.grad,
+                       self.hooks)
+
     def __repr__(self):
-        extra = f", name={self.name!r}" if self.name is not None else ""
-        extra += ", requires_grad=True" if self.requires_grad else ""
-        extra += f", op={self.op!r}" if self.op is not None else ""
-        return f"Tensor({np.array2string(self.data, precision=4, threshold=8)}{extra})"
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=8)}, {self._summary()})"
+
+    def _summary(self) -> str:
+        parts = [f"shape={self.data.shape}", f"dtype={self.data.dtype}"]
+        parts += [f"name={self.name!r}"] if self.name is not None else []
+        parts += [f"op={self.op!r}"] if self.op is not None else []
+        if self.requires_grad:
+            parts += ["requires_grad=True", "grad=" + ("held" if self.grad is not None else "None")]
+        return ", ".join(parts)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td></tr>"
+                       for key, value in (part.split("=", 1) for part in self._summary().split(", ")))
+        values = html.escape(np.array2string(self.data, precision=4, threshold=64))
+        return f"<table>{rows}</table><pre>{values}</pre>"
 
     def named(self, name: str, **tags) -> "Tensor":
         """Set the name (and optionally tags) in place and return self, for chaining.
@@ -170,7 +293,7 @@ class Tensor:
         >>> mg.tensor(1.0).named("h(0)", t=0, role="h").tags
         {'t': 0, 'role': 'h'}
         """
-        self.name = name
+        self.name = _checked_name(name)
         self.tags.update(tags)
         return self
 
@@ -180,7 +303,18 @@ class Tensor:
 
     def register_hook(self, hook: Callable[[np.ndarray], np.ndarray | None]) -> None:
         """Call ``hook(grad)`` when this tensor's gradient is complete during a
-        backward pass; a non-None return value replaces the gradient."""
+        backward pass; a non-None return value (of the same shape) replaces the
+        gradient. ``grad`` is read-only: return a new array instead of changing it.
+
+        >>> import minigrad as mg
+        >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+        >>> x.register_hook(lambda g: 10 * g)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        array([20., 40.])
+        """
+        if not callable(hook):
+            raise TypeError(f"register_hook on {_describe(self)}: {hook!r} is not callable")
         self.hooks = (self.hooks or ()) + (hook,)
 
     def backward(self, grad=None, *, retain_graph_grads: bool = True) -> None:
@@ -216,38 +350,72 @@ def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tenso
 
     ``forward(*arrays, **params)`` returns ``(out, vjp)`` where ``vjp(g)`` maps
     the output gradient to one gradient per operand (None where there is none).
-    Python numbers and arrays among the operands become constant leaves.
+    Python numbers and arrays among the operands become constant leaves, typed
+    by numpy's promotion rules (an integer tensor plus 0.5 is float64). When
+    the result needs a gradient, the arrays its VJP may read (operands and
+    result) are made read-only.
     """
     requires_grad = False
     for x in operands:  # one pass decides everything: the common case is all Tensors
         if not isinstance(x, Tensor):
-            operands = _with_constants(operands)
+            operands = _with_constants(op, operands)
             requires_grad = any(x.requires_grad for x in operands)
             break
         requires_grad = requires_grad or x.requires_grad
     try:
         out, vjp = forward(*[x.data for x in operands], **params)
-    except (ValueError, IndexError) as error:
-        shapes = ", ".join(_describe(x) for x in operands)
-        raise OpError(f"op {op!r} failed on operands [{shapes}]"
-                      f"{' with ' + repr(params) if params else ''}: {error}") from None
+    except IndexError as error:
+        raise OpIndexError(_failure(op, operands, params, error)) from None
+    except ValueError as error:
+        raise OpError(_failure(op, operands, params, error)) from None
     if type(out) is not np.ndarray:  # numpy gives 0-d results as scalars
         out = np.asarray(out)
     node = Tensor._make(out, False)
-    if _GRAD_ENABLED:  # inside no_grad() nothing is recorded: no op, no inputs kept alive
+    modes = _MODES
+    if modes.grad_enabled:  # inside no_grad() nothing is recorded: no op, no inputs kept alive
         node.op, node.inputs, node.params = op, tuple(operands), params or None
         if requires_grad:
             node.requires_grad, node.vjp = True, vjp
-    if _ANOMALY:
+            out.setflags(write=False)
+            for x in operands:
+                if x.data.flags.writeable:
+                    x.data.setflags(write=False)
+    if modes.anomaly:
         _check_finite(out, f"op {op!r} produced non-finite values", operands)
     return node
 
 
-def _with_constants(operands: Sequence) -> tuple:
-    """Operands with numbers and arrays made constant leaves of the tensors' dtype."""
-    dtype = next((x.data.dtype for x in operands if isinstance(x, Tensor)), np.float64)
-    return tuple(x if isinstance(x, Tensor) else Tensor._make(np.asarray(x, dtype=dtype), False)
-                 for x in operands)
+def _failure(op: str, operands: Sequence[Tensor], params: dict, error: Exception) -> str:
+    shapes = ", ".join(_describe(x) for x in operands)
+    return f"op {op!r} failed on operands [{shapes}]{' with ' + repr(params) if params else ''}: {error}"
+
+
+def _with_constants(op: str, operands: Sequence) -> tuple:
+    """Operands with numbers and arrays made constant leaves (alone, float64)."""
+    like = next((x.data.dtype for x in operands if isinstance(x, Tensor)), np.dtype(np.float64))
+    return tuple(x if isinstance(x, Tensor) else _constant(op, x, like) for x in operands)
+
+
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _constant(op: str, x, like: np.dtype) -> Tensor:
+    """A constant operand as an array of the tensors' dtype ``like``, promoted as numpy
+    promotes when its kind ranks higher (an integer tensor plus 0.5 is float64), never
+    narrowed below its values (an int8 tensor plus 300 is an error), and never changing
+    a tensor's precision within its kind (float32 times ``np.float64(2)`` stays float32)."""
+    what = f"op {op!r}: constant operand {x!r}"
+    try:
+        array = _supported(np.asarray(x), what)
+    except ValueError as error:  # ragged lists and the like
+        raise OpError(f"{what}: {error}") from None
+    if _KIND_RANK[array.dtype.kind] > _KIND_RANK[like.kind]:
+        return Tensor._make(array.astype(np.result_type(like, array.dtype)), False)
+    if array.dtype.kind in "iu" and like.kind in "iu" and array.size:
+        info = np.iinfo(like)
+        if array.min() < info.min or array.max() > info.max:
+            raise OpError(f"{what} does not fit the tensor dtype {like}")
+    return Tensor._make(array.astype(like, copy=False), False)
 
 
 def _check_finite(array: np.ndarray, message: str, inputs: Iterable[Tensor]) -> None:
@@ -308,36 +476,31 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
     >>> x.grad
     array(8.)
     """
+    if isinstance(outputs, Tensor):
+        raise TypeError("backward(outputs, grads) takes a list of outputs; "
+                        "for one tensor call t.backward(grad)")
+    outputs = list(outputs)
+    if grads is not None:
+        grads = list(grads)
+        if len(grads) != len(outputs):
+            raise ValueError(f"backward: {len(outputs)} outputs but {len(grads)} gradients")
     pending: dict[Tensor, np.ndarray | Outer | _Sum] = {}  # gradients still being summed
     # Nodes wait in a heap, newest first. Every consumer of a node is newer than
     # the node, so when a node comes out its gradient is complete.
     waiting: list[tuple[int, Tensor]] = []
     for i, out in enumerate(outputs):
-        if not out.requires_grad:
-            raise RuntimeError(f"backward from {_describe(out)}, which does not require grad "
-                               "(made from constants, or inside no_grad())")
-        if grads is None or grads[i] is None:
-            if out.data.size != 1:
-                raise RuntimeError(f"backward from non-scalar {_describe(out)} needs an explicit "
-                                   "gradient of the same shape")
-            g = np.ones_like(out.data)
-        else:
-            g = np.array(grads[i], dtype=out.data.dtype)
-            if g.shape != out.data.shape:
-                raise OpError(f"gradient of shape {g.shape} given for {_describe(out)}")
-        _accumulate(pending, waiting, out, g)
+        _accumulate(pending, waiting, out, _seed(out, None if grads is None else grads[i]))
 
     stored: set[int] = set()  # ids of arrays now held as some .grad
+    anomaly = _MODES.anomaly
     while waiting:
         node = heapq.heappop(waiting)[1]
         g = pending.pop(node)
         if type(g) is _Sum or type(g) is Outer:
             g = _dense(g)
         if node.hooks:
-            for hook in node.hooks:
-                replaced = hook(g)
-                g = g if replaced is None else np.asarray(replaced)
-        if _ANOMALY:
+            g = _run_hooks(node, g)
+        if anomaly:
             _check_finite(g, f"gradient reaching {_describe(node)} is non-finite", node.inputs)
         if retain_graph_grads or node.op is None:
             if node.grad is not None:
@@ -349,15 +512,54 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
             stored.add(id(node.grad))
         if node.vjp is None:
             continue
-        for x, gx in zip(node.inputs, node.vjp(g)):
+        gs = node.vjp(g)
+        if len(gs) != len(node.inputs):
+            raise OpError(f"VJP of op {node.op!r} returned {len(gs)} gradients for "
+                          f"{len(node.inputs)} operands")
+        for x, gx in zip(node.inputs, gs):
             if gx is not None and x.requires_grad:
-                if _ANOMALY:
+                if anomaly:
                     gx = _dense(gx)
                     _check_finite(gx, f"VJP of op {node.op!r} gave a non-finite gradient for "
                                   f"{_describe(x)}", node.inputs)
                 if gx.shape != x.data.shape:
                     gx = unbroadcast(gx, x, node)
                 _accumulate(pending, waiting, x, gx)
+
+
+def _seed(out: Tensor, grad) -> np.ndarray:
+    """The gradient a backward pass starts from at ``out``: 1, or the given one."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"backward from {out!r}, which is not a Tensor")
+    if not out.requires_grad:
+        raise RuntimeError(f"backward from {_describe(out)}, which does not require grad "
+                           "(made from constants, or inside no_grad())")
+    if grad is None:
+        if out.data.size != 1:
+            raise RuntimeError(f"backward from non-scalar {_describe(out)} needs an explicit "
+                               "gradient of the same shape")
+        return np.ones_like(out.data)
+    g = _supported(np.asarray(grad.data if isinstance(grad, Tensor) else grad),
+                   f"gradient given for {_describe(out)}")
+    if g.shape != out.data.shape:
+        raise OpError(f"gradient of shape {g.shape} given for {_describe(out)}")
+    return np.array(g, dtype=out.data.dtype)
+
+
+def _run_hooks(node: Tensor, g: np.ndarray) -> np.ndarray:
+    """Each hook sees a read-only view of the gradient; what it returns replaces it."""
+    for hook in node.hooks:
+        view = g.view()
+        view.setflags(write=False)
+        replaced = hook(view)
+        if replaced is not None:
+            replaced = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
+            if replaced.shape != g.shape or replaced.dtype.kind not in "fiub":
+                raise OpError(f"hook {getattr(hook, '__name__', hook)!r} on {_describe(node)} "
+                              f"returned a {replaced.dtype} gradient of shape {replaced.shape}; "
+                              f"expected {g.dtype} of shape {g.shape}")
+            g = replaced.astype(g.dtype, copy=False)
+    return g
 
 
 def _accumulate(pending: dict, waiting: list, x: Tensor, g) -> None:

@@ -217,7 +217,7 @@ def test_shared_parameters_feed_every_step(p):
     shared = model.parameters()
     if p.batch is not None:
         for name in ("b", "c"):
-            column, = (n for n in nodes if n.op == "reshape" and n.inputs == (shared[name],))
+            column, = (n for n in nodes if n.op == "reshape" and n.inputs[0] is shared[name])
             assert "t" not in column.tags
             shared[name] = column
     for t in range(1, p.tau + 1):
