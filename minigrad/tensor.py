@@ -38,28 +38,39 @@ class OpIndexError(OpError, IndexError):
     Python's iteration protocol stops at it."""
 
 
-class _Modes(threading.local):
-    """Per-thread switches: ``no_grad()`` in one thread leaves the others recording."""
-    grad_enabled = True
-    anomaly = False
-
-
-_MODES = _Modes()
+# Per-thread switches, held only for the threads inside no_grad() or detect_anomaly():
+# in the common case (none) checking a switch costs one test of an empty dict.
+_GRAD_ENABLED: dict[int, bool] = {}  # thread id -> recording on or off
+_ANOMALY: dict[int, bool] = {}       # thread id -> anomaly checks on or off
 _CREATED = itertools.count()  # creation numbers: every op's inputs are older than its result
+_thread = threading.get_ident
 
 
 def is_grad_enabled() -> bool:
     """Whether new ops are being recorded for differentiation (in this thread)."""
-    return _MODES.grad_enabled
+    return not _GRAD_ENABLED or _GRAD_ENABLED.get(_thread(), True)
+
+
+def _anomaly_on() -> bool:
+    return bool(_ANOMALY) and _ANOMALY.get(_thread(), False)
 
 
 @contextlib.contextmanager
-def _grad_mode(enabled: bool):
-    previous, _MODES.grad_enabled = _MODES.grad_enabled, enabled
+def _switch(table: dict, value: bool):
+    me = _thread()
+    previous = table.get(me)
+    table[me] = value
     try:
         yield
     finally:
-        _MODES.grad_enabled = previous
+        if previous is None:
+            del table[me]
+        else:
+            table[me] = previous
+
+
+def _grad_mode(enabled: bool):
+    return _switch(_GRAD_ENABLED, enabled)
 
 
 def no_grad():
@@ -95,12 +106,8 @@ def detect_anomaly():
     Traceback (most recent call last):
     FloatingPointError: op 'log' produced non-finite values ...
     """
-    previous, _MODES.anomaly = _MODES.anomaly, True
-    try:
-        with np.errstate(all="ignore"):
-            yield
-    finally:
-        _MODES.anomaly = previous
+    with _switch(_ANOMALY, True), np.errstate(all="ignore"):
+        yield
 
 
 def _describe(t: "Tensor") -> str:
@@ -169,7 +176,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "tags",
-                 "op", "inputs", "params", "vjp", "hooks", "seq", "__weakref__")
+                 "op", "inputs", "params", "vjp", "hooks", "seq", "frozen", "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators
     __hash__ = object.__hash__  # identity, although == compares values
 
@@ -192,6 +199,7 @@ class Tensor:
         self.params = None
         self.vjp = None
         self.hooks = None
+        self.frozen = None  # the array made read-only when an op saved it (the current data)
         self.seq = next(_CREATED)
 
     # -- plain attributes ---------------------------------------------------
@@ -326,7 +334,7 @@ class Tensor:
     def _make(data: np.ndarray, requires_grad: bool, name=None) -> "Tensor":
         t = Tensor.__new__(Tensor)
         t.data, t.grad, t.requires_grad, t.name, t.tags = data, None, requires_grad, name, {}
-        t.op, t.inputs, t.params, t.vjp, t.hooks = None, (), None, None, None
+        t.op, t.inputs, t.params, t.vjp, t.hooks, t.frozen = None, (), None, None, None, None
         t.seq = next(_CREATED)
         return t
 
@@ -371,16 +379,18 @@ def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tenso
     if type(out) is not np.ndarray:  # numpy gives 0-d results as scalars
         out = np.asarray(out)
     node = Tensor._make(out, False)
-    modes = _MODES
-    if modes.grad_enabled:  # inside no_grad() nothing is recorded: no op, no inputs kept alive
+    if not _GRAD_ENABLED or _GRAD_ENABLED.get(_thread(), True):
+        # inside no_grad() nothing is recorded: no op, no inputs kept alive
         node.op, node.inputs, node.params = op, tuple(operands), params or None
         if requires_grad:
             node.requires_grad, node.vjp = True, vjp
             out.setflags(write=False)
+            node.frozen = out
             for x in operands:
-                if x.data.flags.writeable:
+                if x.frozen is not x.data:  # a leaf's first use, or data assigned since
                     x.data.setflags(write=False)
-    if modes.anomaly:
+                    x.frozen = x.data
+    if _ANOMALY and _anomaly_on():
         _check_finite(out, f"op {op!r} produced non-finite values", operands)
     return node
 
@@ -492,7 +502,7 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
         _accumulate(pending, waiting, out, _seed(out, None if grads is None else grads[i]))
 
     stored: set[int] = set()  # ids of arrays now held as some .grad
-    anomaly = _MODES.anomaly
+    anomaly = _anomaly_on()
     while waiting:
         node = heapq.heappop(waiting)[1]
         g = pending.pop(node)
