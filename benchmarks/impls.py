@@ -33,7 +33,7 @@ def make_numpy(params, x, y):
     return lambda: numpy_step(U, W, V, b, c, x, y)
 
 
-def _minigrad(retain_graph_grads):
+def _minigrad(keep_intermediate_grads):
     def make(params, x, y):
         model = RNN.from_arrays(**params)
         parameters = model.parameters()
@@ -41,14 +41,14 @@ def _minigrad(retain_graph_grads):
         def step():
             mg.zero_grad(parameters.values())
             graph = model.unroll(x, y)
-            graph.loss.backward(retain_graph_grads=retain_graph_grads)
+            graph.loss.backward(keep_intermediate_grads=keep_intermediate_grads)
             return graph.loss.item(), {k: p.grad for k, p in parameters.items()}
         return step
     return make
 
 
 implementation("minigrad")(_minigrad(True))
-implementation("minigrad, retain_graph_grads=False")(_minigrad(False))
+implementation("minigrad, keep_intermediate_grads=False")(_minigrad(False))
 
 if importlib.util.find_spec("torch") is not None:  # PyTorch is optional
     def _torch():

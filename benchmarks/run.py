@@ -119,7 +119,7 @@ def engine_overhead(n=10_000, repeats=7):
             for _ in range(n):
                 y = op(y)
             built = time.perf_counter()
-            y.sum().backward(retain_graph_grads=False)
+            y.sum().backward(keep_intermediate_grads=False)
             forward.append((built - start) / n * 1e6)
             backward.append((time.perf_counter() - built) / n * 1e6)
         return {"forward_us_per_op": statistics.median(forward[1:]),
@@ -211,7 +211,7 @@ def markdown(results):
              f"gradients agree with the baseline to {TOLERANCE:g} relative before timing (largest "
              f"difference seen: {max(e for row in results['time'] for e in row['max_relative_error'].values()):.1e}). "
              "\"minigrad\" is the default `loss.backward()`, in which every intermediate keeps its "
-             "gradient for inspection; `retain_graph_grads=False` keeps only the parameters' (training).",
+             "gradient for inspection; `keep_intermediate_grads=False` keeps only the parameters' (training).",
              "",
              "| hidden, batch, τ | numpy | " + " | ".join(names) + " | goal for minigrad |",
              "|---" * (len(names) + 3) + "|"]
@@ -296,7 +296,7 @@ def main(quick=False):
                          "results": {n: measure_memory(n, H, B, tau) for n in IMPLEMENTATIONS}}
     print("memory:", json.dumps(results["memory"]["results"]), flush=True)
     results["long"] = {}
-    for name in (BASELINE, "minigrad", "minigrad, retain_graph_grads=False"):
+    for name in (BASELINE, "minigrad", "minigrad, keep_intermediate_grads=False"):
         rows = [{"tau": tau, **measure_memory(name, H, B, tau)} for H, B, tau in LONG_ROWS]
         if all("error" not in r for r in rows):
             (a, b) = rows

@@ -8,15 +8,18 @@
 >>> W.grad.shape
 (2, 2)
 """
-from minigrad.tensor import (OpError, Tensor, backward, detect_anomaly, enable_grad,
-                             is_grad_enabled, no_grad, tensor, zero_grad)
-from minigrad.ops import (RULES, concat, cross_entropy, exp, log, log_softmax, matmul, max,
-                          mean, relu, reshape, sigmoid, softmax, stack, sum, tanh, transpose,
-                          where)
+from minigrad.tensor import (LazyGradient, OpError, Tensor, backward, detect_anomaly,
+                             enable_grad, grad, is_grad_enabled, no_grad, tensor, zero_grad)
+from minigrad.ops import (RULES, broadcast_to, concat, cross_entropy, exp, log, log_softmax,
+                          matmul, max, mean, relu, reshape, scatter_add, sigmoid, softmax, stack,
+                          sum, tanh, transpose, where)
+from minigrad.functional import (gradient, hessian, hvp, jacobian, jvp, value_and_gradient,
+                                 vjp)
 
 __all__ = [
     "Tensor", "tensor", "backward", "zero_grad", "no_grad", "enable_grad", "is_grad_enabled",
-    "detect_anomaly", "OpError", "RULES",
+    "detect_anomaly", "OpError", "LazyGradient", "RULES", "grad",
+    "gradient", "value_and_gradient", "vjp", "jvp", "hvp", "jacobian", "hessian",
     "exp", "log", "tanh", "sigmoid", "relu", "matmul", "sum", "mean", "max", "reshape",
-    "transpose", "concat", "stack", "where", "softmax", "log_softmax", "cross_entropy",
+    "transpose", "broadcast_to", "scatter_add", "concat", "stack", "where", "softmax", "log_softmax", "cross_entropy",
 ]

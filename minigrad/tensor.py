@@ -2,14 +2,13 @@
 
 Nothing in this module knows any specific op: ops live in :mod:`minigrad.ops`
 as (forward, VJP) pairs and are recorded here by :func:`apply`. The backward
-pass visits nodes newest first (every tensor is numbered when it is made, after
-its inputs, so that order is a topological order; no recursion, no separate
-sort), runs an accumulate loop that calls each node's VJP, and undoes
-broadcasting in one place. A VJP may hand back a weight's gradient as
-outer-product factors (:class:`Outer`), which the loop sums with one matrix
-product per chunk instead of one full-matrix addition per use.
-:func:`topological_order` gives the same order explicitly, for readers and
-drawing code.
+pass (:func:`_walk`, behind :func:`backward` and :func:`grad`) visits nodes
+newest first (every tensor is numbered when it is made, after its inputs, so
+that order is a topological order; no recursion, no separate sort), runs an
+accumulate loop that calls each node's VJP, and undoes broadcasting in one
+place. VJPs run on the saved arrays, or, with ``create_graph=True``, on the
+graph's Tensors, so that the backward pass is itself recorded. A VJP may hand
+back a :class:`LazyGradient`, which the loop sums by its own ``add``.
 """
 from __future__ import annotations
 
@@ -176,7 +175,8 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "tags",
-                 "op", "inputs", "params", "vjp", "hooks", "seq", "frozen", "__weakref__")
+                 "op", "inputs", "params", "vjp", "saved", "hooks", "seq", "frozen",
+                 "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators
     __hash__ = object.__hash__  # identity, although == compares values
 
@@ -198,6 +198,7 @@ class Tensor:
         self.inputs = ()
         self.params = None
         self.vjp = None
+        self.saved = None
         self.hooks = None
         self.frozen = None  # the array made read-only when an op saved it (the current data)
         self.seq = next(_CREATED)
@@ -325,16 +326,18 @@ class Tensor:
             raise TypeError(f"register_hook on {_describe(self)}: {hook!r} is not callable")
         self.hooks = (self.hooks or ()) + (hook,)
 
-    def backward(self, grad=None, *, retain_graph_grads: bool = True) -> None:
+    def backward(self, grad=None, *, create_graph: bool = False,
+                 keep_intermediate_grads: bool = True) -> None:
         """Back-propagate from this tensor; see :func:`backward`."""
-        backward([self], None if grad is None else [grad],
-                 retain_graph_grads=retain_graph_grads)
+        backward([self], None if grad is None else [grad], create_graph=create_graph,
+                 keep_intermediate_grads=keep_intermediate_grads)
 
     @staticmethod
     def _make(data: np.ndarray, requires_grad: bool, name=None) -> "Tensor":
         t = Tensor.__new__(Tensor)
         t.data, t.grad, t.requires_grad, t.name, t.tags = data, None, requires_grad, name, {}
-        t.op, t.inputs, t.params, t.vjp, t.hooks, t.frozen = None, (), None, None, None, None
+        t.op, t.inputs, t.params, t.vjp, t.saved, t.hooks, t.frozen = (
+            None, (), None, None, None, None, None)
         t.seq = next(_CREATED)
         return t
 
@@ -356,8 +359,9 @@ def tensor(data, requires_grad: bool = False, name: str | None = None, dtype=Non
 def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tensor:
     """Run one op's forward on the operands' arrays and record the result.
 
-    ``forward(*arrays, **params)`` returns ``(out, vjp)`` where ``vjp(g)`` maps
-    the output gradient to one gradient per operand (None where there is none).
+    ``forward(*arrays, **params)`` returns ``(out, vjp)`` where ``vjp(g, out,
+    *operands)`` maps the output gradient to one gradient per operand (None where
+    there is none); the node keeps ``out`` and the operands' arrays for it.
     Python numbers and arrays among the operands become constant leaves, typed
     by numpy's promotion rules (an integer tensor plus 0.5 is float64). When
     the result needs a gradient, the arrays its VJP may read (operands and
@@ -370,8 +374,9 @@ def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tenso
             requires_grad = any(x.requires_grad for x in operands)
             break
         requires_grad = requires_grad or x.requires_grad
+    arrays = [x.data for x in operands]
     try:
-        out, vjp = forward(*[x.data for x in operands], **params)
+        out, vjp = forward(*arrays, **params)
     except IndexError as error:
         raise OpIndexError(_failure(op, operands, params, error)) from None
     except ValueError as error:
@@ -383,7 +388,8 @@ def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tenso
         # inside no_grad() nothing is recorded: no op, no inputs kept alive
         node.op, node.inputs, node.params = op, tuple(operands), params or None
         if requires_grad:
-            node.requires_grad, node.vjp = True, vjp
+            arrays.insert(0, out)  # what the VJP runs on: vjp(g, out, *operands)
+            node.requires_grad, node.vjp, node.saved = True, vjp, arrays
             out.setflags(write=False)
             node.frozen = out
             for x in operands:
@@ -437,7 +443,10 @@ def _check_finite(array: np.ndarray, message: str, inputs: Iterable[Tensor]) -> 
 # -- differentiation -----------------------------------------------------------
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Nodes that need a gradient, each after all of its inputs (iterative DFS)."""
+    """Nodes that need a gradient, each after all of its inputs (iterative DFS).
+
+    The backward pass does not call this (it orders nodes by creation number, which
+    is a topological order too); it is for readers and tests that want the list."""
     order, visited = [], set()
     stack = [(root, False) for root in roots if root.requires_grad]
     while stack:
@@ -453,8 +462,9 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
-def unbroadcast(grad: np.ndarray, x: Tensor, node: Tensor) -> np.ndarray:
-    """Sum ``grad`` back to ``x``'s shape: the one place broadcasting is undone."""
+def unbroadcast(grad, x: Tensor, node: Tensor):
+    """Sum ``grad`` (an array, or a Tensor under ``create_graph``) back to ``x``'s
+    shape: the one place broadcasting is undone."""
     shape = x.data.shape
     extra = grad.ndim - len(shape)
     if extra >= 0:
@@ -463,21 +473,32 @@ def unbroadcast(grad: np.ndarray, x: Tensor, node: Tensor) -> np.ndarray:
         grad = grad.sum(axis=axes).reshape(shape) if axes else grad
     if grad.shape != shape:
         raise OpError(f"VJP of op {node.op!r} returned a gradient of shape {grad.shape} "
-                         f"for operand {_describe(x)}")
+                      f"for operand {_describe(x)}")
     return grad
 
 
+class LazyGradient:
+    """A gradient a VJP hands back unevaluated, for the engine to sum cheaply: it has
+    ``shape`` and ``dtype``, ``add(other)`` (another of its kind) returning the sum, and
+    ``dense()`` returning the array. The engine calls nothing else; the op table's
+    :class:`minigrad.ops.Outer` (a weight's g hᵀ over many steps) is one."""
+
+    __slots__ = ()
+
+
 def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
-             retain_graph_grads: bool = True) -> None:
+             create_graph: bool = False, keep_intermediate_grads: bool = True) -> None:
     """Accumulate ∂(Σ outputs·grads)/∂x into ``x.grad`` for every tensor x that
     needs a gradient, in one pass over the shared graph.
 
     A one-element output's gradient defaults to 1; any other output needs an
-    explicit gradient of its shape. With ``retain_graph_grads=False`` only
-    leaves keep ``.grad`` (saves memory in training); by default every
-    intermediate keeps it too, so ``∂L/∂h(t)`` can be read after backward.
-    Inputs, upstream gradients and existing ``.grad`` arrays are never
-    mutated, and no two ``.grad`` arrays share memory.
+    explicit gradient of its shape (an array or a Tensor). By default every
+    intermediate keeps its gradient too, so ``∂L/∂h(t)`` can be read after
+    backward; ``keep_intermediate_grads=False`` keeps only the leaves' (saves
+    memory in training). Inputs, upstream gradients and existing ``.grad``
+    arrays are never mutated, and no two ``.grad`` arrays share memory. With
+    ``create_graph=True`` the rules run on Tensors: the backward pass is
+    recorded, and ``.grad`` holds Tensors that can be differentiated again.
 
     >>> import minigrad as mg
     >>> x = mg.tensor(3.0, requires_grad=True)
@@ -486,59 +507,149 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
     >>> x.grad
     array(8.)
     """
+    stored: set[int] = set()  # ids of arrays now held as some .grad
+
+    def store(node: Tensor, g) -> None:
+        if not (keep_intermediate_grads or node.op is None):
+            return
+        if isinstance(g, Tensor) or isinstance(node.grad, Tensor):
+            node.grad = g if node.grad is None else node.grad + g
+        elif node.grad is not None:
+            node.grad = np.asarray(node.grad + g)
+        elif type(g) is np.ndarray and g.base is None and id(g) not in stored:
+            node.grad = g
+        else:
+            node.grad = np.array(g)
+        stored.add(id(node.grad))
+
+    _walk(outputs, grads, create_graph, store)
+
+
+def grad(outputs, inputs, grad_outputs=None, *, create_graph: bool = False,
+         allow_unused: bool = False):
+    """The gradients ∂(Σ outputs·grad_outputs)/∂input as Tensors, one per input,
+    without touching any ``.grad`` (PyTorch's ``autograd.grad``).
+
+    ``outputs`` and ``inputs`` are a Tensor or a sequence of them; a single input
+    gives a single gradient, a sequence a tuple. With ``create_graph=True`` the
+    gradients are recorded functions of the inputs, to differentiate again. An
+    input the outputs do not depend on is an error unless ``allow_unused=True``,
+    which gives it zeros.
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor(3.0, requires_grad=True)
+    >>> dy = mg.grad(x ** 3, x, create_graph=True)   # 3x² = 27
+    >>> d2y = mg.grad(dy, x)                         # 6x = 18
+    >>> float(dy), float(d2y), x.grad is None
+    (27.0, 18.0, True)
+    """
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if isinstance(outputs, Tensor):
+        outputs, grad_outputs = [outputs], None if grad_outputs is None else [grad_outputs]
+    for x in inputs:
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise ValueError(f"grad: input {x!r} does not require grad")
+    wanted, found = set(inputs), {}
+
+    def store(node: Tensor, g) -> None:
+        if node in wanted:
+            found[node] = g
+
+    _walk(outputs, grad_outputs, create_graph, store)
+    results = []
+    for x in inputs:
+        g = found.get(x)
+        if g is None and not allow_unused:
+            raise ValueError(f"grad: the outputs do not depend on {_describe(x)} "
+                             "(allow_unused=True gives zeros)")
+        g = np.zeros_like(x.data) if g is None else g
+        results.append(g if isinstance(g, Tensor) else Tensor._make(np.array(g), False))
+    return results[0] if single else tuple(results)
+
+
+def _walk(outputs, grads, create_graph: bool, store: Callable) -> None:
+    """The one backward pass: every node's gradient, complete, handed to ``store``.
+
+    Nodes wait in a heap, newest first. Every consumer of a node is newer than the
+    node, so when a node comes out its gradient is complete: hooks run, then
+    ``store``, then its VJP sends one gradient to each input."""
     if isinstance(outputs, Tensor):
         raise TypeError("backward(outputs, grads) takes a list of outputs; "
                         "for one tensor call t.backward(grad)")
     outputs = list(outputs)
-    if grads is not None:
-        grads = list(grads)
-        if len(grads) != len(outputs):
-            raise ValueError(f"backward: {len(outputs)} outputs but {len(grads)} gradients")
-    pending: dict[Tensor, np.ndarray | Outer | _Sum] = {}  # gradients still being summed
-    # Nodes wait in a heap, newest first. Every consumer of a node is newer than
-    # the node, so when a node comes out its gradient is complete.
+    grads = [None] * len(outputs) if grads is None else list(grads)
+    if len(grads) != len(outputs):
+        raise ValueError(f"backward: {len(outputs)} outputs but {len(grads)} gradients")
+    pending: dict[Tensor, object] = {}  # gradients still being summed
     waiting: list[tuple[int, Tensor]] = []
-    for i, out in enumerate(outputs):
-        _accumulate(pending, waiting, out, _seed(out, None if grads is None else grads[i]))
-
-    stored: set[int] = set()  # ids of arrays now held as some .grad
+    for out, g in zip(outputs, grads):
+        _accumulate(pending, waiting, out, _seed(out, g, create_graph))
     anomaly = _anomaly_on()
-    while waiting:
-        node = heapq.heappop(waiting)[1]
-        g = pending.pop(node)
-        if type(g) is _Sum or type(g) is Outer:
-            g = _dense(g)
-        if node.hooks:
-            g = _run_hooks(node, g)
-        if anomaly:
-            _check_finite(g, f"gradient reaching {_describe(node)} is non-finite", node.inputs)
-        if retain_graph_grads or node.op is None:
-            if node.grad is not None:
-                node.grad = np.asarray(node.grad + g)
-            elif type(g) is np.ndarray and g.base is None and id(g) not in stored:
-                node.grad = g
-            else:
-                node.grad = np.array(g)
-            stored.add(id(node.grad))
-        if node.vjp is None:
+    with _grad_mode(True) if create_graph else contextlib.nullcontext():
+        while waiting:
+            node = heapq.heappop(waiting)[1]
+            g = pending.pop(node)
+            if type(g) is not np.ndarray and not create_graph:
+                g = _dense(g)
+            if node.hooks:
+                g = _run_hooks(node, g)
+            if anomaly:
+                _check_finite(_array(g), f"gradient reaching {_describe(node)} is non-finite",
+                              node.inputs)
+            store(node, g)
+            if node.vjp is not None:
+                _propagate(node, g, create_graph, anomaly, pending, waiting)
+
+
+def _propagate(node: Tensor, g, create_graph: bool, anomaly: bool, pending, waiting) -> None:
+    """Run ``node``'s VJP and add what it sends to each input's pending gradient."""
+    try:
+        gs = node.vjp(g, *(_recorded(node) if create_graph else node.saved))
+    except (OpError, FloatingPointError):
+        raise
+    except Exception as error:
+        raise OpError(f"VJP of op {node.op!r} on operands "
+                      f"[{', '.join(_describe(x) for x in node.inputs)}] raised "
+                      f"{type(error).__name__}: {error}") from error
+    if len(gs) != len(node.inputs):
+        raise OpError(f"VJP of op {node.op!r} returned {len(gs)} gradients for "
+                      f"{len(node.inputs)} operands")
+    for x, gx in zip(node.inputs, gs):
+        if gx is None or not x.requires_grad:
             continue
-        gs = node.vjp(g)
-        if len(gs) != len(node.inputs):
-            raise OpError(f"VJP of op {node.op!r} returned {len(gs)} gradients for "
-                          f"{len(node.inputs)} operands")
-        for x, gx in zip(node.inputs, gs):
-            if gx is not None and x.requires_grad:
-                if anomaly:
-                    gx = _dense(gx)
-                    _check_finite(gx, f"VJP of op {node.op!r} gave a non-finite gradient for "
-                                  f"{_describe(x)}", node.inputs)
-                if gx.shape != x.data.shape:
-                    gx = unbroadcast(gx, x, node)
-                _accumulate(pending, waiting, x, gx)
+        if create_graph and not isinstance(gx, Tensor):
+            gx = Tensor._make(np.asarray(gx), False)
+        if anomaly:
+            gx = _array(gx) if not create_graph else gx
+            _check_finite(_array(gx), f"VJP of op {node.op!r} gave a non-finite gradient for "
+                          f"{_describe(x)}", node.inputs)
+        if gx.shape != x.data.shape:
+            gx = unbroadcast(gx, x, node)
+        if gx.dtype is not x.data.dtype and gx.dtype != x.data.dtype:
+            raise OpError(f"VJP of op {node.op!r} returned a {gx.dtype} gradient for "
+                          f"operand {_describe(x)}")
+        _accumulate(pending, waiting, x, gx)
 
 
-def _seed(out: Tensor, grad) -> np.ndarray:
-    """The gradient a backward pass starts from at ``out``: 1, or the given one."""
+def _recorded(node: Tensor) -> tuple:
+    """The Tensors a VJP runs on under ``create_graph``: the result and the operands,
+    which must still hold the arrays the op saw."""
+    for t, saved in zip((node, *node.inputs), node.saved):
+        if t.data is not saved:
+            raise OpError(f"{_describe(t)} was assigned new data after op {node.op!r} "
+                          "recorded it; a backward pass with create_graph=True needs the "
+                          "recorded values (recompute the graph)")
+    return (node, *node.inputs)
+
+
+def _array(g) -> np.ndarray:
+    return g.data if isinstance(g, Tensor) else _dense(g)
+
+
+def _seed(out: Tensor, grad, create_graph: bool):
+    """The gradient a backward pass starts from at ``out``: 1, or the given one (kept
+    as a Tensor under ``create_graph``, so the result can depend on it)."""
     if not isinstance(out, Tensor):
         raise TypeError(f"backward from {out!r}, which is not a Tensor")
     if not out.requires_grad:
@@ -548,28 +659,40 @@ def _seed(out: Tensor, grad) -> np.ndarray:
         if out.data.size != 1:
             raise RuntimeError(f"backward from non-scalar {_describe(out)} needs an explicit "
                                "gradient of the same shape")
-        return np.ones_like(out.data)
-    g = _supported(np.asarray(grad.data if isinstance(grad, Tensor) else grad),
-                   f"gradient given for {_describe(out)}")
-    if g.shape != out.data.shape:
-        raise OpError(f"gradient of shape {g.shape} given for {_describe(out)}")
-    return np.array(g, dtype=out.data.dtype)
+        g = np.ones_like(out.data)
+    else:
+        g = _supported(np.asarray(grad.data if isinstance(grad, Tensor) else grad),
+                       f"gradient given for {_describe(out)}")
+        if g.shape != out.data.shape:
+            raise OpError(f"gradient of shape {g.shape} given for {_describe(out)}")
+        if create_graph and isinstance(grad, Tensor) and grad.data.dtype == out.data.dtype:
+            return grad
+        g = np.array(g, dtype=out.data.dtype)
+    return Tensor._make(g, False) if create_graph else g
 
 
-def _run_hooks(node: Tensor, g: np.ndarray) -> np.ndarray:
+def _run_hooks(node: Tensor, g):
     """Each hook sees a read-only view of the gradient; what it returns replaces it."""
     for hook in node.hooks:
-        view = g.view()
-        view.setflags(write=False)
+        view = g
+        if not isinstance(g, Tensor):
+            view = g.view()
+            view.setflags(write=False)
         replaced = hook(view)
         if replaced is not None:
-            replaced = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
+            if not isinstance(g, Tensor) or not isinstance(replaced, Tensor):
+                replaced = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
             if replaced.shape != g.shape or replaced.dtype.kind not in "fiub":
                 raise OpError(f"hook {getattr(hook, '__name__', hook)!r} on {_describe(node)} "
                               f"returned a {replaced.dtype} gradient of shape {replaced.shape}; "
                               f"expected {g.dtype} of shape {g.shape}")
-            g = replaced.astype(g.dtype, copy=False)
+            g = replaced if isinstance(replaced, Tensor) else _like(replaced, g)
     return g
+
+
+def _like(array: np.ndarray, g):
+    array = array.astype(g.dtype, copy=False)
+    return Tensor._make(array, False) if isinstance(g, Tensor) else array
 
 
 def _accumulate(pending: dict, waiting: list, x: Tensor, g) -> None:
@@ -579,82 +702,43 @@ def _accumulate(pending: dict, waiting: list, x: Tensor, g) -> None:
         heapq.heappush(waiting, (-x.seq, x))
     elif type(previous) is _Sum:
         previous.add(g)
+    elif isinstance(previous, Tensor):  # create_graph: the sum is recorded too
+        pending[x] = previous + g
     else:
         pending[x] = _Sum(previous, g)
 
 
-class Outer:
-    """A gradient given as a sum of outer products, Σ_i u_i v_iᵀ over the rows of
-    ``u`` (k×m) and ``v`` (k×n), not yet multiplied out: the matmul VJP's
-    ``g(t) h(t-1)ᵀ`` for a weight when the batch is small. Adding τ of them one
-    by one costs τ outer products and τ additions of a full matrix; the engine
-    stacks the rows instead and multiplies once per ``OUTER_CHUNK`` rows:
-    Σ_t g(t) h(t)ᵀ = [g(1) … g(τ)] [h(1) … h(τ)]ᵀ, one BLAS call."""
-
-    __slots__ = ("u", "v", "shape")
-
-    def __init__(self, u: np.ndarray, v: np.ndarray):
-        self.u, self.v, self.shape = u, v, (u.shape[1], v.shape[1])
-
-
-OUTER_CHUNK = 256  # rows of stacked factors multiplied out at once
-
-
-def outer_sum(g: np.ndarray, y: np.ndarray):
-    """``g yᵀ`` for matrices g (m×k) and y (n×k), or vectors (k = 1): an
-    :class:`Outer` gradient when the product is much bigger than its factors (m
-    and n at least 4k; vectors of 16 or more), where one product per use would
-    spend its time writing and adding m×n results; else the product itself."""
-    m, n = g.shape[0], y.shape[0]
-    if g.ndim == 1:
-        return Outer(g[None, :], y[None, :]) if m >= 16 and n >= 16 else g[:, None] * y
-    k = 4 * g.shape[1]
-    return Outer(g.T, y.T) if m >= k and n >= k else g @ y.T
-
-
 def _dense(g) -> np.ndarray:
-    return g.u.T @ g.v if type(g) is Outer else g.total() if type(g) is _Sum else g
+    return g.total() if type(g) is _Sum else g.dense() if isinstance(g, LazyGradient) else (
+        np.asarray(g))
 
 
 class _Sum:
     """A gradient with several contributions being summed: a dense part (added in
-    place once this pass owns it) and :class:`Outer` terms waiting to be multiplied out."""
+    place once this pass owns it) and a :class:`LazyGradient` part."""
 
-    __slots__ = ("dense", "owned", "us", "vs", "rows")
+    __slots__ = ("dense", "owned", "lazy")
 
     def __init__(self, *terms):
-        self.dense, self.owned, self.us, self.vs, self.rows = None, False, [], [], 0
+        self.dense, self.owned, self.lazy = None, False, None
         for g in terms:
             self.add(g)
 
     def add(self, g) -> None:
-        if type(g) is Outer:
-            self.us.append(g.u)
-            self.vs.append(g.v)
-            self.rows += g.u.shape[0]
-            if self.rows >= OUTER_CHUNK:
-                self._add_dense(self._multiply_out())
-        else:
-            self._add_dense(g)
-
-    def _add_dense(self, g) -> None:
-        if self.dense is None:
+        if isinstance(g, LazyGradient):
+            self.lazy = g if self.lazy is None else self.lazy.add(g)
+        elif self.dense is None:
             self.dense = g
         elif self.owned:
             np.add(self.dense, g, out=self.dense)
         else:
             self.dense, self.owned = np.asarray(self.dense + g), True
 
-    def _multiply_out(self) -> np.ndarray:
-        us, vs = self.us, self.vs
-        self.us, self.vs, self.rows = [], [], 0
-        return (us[0] if len(us) == 1 else np.concatenate(us)).T @ (
-            vs[0] if len(vs) == 1 else np.concatenate(vs))
-
     def total(self) -> np.ndarray:
-        if self.us:
-            self._add_dense(self._multiply_out())
-        return self.dense
+        if self.lazy is None:
+            return self.dense
+        lazy = self.lazy.dense()
+        return lazy if self.dense is None else np.add(lazy, self.dense, out=lazy)
 
 
 def zero_grad(tensors: Iterable[Tensor]) -> None:

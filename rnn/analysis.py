@@ -264,7 +264,7 @@ def clipping_run(max_norm: float | None, *, s: float = 1.2, H: int = 16, tau: in
             if not np.isfinite(run.loss[-1]):
                 break
             mg.zero_grad(params.values())
-            graph.loss.backward(retain_graph_grads=False)
+            graph.loss.backward(keep_intermediate_grads=False)
             grads = {name: p.grad / y.size for name, p in params.items()}
             update, norm = clip_grad_norm(grads, max_norm) if max_norm is not None else (grads, global_norm(grads))
             run.grad_norm.append(norm)
@@ -313,7 +313,7 @@ def train_memory(d: int, seed: int, *, hidden: int = 16, steps: int = 400, batch
         _, loss = last_step_loss(model, *memory_task(d, batch, symbols=symbols,
                                                      distractors=distractors, rng=rng))
         mg.zero_grad(params.values())
-        loss.backward(retain_graph_grads=False)
+        loss.backward(keep_intermediate_grads=False)
         optimizer.step(clip_grad_norm({name: p.grad for name, p in params.items()}, 1.0)[0])
     x, y = memory_task(d, test_size, symbols=symbols, distractors=distractors, rng=rng)
     with mg.no_grad():

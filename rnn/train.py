@@ -163,7 +163,7 @@ class Trainer:
             return result.loss, grads, result.h[-1]
         mg.zero_grad(self.params.values())
         graph = self.model.unroll(x, y, h0=mg.tensor(h0))
-        graph.loss.backward(retain_graph_grads=False)
+        graph.loss.backward(keep_intermediate_grads=False)
         grads = {name: p.grad for name, p in self.params.items()}
         return graph.loss.item(), grads, graph.h[-1].data
 

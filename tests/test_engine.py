@@ -95,7 +95,7 @@ def test_a_chain_of_200000_ops_needs_no_recursion():
     x = y = leaf(1.0)
     for i in range(1, n + 1):
         y = y * (1 + 1 / i)
-    y.backward(retain_graph_grads=False)
+    y.backward(keep_intermediate_grads=False)
     assert x.grad == pytest.approx(n + 1, rel=1e-9)
     assert sys.getrecursionlimit() == limit
 
@@ -282,7 +282,7 @@ def test_without_retained_graph_grads_only_leaves_keep_grad():
     x, w = leaf([1.0, 2.0]), leaf(0.5)
     h = mg.tanh(x * w)
     y = h.sum()
-    y.backward(retain_graph_grads=False)
+    y.backward(keep_intermediate_grads=False)
     assert h.grad is None and y.grad is None
     np.testing.assert_allclose(w.grad, np.sum(x.data * (1 - np.tanh(x.data * 0.5) ** 2)), **EXACT)
 

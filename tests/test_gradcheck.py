@@ -20,14 +20,14 @@ from minigrad.testing import GradcheckError, gradcheck
 def scaled_mul(scale):
     """x * y whose VJP is multiplied by ``scale`` (1 is the correct rule)."""
     def forward(x, y):
-        return x * y, lambda g: (scale * g * y, scale * g * x)
+        return x * y, lambda g, out, x, y: (scale * g * y, scale * g * x)
     return lambda x, y: apply("scaled_mul", forward, (x, y), {})
 
 
 def overwriting_getitem(x, index):
     """x[index] whose VJP assigns (``=``) where it must add (``+=``) for repeated indices."""
     def forward(x, *, index):
-        def vjp(g):
+        def vjp(g, out, x):
             gx = np.zeros_like(x)
             gx[index] = g
             return gx,
@@ -38,7 +38,7 @@ def overwriting_getitem(x, index):
 def unreduced_sum(x, axis):
     """sum(x, axis, keepdims=True) whose VJP forgets to broadcast g back to x's shape."""
     def forward(x, *, axis):
-        return x.sum(axis=axis, keepdims=True), lambda g: (g,)
+        return x.sum(axis=axis, keepdims=True), lambda g, out, x: (g,)
     return apply("unreduced_sum", forward, (x,), {"axis": axis})
 
 
@@ -93,7 +93,7 @@ def test_failure_message_in_projection_mode():
 def test_full_jacobian_mode_is_used_for_small_inputs_and_projections_for_large():
     """A rule wrong in one Jacobian entry only: the full Jacobian pins the entry down."""
     def forward(x):
-        def vjp(g):
+        def vjp(g, out, x):
             gx = 2 * g * x
             gx.flat[-1] *= 1.01
             return gx,

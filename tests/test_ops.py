@@ -398,3 +398,26 @@ def test_cross_entropy_rejects_bad_targets(bad, message):
 def test_strategy_docstring_examples_run():
     import minigrad.testing.strategies
     assert doctest.testmod(minigrad.testing.strategies).failed == 0
+
+
+# -- the primitives the VJPs are written in ---------------------------------------------
+@covers("broadcast_to")
+@pytest.mark.parametrize("shape, target", [((3,), (2, 3)), ((2, 1), (2, 4)), ((), (3,)),
+                                           ((1, 3), (2, 2, 3))])
+def test_broadcast_to_copies_values_and_sums_gradients_back(shape, target):
+    a = np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape)
+    check(lambda x: mg.broadcast_to(x, shape=target),
+          lambda x: np.broadcast_to(x, target).copy(), a)
+
+
+@covers("scatter_add")
+def test_scatter_add_adds_repeated_indices_and_its_vjp_gathers():
+    ids = np.array([0, 2, 0, 0])
+    g = mg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    out = seen(mg.scatter_add(g, shape=(3,), index=ids))
+    np.testing.assert_array_equal(out.data, [1.0 + 3.0 + 4.0, 0.0, 2.0])  # by hand
+    (out * mg.tensor([10.0, 20.0, 30.0])).sum().backward()
+    np.testing.assert_array_equal(g.grad, [10.0, 30.0, 10.0, 10.0])      # w[ids]
+    check(lambda g: mg.scatter_add(g, shape=(2, 3), index=(slice(None), np.array([2, 2]))),
+          lambda g: np.stack([[0.0, 0.0, g[0, 0] + g[0, 1]], [0.0, 0.0, g[1, 0] + g[1, 1]]]),
+          np.array([[1.0, 2.0], [3.0, 4.0]]))
