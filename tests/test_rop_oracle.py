@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # - truncation, where W is large and ∂³∇L explodes with τ (Hypothesis found W entries ~ 20
 #   where D(1e-5) is off by 5e-6 of the scale and D(2e-5) by 100%, and with larger V and c by
 #   26% at 1e-5, converging as ε² only below 1e-6). So ε is halved until D(ε) and D(ε/2)
-#   agree (10 and 14 halvings there; 295 of 300 random problems stop at the first pair, 1e-5
+#   agree (10 and 14 halvings there; 292 of 300 random problems stop at the first pair, 1e-5
 #   and 5e-6) and the band adds |D(ε) − D(ε/2)|, about 3× the finer one's truncation error
 #   once ε is in the asymptotic range;
 # - rounding, where an array is a small sum of large terms (Hypothesis found ∂L/∂h(0) =
