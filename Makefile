@@ -63,5 +63,5 @@ docs: deps
 	$(PY) docs/api/build.py out/api
 
 clean:
-	rm -rf build/ out/ *.egg-info .pytest_cache .hypothesis $(DEPS)
+	rm -rf build/ dist/ out/ *.egg-info .pytest_cache .hypothesis $(DEPS)
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
