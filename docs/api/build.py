@@ -36,9 +36,9 @@ def build(out: Path = OUT) -> list[Path]:
     pdoc.render.configure(docformat="restructuredtext", show_source=False,
                           footer_text=f"minigrad {minigrad.__version__}")
     with warnings.catch_warnings():
-        # A dataclass's generated __init__ has no module globals, so pdoc cannot evaluate its
-        # postponed annotations (`np.ndarray`); they are shown as written. Any other warning
-        # (a module that fails to import, a bad docstring) still shows.
+        # The __init__ that a dataclass or NamedTuple generates has no module globals, so pdoc
+        # cannot evaluate its postponed annotations (`np.ndarray`); they are shown as written.
+        # Any other warning (a module that fails to import, a bad docstring) still shows.
         warnings.filterwarnings("ignore", r"Error parsing type annotation .* for \S+\.__init__")
         modules = {name: pdoc.doc.Module.from_name(name) for name in public_modules()}
         pages = []
