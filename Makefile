@@ -58,8 +58,9 @@ examples: deps graphviz
 	$(PY) examples/04_train_reber.py
 	$(PY) examples/05_vanishing_gradients.py --quick --out out/examples
 
-# The API reference from the docstrings (pdoc): out/api/index.html.
+# The API reference from the docstrings (pdoc): out/api/index.html, rebuilt from scratch.
 docs: deps
+	rm -rf out/api
 	$(PY) docs/api/build.py out/api
 
 clean:
