@@ -8,6 +8,8 @@
 >>> W.grad.shape
 (2, 2)
 """
+__version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it
+
 from minigrad.tensor import (BackwardEvent, LazyGradient, OpError, Tensor, backward,
                              detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad,
                              observe_backward, arange, ones, randn, tensor, zero_grad, zeros)
