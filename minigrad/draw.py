@@ -84,7 +84,7 @@ class Html(str):
 
 
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "\n": "<br/>"}
-_DOT = {"\\": "\\\\", '"': '\\"', "\n": "\\n"}
+_DOT = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "&": "&amp;"}  # dot reads entities in any label
 
 
 def _visible(ch: str) -> str:
@@ -96,7 +96,7 @@ def _visible(ch: str) -> str:
 
 def escape(text, html: bool = False) -> str:
     r"""User text as it must appear inside a quoted DOT string (``html=False``:
-    backslashes and quotes escaped, line breaks ``\n``) or in an HTML-like label
+    backslashes, quotes and ``&`` escaped, line breaks ``\n``) or in an HTML-like label
     (``html=True``: ``& < > " '`` as entities, line breaks ``<br/>``). Control
     characters such as NUL, which no DOT or SVG file may hold, become visible
     ``\x00`` text in both. Used for every user string the drawings write.
