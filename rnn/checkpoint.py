@@ -226,12 +226,19 @@ def _entries(path: Path, z: zipfile.ZipFile, size: int) -> dict[str, zipfile.Zip
 
 
 def _read_header(f, key: str):
+    """(shape, fortran_order, dtype) from an entry's ``.npy`` header. numpy parses
+    the header text with Python's tokenizer, which fails in many ways on
+    corrupt bytes; every one of them means the same thing here."""
     version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(f)
-    if version in ((2, 0), (3, 0)):
-        return np.lib.format.read_array_header_2_0(f)
-    raise ValueError(f"entry {key!r} has .npy format version {version}")
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError(f"entry {key!r} has .npy format version {version}")
+    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+            else np.lib.format.read_array_header_2_0)
+    try:
+        return read(f)
+    except Exception as error:           # TokenError, SyntaxError, TypeError, ValueError, …
+        raise ValueError(f"entry {key!r} has an unreadable .npy header "
+                         f"({type(error).__name__}: {error})") from None
 
 
 DTYPES = {"float64": lambda d: d.kind == "f" and d.itemsize == 8,
