@@ -181,7 +181,8 @@ def _bombs(good):
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
             for key, content in entries.items():
-                z.writestr(key, content, compress_type=zipfile.ZIP_STORED)
+                if key != name:
+                    z.writestr(key, content, compress_type=zipfile.ZIP_STORED)
             z.writestr(name, zeros)
         yield f"64 MiB deflated as {name}", buffer.getvalue()
     # Overlapping entries: every record points at the same stored data (a zip "quine").
