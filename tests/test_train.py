@@ -71,8 +71,12 @@ def test_text_corpus_vocabulary_and_split(tmp_path):
     assert len(corpus.validation) == 3
 
 
-@pytest.mark.parametrize("content, message", [(b"", "empty"), (b"abc\xff\xfeabc", "not UTF-8"),
-                                              (b"a", "too short")])
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"), (b"abc\xff\xfeabc", "not UTF-8 text: byte 0xff at offset 3"),
+    ("a text\n".encode("utf-16"), "not UTF-8 but UTF-16LE text .*iconv -f UTF-16LE"),
+    ("a text\n".encode("utf-32-be"), "holds NUL characters .*UTF-16/UTF-32"),  # no mark
+    (b"\xfe\xff\x00a\x00b", "not UTF-8 but UTF-16BE"),
+    (b"a", "too short")])
 def test_unusable_text_files_are_refused_with_the_reason(tmp_path, content, message):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
