@@ -231,10 +231,11 @@ class HeatScale:
             cells.append(f'<td bgcolor="{fill}"><font color="{self.text_colour(fill)}">'
                          f'{value:.1f}</font></td>'.replace(">-0.0<", ">0.0<"))
         return Html(f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
-                f'<tr><td colspan="{steps}"><b>{escape(title, html=True)}</b></td></tr><tr>{"".join(cells)}</tr>'
-                f'<tr><td colspan="{steps // 2}" bgcolor="{NONFINITE["fillcolor"]}"><font '
-                f'color="white"><b>NaN / inf</b></font></td><td colspan="{steps - steps // 2}" '
-                f'bgcolor="{NO_GRAD}">no grad</td></tr></table>>')
+                    f'<tr><td colspan="{steps}"><b>{escape(title, html=True)}</b></td></tr>'
+                    f'<tr>{"".join(cells)}</tr>'
+                    f'<tr><td colspan="{steps // 2}" bgcolor="{NONFINITE["fillcolor"]}"><font '
+                    f'color="white"><b>NaN / inf</b></font></td><td colspan="{steps - steps // 2}" '
+                    f'bgcolor="{NO_GRAD}">no grad</td></tr></table>>')
 
 
 # -- labels ---------------------------------------------------------------------------

@@ -35,33 +35,31 @@ def _number(name: str):
     return RANGES[name].parse
 
 
+def _count(group, flag: str, metavar: str, what: str) -> None:
+    """An integer option of TrainConfig's field named like the flag, at least 1."""
+    name = flag.lstrip("-").replace("-", "_")
+    group.add_argument(flag, type=_number(name), metavar=metavar, default=getattr(DEFAULTS, name),
+                       help=f"{what}, at least 1 (default: %(default)s)")
+
+
 def _add_training_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data")
     data.add_argument("--grammar", choices=["reber", "embedded"], default=DEFAULTS.grammar,
                       help="train on strings of this grammar, generated on the fly (default: %(default)s)")
     data.add_argument("--text", metavar="FILE", type=text,
                       help="train on a UTF-8 text file instead (last 10%% held out for validation)")
-    data.add_argument("--train-strings", type=_number("train_strings"), metavar="N",
-                      default=DEFAULTS.train_strings,
-                      help="grammar strings to train on, at least 1 (default: %(default)s)")
-    data.add_argument("--validation-strings", type=_number("validation_strings"), metavar="N",
-                      default=DEFAULTS.validation_strings,
-                      help="held-out grammar strings to validate on, at least 1 (default: %(default)s)")
+    _count(data, "--train-strings", "N", "grammar strings to train on")
+    _count(data, "--validation-strings", "N", "held-out grammar strings to validate on")
     model = p.add_argument_group("model and batches")
-    model.add_argument("--hidden", type=_number("hidden"), metavar="H", default=DEFAULTS.hidden,
-                       help="hidden units H, at least 1 (default: %(default)s)")
-    model.add_argument("--tau", type=_number("tau"), metavar="T", default=DEFAULTS.tau,
-                       help="steps τ per chunk of truncated BPTT, at least 1 (default: %(default)s)")
-    model.add_argument("--batch", type=_number("batch"), metavar="B", default=DEFAULTS.batch,
-                       help="sequences per batch B, at least 1 (default: %(default)s)")
+    _count(model, "--hidden", "H", "hidden units H")
+    _count(model, "--tau", "T", "steps τ per chunk of truncated BPTT")
+    _count(model, "--batch", "B", "sequences per batch B")
     model.add_argument("--batching", choices=["stream", "random"], default=DEFAULTS.batching,
                        help="stream: B parallel streams read chunk after chunk, hidden state "
                             "carried over (detached); random: windows at random places from a "
                             "zero state (default: %(default)s)")
     opt = p.add_argument_group("optimisation")
-    opt.add_argument("--steps", type=_number("steps"), metavar="N", default=DEFAULTS.steps,
-                     help="training steps in all (with --resume: the step to continue up to), "
-                          "at least 1 (default: %(default)s)")
+    _count(opt, "--steps", "N", "training steps in all (with --resume: the step to continue up to)")
     opt.add_argument("--optimizer", choices=["adam", "adagrad", "sgd"], default=DEFAULTS.optimizer,
                      help="the update rule (default: %(default)s)")
     opt.add_argument("--lr", type=_number("lr"), default=DEFAULTS.lr,
@@ -89,15 +87,9 @@ def _add_training_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--overwrite", action="store_true",
                      help="start afresh even if --out holds a checkpoint, replacing it "
                           "(without it, a new run refuses to)")
-    out.add_argument("--eval-every", type=_number("eval_every"), metavar="N",
-                     default=DEFAULTS.eval_every,
-                     help="steps between validation losses, at least 1 (default: %(default)s)")
-    out.add_argument("--sample-every", type=_number("sample_every"), metavar="N",
-                     default=DEFAULTS.sample_every,
-                     help="steps between printed samples, at least 1 (default: %(default)s)")
-    out.add_argument("--checkpoint-every", type=_number("checkpoint_every"), metavar="N",
-                     default=DEFAULTS.checkpoint_every,
-                     help="steps between checkpoints, at least 1 (default: %(default)s)")
+    _count(out, "--eval-every", "N", "steps between validation losses")
+    _count(out, "--sample-every", "N", "steps between printed samples")
+    _count(out, "--checkpoint-every", "N", "steps between checkpoints")
     out.add_argument("--temperature", type=_number("temperature"), metavar="T",
                      default=DEFAULTS.temperature,
                      help="temperature of the printed samples, ≥ 0; 0 writes the most likely "
@@ -285,7 +277,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                      help="the checkpoint of a training run (default: %(default)s)")
     smp.add_argument("--prime", type=text,
                      help="text the model reads before it writes, at least one character of its "
-                          "vocabulary (default: one string of the grammar, or a line break for text)")
+                          "vocabulary (default: one string of the grammar, or a line break for "
+                          "text)")
     smp.add_argument("--length", type=Range(int, 0).parse, metavar="N", default=200,
                      help="characters to write, ≥ 0 (default: %(default)s)")
     smp.add_argument("--temperature", type=_number("temperature"), metavar="T", default=1.0,

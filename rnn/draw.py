@@ -394,7 +394,8 @@ def draw_folded(graph: Unrolled):
     dot = _new_digraph("folded", "BT")
     dot.attr(label=f"folded RNN: the τ = {graph.tau} graph merged by role", labelloc="t")
     for kind in kinds:
-        label = kind + (f" {sizes[kind]}" if kind == "L" else f"\n({sizes[kind]})" if sizes.get(kind) else "")
+        size = sizes.get(kind)
+        label = kind + (f" {size}" if kind == "L" else f"\n({size})" if size else "")
         if biases.get(kind):
             label += " + " + " + ".join(biases[kind])
         dot.body.append(statement(kind, {"label": label, **STYLE["L" if kind == "L" else kind]}))
@@ -436,7 +437,8 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tau", type=size, metavar="T", default=4,
                         help="time steps τ, at least 1 (default: %(default)s)")
     parser.add_argument("--seed", type=count, default=0,
-                        help="seed of the parameters and the random tokens, ≥ 0 (default: %(default)s)")
+                        help="seed of the parameters and the random tokens, ≥ 0 "
+                             "(default: %(default)s)")
     parser.add_argument("--w-scale", type=Range(float).parse, metavar="S", default=1.0,
                         help="multiply W by this finite number; below ~0.5 gradients vanish "
                              "visibly (default: %(default)s)")

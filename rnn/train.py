@@ -36,7 +36,8 @@ from rnn.model import PARAMETER_NAMES, RNN
 from rnn.optim import OPTIMIZERS, clip_grad_norm, clip_grad_value, make_optimizer
 from rnn.ranges import Range
 
-__all__ = ["TrainConfig", "ConfigError", "TrainingDiverged", "RANGES", "Trainer", "Evaluation", "ValidationSet", "evaluate",
+__all__ = ["TrainConfig", "ConfigError", "TrainingDiverged", "RANGES", "CHOICES", "Trainer",
+           "Evaluation", "ValidationSet", "evaluate",
            "sample", "sample_strings", "grammatical_fraction", "default_prime", "plot_losses",
            "write_metrics", "model_from_checkpoint"]
 
@@ -514,7 +515,7 @@ def evaluate(params: dict[str, np.ndarray], validation: ValidationSet,
         fwd = oracle.forward(*args, validation.x[start:stop], h0=h)
         o, h = fwd.o, fwd.h[-1]                                           # o: [rows, K, B]
         y, mask = validation.y[start:stop], validation.mask[start:stop]
-        log_p = np.take_along_axis(o, y[:, None, :], axis=1)[:, 0, :] - _logsumexp(o, axis=1)[:, 0, :]
+        log_p = (np.take_along_axis(o, y[:, None, :], axis=1) - _logsumexp(o, axis=1))[:, 0, :]
         total -= float(log_p[mask].sum())
         here = (closing_rows >= start) & (closing_rows < stop)
         r, c = closing_rows[here] - start, closing_cols[here]

@@ -122,7 +122,8 @@ def _header_edits(good):
     body = w[-8 * H * H:]
     headers = {
         "shape 10^12": "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }",
-        "shape 10^6 x 10^6": "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000000), }",
+        "shape 10^6 x 10^6":
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000000), }",
         "shape (H, H+1)": f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({H}, {H + 1}), }}",
         "negative shape": f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({H}, -{H}), }}",
         "object dtype": f"{{'descr': '|O', 'fortran_order': False, 'shape': ({H}, {H}), }}",

@@ -235,8 +235,9 @@ def test_greedy_sampling_at_temperature_zero_follows_the_most_likely_character(t
         assert capsys.readouterr().out.strip() == "BT" + text
 
 
-@pytest.mark.parametrize("content", [b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, 'shape': (1,), }",
-                                     b"random bytes" * 50])
+@pytest.mark.parametrize("content", [          # an object .npy renamed, and random bytes
+    b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, 'shape': (1,), }",
+    b"random bytes" * 50])
 def test_a_renamed_or_random_file_is_refused_without_numpys_pickle_hint(tmp_path, capsys, content):
     path = tmp_path / "model.npz"
     path.write_bytes(content)
@@ -252,3 +253,11 @@ def test_a_graph_too_large_for_dot_is_an_error_line_with_advice(tmp_path, capsys
     assert re.search(r"the graph has \d+ nodes, more than the 1500", err)
     assert "collapse" in err and "fold" in err and "explorer" in err
     assert not (tmp_path / "g.svg").exists()
+
+
+def test_an_unwritable_drawing_path_is_an_error_line_with_the_path(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    target = tmp_path / "f" / "g.svg"                   # under a file: no directory can be made
+    assert main(["render", "--out", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'f'}") and "Traceback" not in err

@@ -66,55 +66,50 @@ PARAMS = 5  # U, W, V, b, c: Optimizer.update runs once per parameter per step
 
 # -- interrupts inside a step and inside a save ------------------------------------------
 
-@pytest.mark.parametrize("batching", ["stream", "random"])
-def test_an_interrupt_inside_the_optimiser_step_saves_the_last_completed_step(
-        tmp_path, monkeypatch, batching):
+def _interrupted_and_resumed(tmp_path, monkeypatch, batching, target, name, wrapper, step):
+    """Run with ``target.name`` replaced by ``wrapper`` until it raises Ctrl-C, check that the
+    checkpoint holds ``step``, resume without it and compare with an uninterrupted run."""
     whole = _whole(tmp_path, batching)
     config = dataclasses.replace(CONFIG, batching=batching, out=str(tmp_path / "parts"))
-    # Ctrl-C lands in step 18 after U, W have moved and before V, b, c have.
-    monkeypatch.setattr(optim.Adam, "update",
-                        _counting(optim.Adam.update, 17 * PARAMS + 3, _interrupt))
+    monkeypatch.setattr(target, name, wrapper)
     with pytest.raises(KeyboardInterrupt):
         Trainer(config).run(log=None)
     monkeypatch.undo()
-    assert checkpoint.load(config.checkpoint_path).meta["step"] == 17
+    assert checkpoint.load(config.checkpoint_path).meta["step"] == step
     _assert_same_run(whole, _resume_to_the_end(config))
+    return config
+
+
+@pytest.mark.parametrize("batching", ["stream", "random"])
+def test_an_interrupt_inside_the_optimiser_step_saves_the_last_completed_step(
+        tmp_path, monkeypatch, batching):
+    # Ctrl-C lands in step 18 after U, W have moved and before V, b, c have.
+    wrapper = _counting(optim.Adam.update, 17 * PARAMS + 3, _interrupt)
+    _interrupted_and_resumed(tmp_path, monkeypatch, batching, optim.Adam, "update", wrapper, 17)
 
 
 def test_an_interrupt_while_drawing_a_random_batch_keeps_the_rng_of_the_last_step(
         tmp_path, monkeypatch):
-    whole = _whole(tmp_path, "random")
-    config = dataclasses.replace(CONFIG, batching="random", out=str(tmp_path / "parts"))
     real = Trainer.next_batch
 
     def draw_then_interrupt(self):
         real(self)                      # the RNG has moved on: the step must put it back
         raise KeyboardInterrupt
-    monkeypatch.setattr(Trainer, "next_batch", _counting(real, 23, draw_then_interrupt))
-    with pytest.raises(KeyboardInterrupt):
-        Trainer(config).run(log=None)
-    monkeypatch.undo()
-    assert checkpoint.load(config.checkpoint_path).meta["step"] == 22
-    _assert_same_run(whole, _resume_to_the_end(config))
+    wrapper = _counting(real, 23, draw_then_interrupt)
+    _interrupted_and_resumed(tmp_path, monkeypatch, "random", Trainer, "next_batch", wrapper, 22)
 
 
 def test_an_interrupt_inside_a_save_leaves_a_whole_checkpoint_and_no_temporary_file(
         tmp_path, monkeypatch):
-    whole = _whole(tmp_path)
-    config = dataclasses.replace(CONFIG, out=str(tmp_path / "parts"))
-
     def half_a_file_then_interrupt(f, **arrays):
         f.write(b"PK\x03\x04" + bytes(3000))
         raise KeyboardInterrupt
-    # Saves: step 0 (before training), 7, 14: Ctrl-C inside the third, half written.
-    monkeypatch.setattr(checkpoint.np, "savez",
-                        _counting(checkpoint.np.savez, 3, half_a_file_then_interrupt))
-    with pytest.raises(KeyboardInterrupt):
-        Trainer(config).run(log=None)
-    monkeypatch.undo()
-    assert checkpoint.load(config.checkpoint_path).meta["step"] == 14   # saved again on Ctrl-C
-    assert sorted(os.listdir(config.out)) == ["checkpoint.npz"]
-    _assert_same_run(whole, _resume_to_the_end(config))
+    # Saves: step 0 (before training), 7, 14: Ctrl-C inside the third, half written; the
+    # checkpoint of step 14 is then written again on the way out.
+    wrapper = _counting(checkpoint.np.savez, 3, half_a_file_then_interrupt)
+    config = _interrupted_and_resumed(tmp_path, monkeypatch, "stream", checkpoint.np, "savez",
+                                      wrapper, 14)
+    assert sorted(os.listdir(config.out)) == ["checkpoint.npz", "loss.png", "metrics.csv"]
 
 
 # -- SIGKILL at exact points, in a child process -----------------------------------------
