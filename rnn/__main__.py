@@ -69,16 +69,17 @@ def _add_training_arguments(p: argparse.ArgumentParser) -> None:
                      default=DEFAULTS.lr_final,
                      help="the last step's learning rate as a fraction of --lr, in (0, 1]; "
                           "1 keeps it constant (default: %(default)s)")
-    opt.add_argument("--clip-norm", type=CLIP_NORM.parse, default=DEFAULTS.clip_norm,
+    opt.add_argument("--clip-norm", type=CLIP_NORM.parse, metavar="NORM",
+                     default=DEFAULTS.clip_norm,
                      help="rescale gradients whose global norm exceeds this, ≥ 0; 0 turns it "
                           "off (default: %(default)s)")
-    opt.add_argument("--clip-value", type=_number("clip_value"), default=None,
+    opt.add_argument("--clip-value", type=_number("clip_value"), metavar="V", default=None,
                      help="clip every gradient entry to [-v, v], v > 0 (min-char-rnn uses 5; "
                           "default: off)")
     opt.add_argument("--gradients", choices=["autodiff", "bptt"], default=DEFAULTS.gradients,
                      help="autodiff: minigrad through the unrolled graph; bptt: the analytic "
                           "back-propagation through time of rnn/bptt.py (default: %(default)s)")
-    opt.add_argument("--seed", type=_number("seed"), default=DEFAULTS.seed,
+    opt.add_argument("--seed", type=_number("seed"), metavar="N", default=DEFAULTS.seed,
                      help="seed of the initial parameters, the data and the batches, ≥ 0 "
                           "(default: %(default)s)")
     out = p.add_argument_group("output")

@@ -77,6 +77,10 @@ def test_demo_reports_every_number(tmp_path, capsys):
         assert (tmp_path / name).is_file()
     for name in ("rnn_unrolled.svg", "rnn_folded.svg"):
         assert "<svg" in (tmp_path / name).read_text()
+    again = ["demo", "--steps", "2", "--hidden", "8", "--train-strings", "300",     # make demo
+             "--validation-strings", "100", "--out", str(tmp_path), "--quiet"]
+    assert main(again) == 2 and "--overwrite" in capsys.readouterr().err
+    assert main([*again, "--overwrite"]) == 0
 
 
 @pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"\xff\xfe\x00abc", "not UTF-8")])
