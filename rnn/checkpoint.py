@@ -182,7 +182,7 @@ def load(path) -> Checkpoint:
                 raise CheckpointError(f"{path} is an .npz file but not a minigrad checkpoint "
                                       f"(no 'meta')")
             meta = _read_meta(path, z, entries.pop("meta"))
-            expected = _expected_entries(path, meta)
+            expected = _expected_entries(meta)
             unknown = sorted(entries.keys() - expected.keys())
             if unknown:
                 raise CheckpointError(f"{path}: unexpected entries {unknown}")
@@ -191,7 +191,7 @@ def load(path) -> Checkpoint:
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-            NotImplementedError, RuntimeError, OverflowError, KeyError, SyntaxError) as error:
+            NotImplementedError, RuntimeError, OverflowError, KeyError) as error:
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): "
                               f"{type(error).__name__}: {error}") from None
     groups = {"param": {}, "optim": {}, "carry": {}}
@@ -247,9 +247,10 @@ DTYPES = {"float64": lambda d: d.kind == "f" and d.itemsize == 8,
 
 
 def _read_entry(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo, dtype_name: str,
-                shape: tuple) -> np.ndarray:
+                shape: tuple, max_bytes: int | None = None) -> np.ndarray:
     """One ``.npy`` entry whose header must declare a dtype of ``DTYPES[dtype_name]``
-    and ``shape`` (None: any length on that axis) before its data is read."""
+    and ``shape`` (None: any length on that axis), and at most ``max_bytes`` of
+    data, before its data is read."""
     key = info.filename[:-4]
     with z.open(info) as f:
         declared, fortran, dtype = _read_header(f, key)
@@ -260,6 +261,9 @@ def _read_entry(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo, dtype_nam
                                   f"{declared}; this checkpoint's {key} must be {dtype_name} "
                                   f"of shape {wanted}")
         nbytes = dtype.itemsize * math.prod(declared)
+        if max_bytes is not None and nbytes > max_bytes:
+            raise CheckpointError(f"{path}: entry {key!r} declares {nbytes} bytes, more than "
+                                  f"the {max_bytes} a checkpoint's {key} may hold")
         if info.file_size != f.tell() + nbytes:
             raise CheckpointError(f"{path}: entry {key!r} declares {nbytes} bytes of data but "
                                   f"holds {info.file_size - f.tell()}")
@@ -271,9 +275,7 @@ def _read_entry(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo, dtype_nam
 
 
 def _read_meta(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict:
-    text = _read_entry(path, z, info, "text", ())
-    if text.dtype.itemsize // 4 > MAX_META_CHARS:
-        raise CheckpointError(f"{path}: metadata longer than {MAX_META_CHARS} characters")
+    text = _read_entry(path, z, info, "text", (), max_bytes=4 * MAX_META_CHARS)
     try:
         meta = json.loads(str(text[()]))
     except (json.JSONDecodeError, RecursionError) as error:
@@ -312,7 +314,7 @@ def _check_meta(path: Path, meta: dict) -> None:
             raise CheckpointError(f"{path}: metadata: {message}")
 
 
-def _expected_entries(path: Path, meta: dict) -> dict[str, tuple]:
+def _expected_entries(meta: dict) -> dict[str, tuple]:
     """What each entry must be, from the vocabulary size K, the hidden size H,
     the batch B and the optimiser named in the metadata: key → (dtype name, shape)."""
     from rnn.optim import OPTIMIZERS
