@@ -46,7 +46,7 @@ def _expression(name: str):
     """A small graph where the name is on a leaf, an intermediate, a user op (name and
     parameter, key and value) and a tag."""
     x = mg.tensor([1.0, -2.0], requires_grad=True, name=name)
-    y = apply(name, lambda a, **p: (a * 2, lambda g: (2 * g,)), [mg.tanh(x)], {name: name})
+    y = apply(name, lambda a, **p: (a * 2, lambda g, out, a: (2 * g,)), [mg.tanh(x)], {name: name})
     y = y.named(name)
     y.tags["x"] = name                                   # shown as a token gather's tokens
     L = (y * y).sum().named(name)
