@@ -50,8 +50,8 @@ def embed_json(data) -> str:
     ASCII only (so U+2028/2029 and lone surrogates are escaped), with ``<``, ``>``
     and ``&`` as ``\\u`` escapes, which only ever occur inside JSON strings.
 
-    >>> embed_json({"name": "</script><b>"})
-    '{"name": "\\\\u003c/script\\\\u003e\\\\u003cb\\\\u003e"}'
+    >>> print(embed_json({"name": "</script><b>"}))
+    {"name":"\\u003c/script\\u003e\\u003cb\\u003e"}
     """
     text = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":")
                       ) if not isinstance(data, str) else data
