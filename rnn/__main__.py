@@ -17,7 +17,7 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.draw as mgdraw
-from rnn import checkpoint, grammar
+from rnn import checkpoint, explore_cli, grammar
 from rnn.data import DataError
 from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, default_prime,
                        grammatical_fraction, model_from_checkpoint, sample, sample_strings)
@@ -101,6 +101,8 @@ def train_command(args) -> None:
     ev = trainer.evaluate()
     print(f"validation loss {ev.bits:.4f} bits/char; wrote {config.checkpoint_path}, "
           f"{Path(config.out) / 'metrics.csv'}, {Path(config.out) / 'loss.png'}")
+    if args.explore:  # explorer hook (rnn/explore_cli.py)
+        explore_cli.explore_trained(trainer, args.explore)
 
 
 def sample_command(args) -> None:
@@ -163,6 +165,8 @@ def demo_command(args) -> None:
         print(f"  {label:<28}{value}")
     written = [config.checkpoint_path, out / "metrics.csv", out / "loss.png", *pictures]
     print(f"\nwrote {', '.join(str(p) for p in written)}")
+    if args.explore:  # explorer hook (rnn/explore_cli.py)
+        explore_cli.explore_trained(trainer, args.explore)
 
 
 def _training_speed(history: list[dict]) -> float:
@@ -258,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     draw.add_render_arguments(render)
     render.set_defaults(run=draw.render_command)
+    explore_cli.add_explore_command(commands)  # explorer hook (rnn/explore_cli.py)
+    for p in (demo, train):
+        explore_cli.add_explore_option(p)
     return parser
 
 

@@ -161,3 +161,21 @@ def test_repr_html_is_a_sandboxed_iframe_with_the_escaped_page():
     x = mg.tensor(1.0, requires_grad=True, name="<b>x</b>")
     html = mg.explore(x * x)._repr_html_()
     assert html.startswith('<iframe sandbox="allow-scripts"') and "<b>" not in html
+
+
+def test_the_cli_writes_pages_for_a_random_problem_and_a_trained_model(tmp_path):
+    from rnn.__main__ import main
+    from test_cli import TINY
+    assert main(["explore", "--tau", "4", "--out", str(tmp_path / "e.html")]) == 0
+    assert "unrolled RNN, τ = 4" in json.loads(_data_of(tmp_path / "e.html"))["title"]
+    assert main(["train", "--grammar", "reber", "--steps", "3", "--eval-every", "3",
+                 "--out", str(tmp_path), "--explore", str(tmp_path / "t.html"), *TINY]) == 0
+    data = json.loads(_data_of(tmp_path / "t.html"))
+    assert data["title"].startswith("trained RNN on") and data["steps"]
+
+
+def _data_of(path) -> str:
+    text = path.read_text(encoding="utf-8")
+    opening = '<script type="application/json" id="data">'
+    start = text.index(opening) + len(opening)
+    return text[start:text.index("</script>", start)]
