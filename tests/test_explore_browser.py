@@ -146,6 +146,38 @@ def test_w_partial_sums_are_the_engines_contributions_summed(open_page):
     assert seen == 4
 
 
+def test_pan_and_zoom(open_page):
+    _, graph = rnn_graph(tau=3)
+    page = open_page(mg.explore(graph.loss))
+    box = page.locator("#graph").bounding_box()
+    scale, _, _ = page.evaluate("explorer.view()")
+    page.mouse.move(box["x"] + 300, box["y"] + 200)
+    page.mouse.wheel(0, -300)               # zoom in about the pointer
+    bigger, tx, ty = page.evaluate("explorer.view()")
+    assert bigger > 1.3 * scale
+    page.mouse.down()
+    page.mouse.move(box["x"] + 400, box["y"] + 260, steps=4)
+    page.mouse.up()
+    after, tx2, ty2 = page.evaluate("explorer.view()")
+    assert after == bigger and tx2 - tx > 90 and ty2 - ty > 50   # dragged by (100, 60)
+
+
+def test_jupyter_shows_the_page_in_a_sandboxed_iframe(browser, tmp_path):
+    x = mg.tensor([1.0, 2.0], requires_grad=True, name="</iframe><b>x</b>")
+    (tmp_path / "nb.html").write_text("<!doctype html><body>" + mg.explore(
+        (x * x).sum())._repr_html_() + "</body>", encoding="utf-8")
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((tmp_path / "nb.html").as_uri())
+    frame = page.frame_locator("iframe")
+    frame.locator("body[data-ready=true]").wait_for()
+    frame.locator("#last").click()
+    assert frame.locator("#counter").text_content() == "step 6 / 6"
+    assert page.locator("b").count() == 0 and errors == []
+    page.close()
+
+
 def test_collapsing_and_expanding_steps(open_page):
     _, graph = rnn_graph(tau=8)
     page = open_page(mg.explore(graph.loss))

@@ -111,11 +111,26 @@ def fold(order: list[int], preds: dict[int, list[int]], key: dict[int, str],
             delayed = p in step and n in step and step[p] != step[n]
             pair = (key[p], key[n], delayed)
             edges[pair] = True
-    folded_preds = defaultdict(list)
+    folded_preds = defaultdict(set)
     for source, target, delayed in edges:
         if not delayed and source != target:
-            folded_preds[target].append(source)
-    position = names.index
-    acyclic = {t: [s for s in ss if position(s) < position(t)] for t, ss in folded_preds.items()}
-    at = layered(names, acyclic)
+            folded_preds[target].add(source)
+    order = _topological(names, folded_preds)
+    place = {name: i for i, name in enumerate(order)}
+    at = layered(order, {t: [s for s in ss if place[s] < place[t]]
+                         for t, ss in folded_preds.items()})
     return dict(names=names, edges=list(edges), at=at)
+
+
+def _topological(names: list[str], preds: dict[str, set]) -> list[str]:
+    """``names`` with every name after its ``preds`` (Kahn's order); where a cycle stalls
+    it, the earliest waiting name goes next and its edges from waiting names are dropped."""
+    waiting = {n: set(preds.get(n, ())) for n in names}
+    done, order = set(), []
+    while waiting:
+        ready = [n for n in waiting if waiting[n] <= done] or [next(iter(waiting))]
+        for n in ready:
+            order.append(n)
+            done.add(n)
+            del waiting[n]
+    return order

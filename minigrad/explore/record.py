@@ -4,7 +4,9 @@ A :class:`Recording` is a backward-pass observer (``mg.observe_backward(recordin
 It copies what it needs at once, so nothing the engine or the user does later changes
 the record: every gradient becomes an *entry* of one table (small arrays in full,
 large ones as a summary), and every gradient sent to a node is added to that node's
-running sum, whose entry after each contribution is kept too.
+running sum, whose entry after each contribution is kept too. Equal arrays share an
+entry where that is known without searching: a first contribution is its own running
+sum, and a visited gradient usually equals the last running sum.
 """
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ class Recording:
         self.number: dict[Tensor, int] = {}
         self.prior: dict[int, tuple[int, np.ndarray]] = {}
         self.final: dict[int, np.ndarray] = {}
-        self._sums: dict[int, tuple[np.ndarray, int]] = {}
+        self._sums: dict[int, tuple[np.ndarray, int, int]] = {}  # node: running sum, count, entry
 
     def _id(self, t: Tensor) -> int:
         i = self.number.get(t)
@@ -93,19 +95,21 @@ class Recording:
         g = np.array(event.grad)  # a copy: the engine may reuse or the user change the array
         if event.kind == "send":
             receiver = self._id(event.input)
-            total, count = self._sums.get(receiver, (None, 0))
-            total = g if total is None else total + g
-            self._sums[receiver] = (total, count + 1)
-            self.events.append([1, node, self._entry(g), receiver, event.index,
-                                self._entry(total), count + 1])
+            total, count, _ = self._sums.get(receiver, (None, 0, None))
+            sent = self._entry(g)
+            total, summed = (g, sent) if total is None else (total + g, None)
+            summed = self._entry(total) if summed is None else summed
+            self._sums[receiver] = (total, count + 1, summed)
+            self.events.append([1, node, sent, receiver, event.index, summed, count + 1])
         elif event.kind == "visit":
-            self._sums.pop(node, None)
+            total, _, summed = self._sums.pop(node, (None, 0, None))
             prior = event.node.grad  # not yet stored: the .grad of earlier passes
             if prior is not None:
                 prior = np.array(prior.data if isinstance(prior, Tensor) else prior)
                 self.prior[node] = (self._entry(prior), prior)
             self.final[node] = g
-            self.events.append([0, node, self._entry(g)])
+            same = total is not None and total.shape == g.shape and np.array_equal(total, g)
+            self.events.append([0, node, summed if same else self._entry(g)])
         elif event.kind == "hook":
             self.final[node] = g
             self.events.append([2, node, self._entry(g), self._entry(event.before)])

@@ -328,7 +328,7 @@
       if (a === b && !delayed) continue;
       const [ax, ay] = at(a), [bx, by] = at(b);
       const hot = (a === receiver && b === current) || (hl.node >= 0 && hl.receiver < 0 && b === current);
-      c.strokeStyle = hot ? "#ff6f00" : "#999999"; c.lineWidth = hot ? 3 : 1;
+      c.strokeStyle = hot ? "#ff6f00" : delayed ? "#c62828" : "#999999"; c.lineWidth = hot ? 3 : delayed ? 2 : 1;
       c.beginPath();
       if (delayed) {   // the recurrence, from an earlier step: a loop out to the right
         const out = 30 + 6 * (Math.abs(ay - by) / 40);
@@ -626,6 +626,7 @@
     select: (i) => select(i, true),
     screen(i) { const [x, y] = anchor(i, false); return [x + (hidden[i] === 2 ? -W / 2 : W * scale / 2), y]; },
     collapsed: () => collapsed.map((r) => r.slice()),
+    view: () => [scale, tx, ty],
     hidden: (i) => hidden[i],
   });
   document.body.dataset.ready = "true";
