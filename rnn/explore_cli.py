@@ -69,7 +69,8 @@ def add_explore_command(commands) -> argparse.ArgumentParser:
     p.add_argument("--output-size", type=int, default=None, help="classes K (default: D)")
     p.add_argument("--tau", type=int, default=8, help="time steps τ (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    p.add_argument("--w-scale", type=float, default=1.0, help="multiply W by this (default: %(default)s)")
+    p.add_argument("--w-scale", type=float, default=1.0,
+                   help="multiply W by this (default: %(default)s)")
     p.add_argument("--loss", choices=["total", "last"], default="total",
                    help="backward from L = Σ L(t) or from L(τ) alone (default: %(default)s)")
     p.add_argument("--out", default="out/explore.html", help="(default: %(default)s)")

@@ -179,3 +179,13 @@ def _data_of(path) -> str:
     opening = '<script type="application/json" id="data">'
     start = text.index(opening) + len(opening)
     return text[start:text.index("</script>", start)]
+
+
+def test_the_readme_explorer_example_runs_as_printed(tmp_path, monkeypatch):
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Explorer"):]
+    code = section[section.index("```py\n") + 6:section.index("```", section.index("```py\n") + 6)]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"rnn.html", "last_two.html"}

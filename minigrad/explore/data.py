@@ -112,7 +112,8 @@ def collect(outputs: list[Tensor], recording: Recording, *, title: str = "") -> 
     data = {
         "title": title, "nodes": records, "entries": table, "events": events,
         "outputs": [number[o] for o in outputs], "heat": [min(logs), max(logs)] if logs else [0, 0],
-        "dx": DX, "rules": {op: rule_source(op) for op in dict.fromkeys(t.op for t in nodes if t.op)},
+        "dx": DX,
+        "rules": {op: rule_source(op) for op in dict.fromkeys(t.op for t in nodes if t.op)},
     }
     order = list(range(len(nodes)))
     if len(set(step.values())) >= 2:

@@ -3,8 +3,9 @@
 :func:`layered` puts each node one column right of its latest input (sources just
 left of their first consumer) and orders every column by the mean row of its
 neighbours, a few sweeps each way. A graph whose nodes carry an integer tag ``t``
-(the unrolled RNN) is laid out step by step: steps wired alike share one layout (the τ steps of an unrolled RNN are alike, so a
-τ = 1,000 graph is laid out about once), and the page places the steps side by side,
+(the unrolled RNN) is laid out step by step: steps wired alike share one layout (the τ
+steps of an unrolled RNN are alike: τ = 1,000 takes two layouts, the first step and the
+rest), and the page places the steps side by side,
 so collapsing a range of steps only moves the ones after it. Nodes outside the
 steps are the shared ones (parameters, used across steps; the page docks them) and
 the ones after the steps (the total loss). :func:`fold` merges the steps by role.
