@@ -214,6 +214,23 @@ def test_search_and_hook_replacements(open_page):
     assert printed(h.grad) == printed(10 * 2 * np.tanh([1.0, 2.0]))
 
 
+def test_training_mode_shows_the_pass_gradient_and_no_grad_kept(open_page):
+    model, graph = rnn_graph(tau=3)
+    recording = Recording()
+    with mg.observe_backward(recording):
+        graph.loss.backward(keep_intermediate_grads=False)
+    page = open_page(mg.explore(graph.loss, recording=recording))
+    nodes = mg.draw.walk([graph.loss])
+    h2, w = (next(i for i, t in enumerate(nodes) if t is v) for v in (graph.h[2], model.W))
+    page.click("#last")
+    page.evaluate(f"explorer.select({h2})")
+    assert len(numbers(page.locator("[data-field=grad]").text_content())) == 3
+    assert page.locator("[data-field=dotgrad]").text_content() == "None"
+    assert "keep_intermediate_grads=False" in page.locator("#details .note").text_content()
+    page.evaluate(f"explorer.select({w})")
+    assert numbers(page.locator("[data-field=dotgrad]").text_content()) == printed(model.W.grad)
+
+
 HOSTILE = ["</script><script>alert(1)</script>", "<img src=x onerror=alert(2)>",
            "\"'`;alert(3)//", "nul\x00byte", "two\nlines", "\u2028sep\u2029"]
 

@@ -44,6 +44,13 @@ def _array(g) -> np.ndarray | None:
     return None if g is None else np.asarray(g.data if isinstance(g, Tensor) else g)
 
 
+def _label(t: Tensor) -> str | None:
+    """The op with its parameters (``sum axis=0``), or the value of a scalar constant."""
+    if t.op is not None:
+        return op_label(t)
+    return format(t.data.item(), ".4g") if not t.requires_grad and t.data.size == 1 else None
+
+
 def _kind(t: Tensor) -> str:
     return "op" if t.op is not None else "param" if t.requires_grad else "const"
 
@@ -85,7 +92,7 @@ def collect(outputs: list[Tensor], recording: Recording, *, title: str = "") -> 
     records = []
     for i, t in enumerate(nodes):
         records.append({
-            "n": t.name, "op": t.op, "lb": op_label(t) if t.op is not None else None,
+            "n": t.name, "op": t.op, "lb": _label(t),
             "k": _kind(t), "sh": list(t.data.shape), "dt": str(t.data.dtype),
             "tg": {str(k): _tag_text(v) for k, v in t.tags.items()} if t.tags else {},
             "in": preds[i], "v": add(t.data), "g": grad_entry(_array(t.grad)),
@@ -94,20 +101,23 @@ def collect(outputs: list[Tensor], recording: Recording, *, title: str = "") -> 
         record, t = records[i], nodes[i]
         if r in recording.prior:
             record["pr"] = recording.prior[r][0]
-        if r in stored:
-            record["st"] = add(stored[r])
+        if r in stored:  # what .grad holds once the pass stored it: the engine's, as it is now
             record["last"] = last[r]
             now = _array(t.grad)
             if now is None:
+                record["st"] = None
                 record["note"] = "no .grad kept (keep_intermediate_grads=False, or cleared since)"
             elif now.shape != stored[r].shape or not np.array_equal(now, stored[r], equal_nan=True):
+                record["st"] = record["g"]
                 record["note"] = (".grad differs from this pass's result (it holds other passes "
                                   "too, or was changed since)")
+            else:
+                record["st"] = add(stored[r])
     for e in events:
         e[1] = remap[e[1]]
         if e[0] == 1:
             e[3] = remap[e[3]]
-    norms = [table[records[i]["st"]][0] for i in range(len(nodes)) if "st" in records[i]]
+    norms = [table[r["st"]][0] for r in records if r.get("st") is not None]
     logs = [math.log10(n) for n in norms if isinstance(n, float) and n > 0]
     data = {
         "title": title, "nodes": records, "entries": table, "events": events,

@@ -110,7 +110,7 @@
       cur[e[1]] = e[2];
       status[e[1]] = 2;
       if (e[0] === HOOK) hooked[e[1]] = i;
-      if (N[e[1]].last === i) grad[e[1]] = N[e[1]].st;
+      if (N[e[1]].last === i) grad[e[1]] = N[e[1]].st ?? -1;
     }
   }
 
