@@ -141,8 +141,12 @@ def test_w_partial_sums_are_the_engines_contributions_summed(open_page):
         contribution, partial = last.split("sum:")
         assert numbers(contribution.split(":", 1)[1]) == printed(e.grad)
         assert numbers(partial) == printed(total)
-        folded = page.locator("#folded-list li[data-name=W]").text_content()
-        assert folded.startswith(f"W: Σ {seen}/4")
+        now = page.locator("[data-field=grad]").text_content()
+        assert now.startswith(f"partial sum of {seen} of 4 contributions:")
+        assert numbers(now.split(":", 1)[1]) == printed(total)
+        folded = page.locator("#folded-list li[data-name=W]").text_content()   # Σ_t on the loop
+        assert folded.startswith(f"W: Σ {seen}/4 ‖")
+        assert numbers(folded.split("‖")[1]) == printed(np.linalg.norm(total))
     assert seen == 4
 
 
