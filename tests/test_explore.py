@@ -112,7 +112,7 @@ def test_events_from_another_graph_are_refused():
 
 
 HOSTILE = ["</script><script>alert(1)</script>", "<img src=x onerror=alert(2)>", "\"'`",
-           "a\x00b", "line\nbreak", "\u2028\u2029", "&amp;<!--", "\ud800"]
+           "a\x00b", "line\nbreak", "\u2028\u2029", "&amp;<!--", "\ud800", "@@JS@@ @@DATA@@"]
 
 
 def test_user_strings_are_inert_json_inside_the_page():
@@ -128,6 +128,8 @@ def test_user_strings_are_inert_json_inside_the_page():
     html = page.html()
     assert html.count("<script") == 2 and html.count("</script>") == 2
     assert "<img" not in html
+    shown = json.loads(_data_of(html))
+    assert [n["n"] for n in shown["nodes"] if n["n"] is not None] == HOSTILE  # untouched by @@
 
 
 def test_the_rule_shown_is_the_op_tables_source():
@@ -167,15 +169,15 @@ def test_the_cli_writes_pages_for_a_random_problem_and_a_trained_model(tmp_path)
     from rnn.__main__ import main
     from test_cli import TINY
     assert main(["explore", "--tau", "4", "--out", str(tmp_path / "e.html")]) == 0
-    assert "unrolled RNN, τ = 4" in json.loads(_data_of(tmp_path / "e.html"))["title"]
+    assert "unrolled RNN, τ = 4" in json.loads(_data_of((tmp_path / "e.html").read_text(encoding="utf-8")))["title"]
     assert main(["train", "--grammar", "reber", "--steps", "3", "--eval-every", "3",
                  "--out", str(tmp_path), "--explore", str(tmp_path / "t.html"), *TINY]) == 0
-    data = json.loads(_data_of(tmp_path / "t.html"))
+    data = json.loads(_data_of((tmp_path / "t.html").read_text(encoding="utf-8")))
     assert data["title"].startswith("trained RNN on") and data["steps"]
 
 
-def _data_of(path) -> str:
-    text = path.read_text(encoding="utf-8")
+def _data_of(text: str) -> str:
+    """The JSON text inside the page's data element."""
     opening = '<script type="application/json" id="data">'
     start = text.index(opening) + len(opening)
     return text[start:text.index("</script>", start)]
