@@ -169,7 +169,8 @@ def test_the_cli_writes_pages_for_a_random_problem_and_a_trained_model(tmp_path)
     from rnn.__main__ import main
     from test_cli import TINY
     assert main(["explore", "--tau", "4", "--out", str(tmp_path / "e.html")]) == 0
-    assert "unrolled RNN, τ = 4" in json.loads(_data_of((tmp_path / "e.html").read_text(encoding="utf-8")))["title"]
+    page = (tmp_path / "e.html").read_text(encoding="utf-8")
+    assert "unrolled RNN, τ = 4" in json.loads(_data_of(page))["title"]
     assert main(["train", "--grammar", "reber", "--steps", "3", "--eval-every", "3",
                  "--out", str(tmp_path), "--explore", str(tmp_path / "t.html"), *TINY]) == 0
     data = json.loads(_data_of((tmp_path / "t.html").read_text(encoding="utf-8")))
