@@ -150,6 +150,42 @@ def test_w_partial_sums_are_the_engines_contributions_summed(open_page):
     assert seen == 4
 
 
+def test_play_pause_and_speed(open_page):
+    _, graph = rnn_graph(tau=3)
+    page = open_page(mg.explore(graph.loss))
+    steps = page.evaluate("explorer.steps")
+    page.select_option("#speed", "30")
+    page.click("#play")
+    page.wait_for_function("() => explorer.step >= 6")
+    page.click("#play")                       # pause
+    paused = page.evaluate("explorer.step")
+    page.wait_for_timeout(300)
+    assert 6 <= page.evaluate("explorer.step") == paused < steps
+    page.select_option("#speed", "1000")
+    page.click("#play")
+    page.wait_for_function(f"() => explorer.step === {steps}")   # stops by itself at the end
+    assert page.locator("#play").text_content() == "play"
+
+
+def test_heat_colours_by_gradient_norm_and_nonfinite_is_red(open_page):
+    x = mg.tensor([0.0, 1.0], requires_grad=True, name="x")
+    with np.errstate(divide="ignore"):
+        small = mg.log(x + 1.0).named("small") * 1e-3      # ∂L/∂small = 1e-3 (2 entries)
+        L = (mg.log(x).named("big") + small).sum().named("L")  # ∂L/∂big = 1
+        page = open_page(mg.explore(L))
+    nodes = mg.draw.walk([L])
+    at = {t.name: i for i, t in enumerate(nodes) if t.name}
+    page.click("#last")
+    assert page.evaluate(f"explorer.colour({at['x']})") == "#ff0000"     # inf, heat off
+    page.check("#heat")
+    assert page.evaluate(f"explorer.colour({at['x']})") == "#ff0000"
+    viridis = page.evaluate("explorer.colour(%d) + ' ' + explorer.colour(%d)" % (
+        at["small"], at["big"]))
+    assert viridis == "#440154 #fde725"      # ‖g‖ = 1e-3·√2 the lowest, √2 the highest
+    page.evaluate(f"explorer.select({at['x']})")
+    assert numbers(page.locator("[data-field=grad]").text_content()) == [math.inf, 1.0005]
+
+
 def test_pan_and_zoom(open_page):
     _, graph = rnn_graph(tau=3)
     page = open_page(mg.explore(graph.loss))

@@ -1064,6 +1064,7 @@
     },
     collapsed: () => collapsed.map((r) => r.slice()),
     view: () => [scale, tx, ty],
+    colour: (i) => fillOf(i),
     hidden: (i) => hidden[i],
   });
   document.body.dataset.ready = "true";
