@@ -24,7 +24,7 @@ from minigrad import explore  # a package, and callable: mg.explore(outputs).sav
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "arange", "randn", "backward", "zero_grad", "no_grad", "enable_grad", "is_grad_enabled",
     "detect_anomaly", "observe_backward", "BackwardEvent", "OpError", "LazyGradient", "RULES",
-    "grad", "explore",
+    "grad",
     "gradient", "value_and_gradient", "vjp", "jvp", "hvp", "jacobian", "hessian",
     "primitive", "add", "sub", "mul", "div", "neg", "power", "pow", "exp", "log", "tanh", "sigmoid", "relu", "abs", "sqrt", "square", "clip",
     "matmul", "sum", "mean", "max", "min", "reshape", "transpose", "broadcast_to", "getitem",
