@@ -1,4 +1,4 @@
-"""Command line: ``python -m rnn demo|train|sample|render`` (also ``minigrad-rnn``).
+"""Command line: ``python -m rnn demo|train|sample|render|explore`` (also ``minigrad-rnn``).
 
 Start with ``python -m rnn demo``: it trains the RNN on the embedded Reber
 grammar for about a minute, then shows how close it came to the best possible
@@ -313,7 +313,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def requirements(args) -> tuple[list[str], bool]:
     """The optional packages a command needs, and whether it needs Graphviz's ``dot``."""
-    if args.command == "sample":
+    if args.command in ("sample", "explore"):
         return [], False
     if args.command == "render":
         return ["graphviz"] + ["matplotlib"] * args.heat, not mgdraw.is_dot_text(args.out)

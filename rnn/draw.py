@@ -422,19 +422,17 @@ def _drawing_path(string: str) -> str:
     return string
 
 
-def add_render_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m rnn render``: which view, the sizes, τ and seed of a
-    random token problem, the optional backward pass for gradient heat, the file."""
+def add_problem_arguments(parser: argparse.ArgumentParser, tau: int = 4) -> None:
+    """The sizes, τ, seed and W scale of a random token problem, and which loss to
+    differentiate (``render`` and ``explore``; see :func:`random_problem`)."""
     size, count = Range(int, 1).parse, Range(int, 0).parse
-    parser.add_argument("--view", choices=["unrolled", "folded"], default="unrolled",
-                        help="unrolled in time, or folded into the recurrent loop (default: %(default)s)")
     parser.add_argument("--input-size", type=size, metavar="D", default=4,
                         help="token types D, at least 1 (default: %(default)s)")
     parser.add_argument("--hidden", type=size, metavar="H", default=3,
                         help="hidden units H, at least 1 (default: %(default)s)")
     parser.add_argument("--output-size", type=size, metavar="K", default=None,
                         help="classes K, at least 1 (default: D)")
-    parser.add_argument("--tau", type=size, metavar="T", default=4,
+    parser.add_argument("--tau", type=size, metavar="T", default=tau,
                         help="time steps τ, at least 1 (default: %(default)s)")
     parser.add_argument("--seed", type=count, default=0,
                         help="seed of the parameters and the random tokens, ≥ 0 "
@@ -442,11 +440,31 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--w-scale", type=Range(float).parse, metavar="S", default=1.0,
                         help="multiply W by this finite number; below ~0.5 gradients vanish "
                              "visibly (default: %(default)s)")
-    parser.add_argument("--heat", action="store_true",
-                        help="run backward first and colour nodes by log10 ‖grad‖")
     parser.add_argument("--loss", choices=["total", "last"], default="total",
                         help="backward from L = Σ L(t), or from L(τ) alone, which shows how "
                              "the gradient fades going back in time (default: %(default)s)")
+
+
+def random_problem(args: argparse.Namespace):
+    """The model, tokens x and targets y that :func:`add_problem_arguments` describe,
+    and the loss to differentiate."""
+    D, H = args.input_size, args.hidden
+    K = args.output_size or D
+    model = RNN(D, H, K, seed=args.seed)
+    model.set_params(W=model.W.data * args.w_scale)
+    rng = np.random.default_rng(args.seed)
+    return model, rng.integers(0, D, args.tau), rng.integers(0, K, args.tau)
+
+
+def add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m rnn render``: which view, the random problem, the optional
+    backward pass for gradient heat, the file."""
+    count = Range(int, 0).parse
+    parser.add_argument("--view", choices=["unrolled", "folded"], default="unrolled",
+                        help="unrolled in time, or folded into the recurrent loop (default: %(default)s)")
+    add_problem_arguments(parser)
+    parser.add_argument("--heat", action="store_true",
+                        help="run backward first and colour nodes by log10 ‖grad‖")
     parser.add_argument("--params", choices=["once", "per-step"], default="once",
                         help="shared parameters drawn once, or also inside every step (default: %(default)s)")
     parser.add_argument("--all-steps", action="store_true",
@@ -461,12 +479,8 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
 
 def render_command(args: argparse.Namespace) -> Path:
     """Build the random problem described by ``args``, draw it and write ``args.out``."""
-    D, H = args.input_size, args.hidden
-    K = args.output_size or D
-    model = RNN(D, H, K, seed=args.seed)
-    model.set_params(W=model.W.data * args.w_scale)
-    rng = np.random.default_rng(args.seed)
-    graph = model.unroll(rng.integers(0, D, args.tau), rng.integers(0, K, args.tau))
+    model, x, y = random_problem(args)
+    graph = model.unroll(x, y)
     if args.heat:
         (graph.loss if args.loss == "total" else graph.L[graph.tau]).backward()
     if args.view == "folded":

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import minigrad as mg
+from rnn.draw import add_problem_arguments, random_problem
 from rnn.model import RNN
 
 __all__ = ["explore_rnn", "add_explore_command", "add_explore_option", "explore_trained",
@@ -45,15 +46,17 @@ def explore_rnn(model: RNN, x, y, path, *, loss: str = "total", title: str | Non
 
 def explore_command(args: argparse.Namespace) -> Path:
     """A random token problem of the given sizes (as ``render``) in the explorer."""
-    D, H = args.input_size, args.hidden
-    K = args.output_size or D
-    model = RNN(D, H, K, seed=args.seed)
-    model.set_params(W=model.W.data * args.w_scale)
-    rng = np.random.default_rng(args.seed)
-    path = explore_rnn(model, rng.integers(0, D, args.tau), rng.integers(0, K, args.tau),
-                       args.out, loss=args.loss)
+    model, x, y = random_problem(args)
+    path = explore_rnn(model, x, y, args.out, loss=args.loss)
     print(f"wrote {path} (open it in a browser; it needs no server or network)")
     return path
+
+
+def _page_path(string: str) -> str:
+    """An argparse ``type``: a file name ending in .html or .htm."""
+    if Path(string).suffix.lower() not in (".html", ".htm"):
+        raise argparse.ArgumentTypeError(f"expected a file name ending in .html, got {string!r}")
+    return string
 
 
 def add_explore_command(commands) -> argparse.ArgumentParser:
@@ -64,16 +67,9 @@ def add_explore_command(commands) -> argparse.ArgumentParser:
                     "of a small RNN on random tokens, in the engine's order. Example:\n"
                     "  python -m rnn explore --tau 12 --out out/explore.html",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--input-size", type=int, default=4, help="token types D (default: %(default)s)")
-    p.add_argument("--hidden", type=int, default=3, help="hidden units H (default: %(default)s)")
-    p.add_argument("--output-size", type=int, default=None, help="classes K (default: D)")
-    p.add_argument("--tau", type=int, default=8, help="time steps τ (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    p.add_argument("--w-scale", type=float, default=1.0,
-                   help="multiply W by this (default: %(default)s)")
-    p.add_argument("--loss", choices=["total", "last"], default="total",
-                   help="backward from L = Σ L(t) or from L(τ) alone (default: %(default)s)")
-    p.add_argument("--out", default="out/explore.html", help="(default: %(default)s)")
+    add_problem_arguments(p, tau=8)
+    p.add_argument("--out", type=_page_path, metavar="FILE", default="out/explore.html",
+                   help="the page to write, ending in .html (default: %(default)s)")
     p.set_defaults(run=explore_command)
     return p
 

@@ -26,8 +26,11 @@ RENDER = {**{flag: ["0", "-1", "x", "nan"] for flag in ("--input-size", "--hidde
                                                         "--output-size", "--tau")},
           "--seed": ["-1"], "--w-scale": ["nan", "inf", "-inf", "x"], "--collapse-above": ["-1"],
           "--out": ["g.jpeg", "g", "g.svg.txt"]}
+EXPLORE = {**{flag: values for flag, values in RENDER.items() if flag not in (
+    "--collapse-above", "--out")}, "--out": ["g.svg", "g", "g.html.txt"]}
 CASES = [(command, flag, value) for command, table in
-         [("train", TRAINING), ("demo", TRAINING), ("sample", SAMPLE), ("render", RENDER)]
+         [("train", TRAINING), ("demo", TRAINING), ("sample", SAMPLE), ("render", RENDER),
+          ("explore", EXPLORE)]
          for flag, values in table.items() for value in values]
 
 
@@ -39,6 +42,8 @@ def _tiny(command, tmp_path):
                 "--train-strings", "20", "--validation-strings", "5", "--out", str(tmp_path)]
     if command == "sample":
         return ["--checkpoint", str(tmp_path / "none.npz")]
+    if command == "explore":
+        return ["--out", str(tmp_path / "g.html")]
     return ["--out", str(tmp_path / "g.dot")]
 
 
