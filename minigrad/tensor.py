@@ -555,7 +555,8 @@ def _constant(op: str, x, like: np.dtype) -> Tensor:
         info = np.iinfo(like)
         if array.min() < info.min or array.max() > info.max:
             raise OpError(f"{what} does not fit the tensor dtype {like}")
-    return Tensor._make(array.astype(like, copy=False), False)
+    # a copy when it is the caller's own array: recording makes saved arrays read-only
+    return Tensor._make(array.astype(like, copy=array is x), False)
 
 
 def _check_finite(array: np.ndarray, message: str, inputs: Iterable[Tensor]) -> None:
@@ -640,8 +641,6 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
     stored: set[int] = set()  # ids of arrays now held as some .grad
 
     def store(node: Tensor, g) -> None:
-        if not (keep_intermediate_grads or node.op is None):
-            return
         if node.grad is None:
             if type(g) is np.ndarray and g.base is None and id(g) not in stored:
                 node.grad = g  # a fresh array no other .grad holds: no copy
@@ -653,7 +652,7 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
             node.grad = np.asarray(node.grad + g)
         stored.add(id(node.grad))
 
-    _walk(outputs, grads, create_graph, store)
+    _walk(outputs, grads, create_graph, store, store_all=keep_intermediate_grads)
 
 
 def grad(outputs, inputs, grad_outputs=None, *, create_graph: bool = False,
@@ -699,12 +698,14 @@ def grad(outputs, inputs, grad_outputs=None, *, create_graph: bool = False,
     return results[0] if single else tuple(results)
 
 
-def _walk(outputs, grads, create_graph: bool, store: Callable) -> None:
-    """The one backward pass: every node's gradient, complete, handed to ``store``.
+def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool = True) -> None:
+    """The one backward pass: every node's gradient, complete, handed to ``store``
+    (only the leaves' unless ``store_all``).
 
     Nodes wait in a heap, newest first. Every consumer of a node is newer than the
     node, so when a node comes out its gradient is complete: hooks run, then
-    ``store``, then its VJP sends one gradient to each input."""
+    ``store``, then its VJP sends one gradient to each input. Under
+    ``create_graph``, ``detect_anomaly`` or an observer, ``watch`` adds their work."""
     if isinstance(outputs, Tensor):
         raise TypeError("backward(outputs, grads) takes a list of outputs; "
                         "for one tensor call t.backward(grad)")
@@ -729,37 +730,37 @@ def _walk(outputs, grads, create_graph: bool, store: Callable) -> None:
                 _watch_visit(node, g, anomaly, observer)
             if node.hooks:
                 g = _run_hooks(node, g, observer)
-            store(node, g)
-            if node.vjp is not None:
-                _propagate(node, g, watch, pending, waiting)
+            if store_all or node.op is None:
+                store(node, g)
+            if node.vjp is None:
+                continue
+            # the VJP, and what it sends to each input (inline: this loop is the hot path)
+            try:
+                gs = node.vjp(g, *(_recorded(node) if create_graph else node.saved))
+            except (OpError, FloatingPointError):
+                raise
+            except Exception as error:
+                raise OpError(f"VJP of op {node.op!r} on operands [{_operands(node)}] raised "
+                              f"{type(error).__name__}: {error}") from error
+            if len(gs) != len(node.inputs):
+                raise OpError(f"VJP of op {node.op!r} returned {len(gs)} gradients for "
+                              f"{len(node.inputs)} operands [{_operands(node)}]")
+            for i, (x, gx) in enumerate(zip(node.inputs, gs)):
+                if gx is None or not x.requires_grad:
+                    continue
+                if watch:
+                    gx = _watch_send(node, i, gx, *watch)
+                data = x.data
+                if gx.shape != data.shape:
+                    gx = unbroadcast(gx, x, node)
+                if gx.dtype is not data.dtype and gx.dtype != data.dtype:
+                    raise OpError(f"VJP of op {node.op!r} returned a {gx.dtype} gradient for "
+                                  f"operand {_describe(x)}")
+                _accumulate(pending, waiting, x, gx)
 
 
-def _propagate(node: Tensor, g, watch, pending: dict, waiting: list) -> None:
-    """Run ``node``'s VJP and add what it sends to each input's pending gradient.
-    ``watch`` is None in an ordinary pass, else (create_graph, anomaly, observer)."""
-    try:
-        gs = node.vjp(g, *(_recorded(node) if watch and watch[0] else node.saved))
-    except (OpError, FloatingPointError):
-        raise
-    except Exception as error:
-        raise OpError(f"VJP of op {node.op!r} on operands "
-                      f"[{', '.join(_describe(x) for x in node.inputs)}] raised "
-                      f"{type(error).__name__}: {error}") from error
-    if len(gs) != len(node.inputs):
-        raise OpError(f"VJP of op {node.op!r} returned {len(gs)} gradients for "
-                      f"{len(node.inputs)} operands")
-    for i, (x, gx) in enumerate(zip(node.inputs, gs)):
-        if gx is None or not x.requires_grad:
-            continue
-        if watch:
-            gx = _watch_send(node, i, gx, *watch)
-        data = x.data
-        if gx.shape != data.shape:
-            gx = unbroadcast(gx, x, node)
-        if gx.dtype is not data.dtype and gx.dtype != data.dtype:
-            raise OpError(f"VJP of op {node.op!r} returned a {gx.dtype} gradient for "
-                          f"operand {_describe(x)}")
-        _accumulate(pending, waiting, x, gx)
+def _operands(node: Tensor) -> str:
+    return ", ".join(_describe(x) for x in node.inputs)
 
 
 def _watch_visit(node: Tensor, g, anomaly: bool, observer) -> None:
@@ -772,7 +773,7 @@ def _watch_visit(node: Tensor, g, anomaly: bool, observer) -> None:
 
 
 def _watch_send(node: Tensor, i: int, gx, create_graph: bool, anomaly: bool, observer):
-    """A VJP output on its way to operand ``i``, outside an ordinary pass: made a Tensor
+    """A VJP output on its way to operand ``i`` outside an ordinary pass: made a Tensor
     under create_graph, checked under detect_anomaly, shown to the observer."""
     x = node.inputs[i]
     if create_graph and not isinstance(gx, Tensor):

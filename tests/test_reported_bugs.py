@@ -332,3 +332,11 @@ def test_a_name_that_is_not_a_string_is_refused_where_it_is_given(name):
         mg.tensor(1.0, name=name)
     with pytest.raises(TypeError, match="name must be a string"):
         mg.tensor(1.0).named(name)
+
+
+def test_recording_never_freezes_the_callers_own_arrays():
+    mine = np.array([1.0, 2.0])
+    x = mg.tensor([3.0, 4.0], requires_grad=True)
+    (x * mine).sum().backward()
+    mine[0] = 10.0  # still the caller's to change
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])
