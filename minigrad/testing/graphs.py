@@ -134,7 +134,8 @@ class Program:
 def array_rules(xp=np) -> dict:
     """Each op of :data:`OPS` as a plain formula over ``xp`` (numpy, or a numpy-like
     module: ``autograd.numpy`` differentiates them), written from the definitions,
-    not from minigrad's code. Conventions: ``x ** 0`` is the constant 1; relu'(0) = 0;
+    not from minigrad's code. Conventions: ``x ** 0`` is the constant 1; relu'(0) = 0
+    and |x|'(0) = 0;
     ``cross_entropy(reduction="mean")`` over zero targets is 0; ``clip`` passes the
     gradient at its bounds (autograd's ``np.clip`` blocks it there); ``where`` selects by
     weights 1 and 0 (``c·x + (1 − c)·y``, exact for finite values: autograd's own
@@ -184,7 +185,8 @@ def array_rules(xp=np) -> dict:
         "exp": xp.exp, "log": xp.log, "tanh": xp.tanh,
         "sigmoid": lambda x: 0.5 * (1.0 + xp.tanh(0.5 * x)),
         "relu": lambda x: xp.where(x > 0, x, 0.0),
-        "abs": lambda x: xp.where(x < 0, -x, x), "sqrt": lambda x: x ** 0.5,
+        "abs": lambda x: xp.where(x > 0, x, 0.0) + xp.where(x < 0, -x, 0.0),  # |x|'(0) = 0
+        "sqrt": lambda x: x ** 0.5,
         "square": lambda x: x * x, "clip": clip,
         "matmul": xp.matmul,
         "sum": lambda x, *, axis=None, keepdims=False: xp.sum(x, axis=axis, keepdims=keepdims),
