@@ -644,7 +644,7 @@ _BUILD = {"leaf": _leaf, "neg": _unary("neg"), **{op: _binary(op) for op in BINA
 
 
 @st.composite
-def steps(draw, program: Program, ops=OPS):
+def steps(draw, program, ops=OPS):
     """``(step, value)``: one step valid after ``program`` (a new leaf or one of
     ``ops``, each op four times as likely as a leaf), with its numpy value; add it with
     :meth:`Program.add`. A program with no node yet gets a leaf.

@@ -115,7 +115,7 @@ def log_uniform(low: float, high: float) -> st.SearchStrategy[float]:
 def rnn_problems(draw, H=st.integers(1, 6), D=st.integers(1, 6), K=st.integers(1, 6),
                  tau=st.integers(1, 12), batch=st.none() | st.integers(1, 4),
                  tokens=st.booleans(), with_h0=st.booleans(),
-                 scale=log_uniform(1e-3, 10.0)) -> RNNProblem:
+                 scale=log_uniform(1e-3, 10.0)):  # a strategy of RNNProblem
     """Random problems. Every argument is a strategy; the defaults cover sizes 1..6,
     τ 1..12, one sequence or a batch of 1..4, token or dense inputs, h(0) given or
     zeros, and a scale per parameter from 1e-3 (tanh nearly linear) to 10 (tanh
