@@ -47,6 +47,7 @@ True
 from __future__ import annotations
 
 import operator
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -123,7 +124,9 @@ def _autograd(forward: Callable, leaves: list, pairs: list, directions=None):
     if directions is None:
         return forward(leaves), autograd.grad(total)(leaves)
     along = lambda xs: sum(anp.sum(g * u) for g, u in zip(autograd.grad(total)(xs), directions))
-    return forward(leaves), autograd.grad(along)(leaves)  # noqa: E731
+    with warnings.catch_warnings():  # a linear program's gradient is constant: its Hessian is 0
+        warnings.filterwarnings("ignore", "Output seems independent of input")
+        return forward(leaves), autograd.grad(along)(leaves)  # noqa: E731
 
 
 def _torch(forward: Callable, leaves: list, pairs: list, directions=None):
