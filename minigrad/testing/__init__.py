@@ -1,4 +1,10 @@
-"""Checking gradients: autodiff against central differences, for users too."""
+"""Checking gradients, for users too: autodiff against central differences
+(:func:`gradcheck`), two exact computations against each other
+(:func:`assert_roundoff_equal`), a minigrad function against an independent
+implementation (:func:`minigrad.testing.differential.differential_check`).
+Hypothesis strategies live in :mod:`minigrad.testing.strategies` (arrays, tensors),
+:mod:`minigrad.testing.graphs` (random computation graphs) and
+:mod:`minigrad.testing.rnn` (RNN problems)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,11 +13,21 @@ import numpy as np
 
 from minigrad.tensor import Tensor, backward, no_grad
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["gradcheck", "GradcheckError", "assert_roundoff_equal"]
 
 
 class GradcheckError(AssertionError):
-    """Autodiff and central differences disagree."""
+    """Autodiff and central differences disagree (or cannot be compared: NaN or inf).
+
+    >>> import minigrad as mg
+    >>> from minigrad.testing import GradcheckError, gradcheck
+    >>> x = mg.tensor([1e-7], requires_grad=True)
+    >>> try:
+    ...     gradcheck(lambda x: mg.log(x).sum(), x)  # x - eps < 0: log is NaN there
+    ... except GradcheckError as error:
+    ...     print("caught")
+    caught
+    """
 
 
 def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float = 1e-6,
@@ -29,6 +45,14 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
     well above the error of central differences (about 1e-10·|f| + 1e-13·|f‴|)
     and catch a rule that is wrong by 0.1 %.
 
+    A check that cannot tell is a failure, never a pass: a central difference
+    or an analytic value that is NaN or inf (the function is not differentiable
+    there, or a step of ``eps`` leaves its domain) raises
+    :class:`GradcheckError`, and so does a function whose value is not finite
+    at the inputs. ``eps`` must be finite, in (0, 1), and large enough to move
+    every checked element; ``atol`` and ``rtol`` must be finite, in [0, 1)
+    (``rtol`` >= 1 would accept a zero gradient); anything else is a ValueError.
+
     Raises :class:`GradcheckError` naming the input, the element and both
     values; returns True otherwise.
 
@@ -38,6 +62,12 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
     >>> gradcheck(lambda x: mg.tanh(x * x).sum(), x)
     True
     """
+    for what, value, low in (("eps", eps, 0.0), ("atol", atol, None), ("rtol", rtol, None)):
+        if not (isinstance(value, (int, float, np.floating, np.integer))
+                and np.isfinite(value) and (value > 0 if low is not None else value >= 0)
+                and value < 1):
+            raise ValueError(f"gradcheck: {what} must be a finite number in "
+                             f"{'(0, 1)' if low is not None else '[0, 1)'}, got {value!r}")
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor) and x.data.dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} ({x.name!r}) is {x.data.dtype}; "
@@ -52,7 +82,16 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
         with no_grad():
             return np.array(fn(*leaves).data, dtype=np.float64)
 
+    for i in checked:
+        x = leaves[i].data
+        if np.any(x + eps == x) or np.any(x - eps == x):
+            raise ValueError(f"gradcheck: eps={eps!r} does not move input {i} "
+                             f"({leaves[i].name!r}, largest magnitude "
+                             f"{np.max(np.abs(x)):.3g}) in float64; use a larger eps")
     out = fn(*leaves)
+    if not np.all(np.isfinite(out.data)):
+        raise GradcheckError(f"gradcheck: the function's value is not finite at the inputs: "
+                             f"{out.data!r}")
     rng = np.random.default_rng(seed)
 
     def analytic(u: np.ndarray) -> list[np.ndarray]:
@@ -72,15 +111,17 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
         return (plus - minus) / (2 * eps)
 
     def compare(what: str, i: int, num, ana) -> None:
-        bad = np.abs(num - ana) > atol + rtol * np.abs(num)
-        if np.any(bad) or not np.all(np.isfinite(ana)):
-            k = tuple(int(n) for n in np.unravel_index(np.argmax(bad | ~np.isfinite(ana)),
-                                                       np.shape(bad)))
+        finite = np.isfinite(num) & np.isfinite(ana)
+        bad = ~(finite & (np.abs(num - ana) <= atol + rtol * np.abs(num)))
+        if np.any(bad):
+            k = tuple(int(n) for n in np.unravel_index(np.argmax(bad), np.shape(bad)))
             name = leaves[i].name or f"#{i}"
+            why = "" if finite[k] else (" (not finite: the function is not differentiable "
+                                        "there, or a step of eps leaves its domain)")
             raise GradcheckError(
                 f"gradcheck: input {i} ({name}, shape {leaves[i].shape}), {what} {k}: "
                 f"numerical {float(np.asarray(num)[k])!r} vs analytical "
-                f"{float(np.asarray(ana)[k])!r}")
+                f"{float(np.asarray(ana)[k])!r}{why}")
 
     for j, i in enumerate(checked):
         x = leaves[i].data
@@ -97,3 +138,30 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
                 ana = np.sum(analytic(u)[j] * v)
                 compare("projection <u, J v>", i, np.array([num]), np.array([ana]))
     return True
+
+
+def assert_roundoff_equal(actual, expected, what: str, tol: float = 1e-9) -> None:
+    """Two exact computations of the same quantity, differing only in the order of
+    floating-point operations: same shape, finite, and
+    |actual − expected| ≤ tol·max(1, ‖expected‖_∞) everywhere.
+
+    The bound is relative to the array's scale, not per element: an entry that is a
+    sum of large terms cancelling to ~0 carries round-off of the terms' size, so its
+    own relative error means nothing. Round-off is a few ulp times the number of
+    accumulated terms and the depth of the computation, ≲ 1e-13 of the scale for the
+    graphs in this project's tests; the default 1e-9 leaves room for growth through
+    long products, and a wrong formula misses by O(1) of the scale.
+
+    >>> import numpy as np
+    >>> from minigrad.testing import assert_roundoff_equal
+    >>> assert_roundoff_equal(0.1 + 0.2 + 0.3, 0.3 + 0.2 + 0.1, "sum")
+    >>> assert_roundoff_equal(np.ones(2), np.array([1.0, 1.1]), "x")
+    Traceback (most recent call last):
+    AssertionError: x: off by 0.1 at scale 1.1
+    """
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    assert np.all(np.isfinite(actual)), f"{what}: non-finite value {actual}"
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    error = float(np.max(np.abs(actual - expected), initial=0.0))
+    assert error <= tol * scale, f"{what}: off by {error:.3g} at scale {scale:.3g}"
