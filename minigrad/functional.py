@@ -140,13 +140,15 @@ def jvp(f: Callable, inputs, tangents) -> tuple[Tensor, Tensor]:
     vs = [tangents] if single else list(tangents)
     if len(vs) != len(xs):
         raise ValueError(f"jvp: {len(xs)} inputs but {len(vs)} tangents")
-    out = _call(f, xs)
-    u = Tensor(np.zeros_like(out.data), requires_grad=True, name="u")  # a dummy cotangent
-    jt_u = grad(out, xs, u, create_graph=True, allow_unused=True)        # Jᵀu, linear in u
     for v, x in zip(vs, xs):
         if np.shape(v.data if isinstance(v, Tensor) else v) != x.shape:
             raise ValueError(f"jvp: a tangent of shape {np.shape(v)} for an input of shape "
                              f"{x.shape}")
+    out = _call(f, xs)
+    if not out.requires_grad:  # f is a constant (e.g. the gradient of a linear function)
+        return out, Tensor(np.zeros_like(out.data))
+    u = Tensor(np.zeros_like(out.data), requires_grad=True, name="u")  # a dummy cotangent
+    jt_u = grad(out, xs, u, create_graph=True, allow_unused=True)        # Jᵀu, linear in u
     inner = _inner(jt_u, vs)
     if not inner.requires_grad:  # f does not depend on its inputs
         return out, Tensor(np.zeros_like(out.data))
