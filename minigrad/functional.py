@@ -197,7 +197,7 @@ def jacobian(f: Callable, x) -> Tensor:
     (x,), _, nested = _inputs(x)
     out = _call(f, [x])
     rows = [grad(out, x, e, create_graph=nested, allow_unused=True)
-            for e in np.eye(out.size).reshape((out.size,) + out.shape)]
+            for e in np.eye(out.size).reshape((out.size,) + out.shape)] if out.requires_grad else []
     return stack(rows).reshape(out.shape + x.shape) if rows else Tensor(
         np.zeros(out.shape + x.shape))
 
