@@ -10,6 +10,7 @@ none here. Inputs are small (at most 2 axes of at most 3): order 2 in both modes
 about a hundred backward passes per input element.
 """
 import operator
+import re
 
 import numpy as np
 import pytest
@@ -17,7 +18,8 @@ from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
-from minigrad.testing import gradcheck
+from minigrad.tensor import apply
+from minigrad.testing import GradcheckError, gradcheck
 from minigrad.testing.strategies import (arrays, axes, broadcastable_shapes, distinct_arrays,
                                          keepdims, matmul_shapes, nonzero_arrays,
                                          positive_arrays, shapes)
@@ -204,3 +206,94 @@ def test_the_mixed_derivative_of_pow_at_exponent_zero():
     dx = mg.grad(COVERAGE.seen((x ** y).sum()), x, create_graph=True)
     np.testing.assert_array_equal(dx.data, [0.0, 0.0])
     np.testing.assert_allclose(mg.grad(dx.sum(), y).data, [2.0, 0.5], rtol=1e-15)
+
+
+# -- the checker is checked at second order ------------------------------------------------
+def _data(t):
+    return t.data if isinstance(t, mg.Tensor) else t
+
+
+def constant_reading_tanh(x):
+    """tanh whose VJP reads ``out.data``: g (1 − t²) with t a constant, right at first
+    order, but under create_graph the (1 − t²) factor is not differentiated."""
+    def forward(x):
+        return np.tanh(x), lambda g, out, x: (g * (1.0 - _data(out) ** 2),)
+    return apply("constant_reading_tanh", forward, (x,), {})
+
+
+def constant_reading_mul(x, y):
+    """x * y whose VJP for x uses y's array (a numpy constant) instead of the Tensor y."""
+    def forward(x, y):
+        return x * y, lambda g, out, x, y: (g * _data(y), g * x)
+    return apply("constant_reading_mul", forward, (x, y), {})
+
+
+def scaled_tanh(scale):
+    def forward(x):
+        return np.tanh(x), lambda g, out, x: (scale * g * (1.0 - out * out),)
+    return lambda x: apply("scaled_tanh", forward, (x,), {})
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+@pytest.mark.parametrize("max_full", [256, 0], ids=["full Jacobian", "projections"])
+def test_a_vjp_that_is_right_but_not_differentiable_fails_at_order_2_only(mode, max_full):
+    x, y = (mg.tensor(a, requires_grad=True) for a in ([0.3, -1.1, 0.7], [1.5, -0.4, 2.0]))
+    for fn, inputs in ((constant_reading_tanh, (x,)), (constant_reading_mul, (x, y))):
+        assert gradcheck(fn, *inputs, modes=("fwd", "rev"), max_full=max_full)
+        with pytest.raises(GradcheckError, match=re.escape(
+                {"fwd": "∂(fn)·v (v fixed, random), in forward mode (mg.jvp)",
+                 "rev": "∇⟨u, fn⟩ (u fixed, random), in reverse mode (backward)"}[mode])):
+            gradcheck(fn, *inputs, order=2, modes=(mode,), max_full=max_full)
+    assert gradcheck(mg.tanh, x, order=2, modes=(mode,), max_full=max_full)
+    assert gradcheck(operator.mul, x, y, order=2, modes=(mode,), max_full=max_full)
+
+
+def test_forward_mode_catches_a_vjp_a_tenth_of_a_percent_off():
+    """mg.jvp transposes the VJP, so a wrong VJP is a wrong JVP."""
+    x = mg.tensor([0.3, -1.1], requires_grad=True)
+    assert gradcheck(scaled_tanh(1.0), x, order=3, modes=("fwd",))
+    with pytest.raises(GradcheckError, match=r"forward mode \(mg.jvp\): input 0"):
+        gradcheck(scaled_tanh(1.001), x, modes=("fwd",))
+
+
+def test_a_wrong_third_derivative_is_caught_at_order_3_only():
+    """x³ whose VJP is g·3·sq(x), sq an x² whose own VJP reads x's array: the first
+    and second derivatives (3x², 6x) come out right, but the second is recorded as a
+    function of g only, so the third (6) comes out 0. A correct x³ passes at order 3."""
+    def forward(x):
+        return x ** 3, lambda g, out, x: (g * 3.0 * x * x,)
+    cube = lambda x: apply("cube", forward, (x,), {})  # noqa: E731
+    x = mg.tensor([0.4, -1.3], requires_grad=True)
+    assert gradcheck(cube, x, order=3, modes=("fwd", "rev"))
+
+    def forward_bad(x):
+        return x ** 3, lambda g, out, x: (g * 3.0 * (
+            square_with_constant_vjp(x) if isinstance(x, mg.Tensor) else x * x),)
+    bad = lambda x: apply("cube", forward_bad, (x,), {})  # noqa: E731
+    assert gradcheck(bad, x, order=2, modes=("fwd", "rev"))
+    with pytest.raises(GradcheckError):
+        gradcheck(bad, x, order=3, modes=("rev",))
+
+
+def square_with_constant_vjp(x):
+    """x² whose VJP 2 g x reads x's array: right to first order, wrong beyond."""
+    def forward(x):
+        return x * x, lambda g, out, x: (2.0 * g * _data(x),)
+    return apply("square", forward, (x,), {})
+
+
+@pytest.mark.parametrize("bad, message", [(dict(order=0), "order must be an integer"),
+                                          (dict(order=1.5), "order must be an integer"),
+                                          (dict(modes=()), "modes must be"),
+                                          (dict(modes=("fwd", "back")), "modes must be"),
+                                          (dict(modes=("rev", "rev")), "modes must be")])
+def test_order_and_modes_are_validated(bad, message):
+    with pytest.raises(ValueError, match=message):
+        gradcheck(mg.tanh, mg.tensor([0.5], requires_grad=True), **bad)
+
+
+def test_higher_order_checks_leave_the_users_tensors_alone():
+    x = mg.tensor([0.5, -0.2], requires_grad=True)
+    before, array = x.data.copy(), x.data
+    assert gradcheck(lambda x: mg.exp(x) * x, x, order=2, modes=("fwd", "rev"))
+    assert x.data is array and np.array_equal(x.data, before) and x.grad is None
