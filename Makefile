@@ -57,6 +57,7 @@ examples: deps graphviz
 	$(PY) examples/03_draw_graphs.py out/examples
 	$(PY) examples/04_train_reber.py
 	$(PY) examples/05_vanishing_gradients.py --quick --out out/examples
+	$(PY) examples/06_second_order.py out/examples
 
 clean:
 	rm -rf build/ out/ *.egg-info .pytest_cache .hypothesis $(DEPS)

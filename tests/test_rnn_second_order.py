@@ -2,7 +2,13 @@
 graph's loss (mg.hvp, reverse-over-reverse and forward-over-reverse) against the
 R-operator oracle (rnn.rop, numpy only) and against central differences of gradients.
 """
+import re
+import runpy
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import minigrad as mg
@@ -113,3 +119,16 @@ def test_gradcheck_at_second_order_passes_on_the_rnn(p):
     leaves = [mg.tensor(a, requires_grad=True, name=n) for n, a in variables(p).items()]
     assert gradcheck(loss_function(p), *leaves, order=2, modes=("rev",), atol=ATOL, rtol=RTOL)
 
+
+
+def test_example_06_agrees_three_ways_and_draws_the_second_derivative(tmp_path, monkeypatch,
+                                                                      capsys):
+    script = Path(__file__).parent.parent / "examples" / "06_second_order.py"
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path)])
+    runpy.run_path(str(script), run_name="__main__")
+    printed = capsys.readouterr().out
+    assert float(re.search(r"largest difference between any two: (\S+)", printed)[1]) < 1e-12
+    value = re.search(r"d²tanh/dx² at 0\.5: (\S+)", printed)[1]
+    assert float(value) == pytest.approx(-2 * np.tanh(0.5) * (1 - np.tanh(0.5) ** 2), rel=1e-14)
+    svg = (tmp_path / "d2tanh.svg").read_text()
+    assert ">d²tanh/dx²<" in svg and ">tanh<" in svg and svg.count("<svg") == 1
