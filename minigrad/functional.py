@@ -171,7 +171,8 @@ def hvp(f: Callable, inputs, vector, mode: str = "rev-rev"):
         raise ValueError(f"hvp: {len(xs)} inputs but {len(vs)} vectors")
     if mode == "fwd-rev":
         df = gradient(f, argnums=tuple(range(len(xs))))
-        _, flat = jvp(lambda *ys: concat([g.reshape(-1) for g in df(*ys)]), tuple(xs), tuple(vs))
+        at = tuple(xs) if nested else tuple(x.data for x in xs)  # arrays: jvp records nothing
+        _, flat = jvp(lambda *ys: concat([g.reshape(-1) for g in df(*ys)]), at, tuple(vs))
         ends = np.cumsum([0] + [x.size for x in xs])
         return _one([flat[int(a):int(b)].reshape(x.shape)
                      for a, b, x in zip(ends[:-1], ends[1:], xs)], single)
