@@ -250,3 +250,16 @@ def test_jvp_and_fwd_rev_hvp_of_constant_functions_are_zero():
                                              mode=mode).data, [0.0, 0.0])
     H = mg.hessian(lambda x: (3.0 * x).sum(), np.ones(2))  # raised like jvp did
     np.testing.assert_array_equal(H.data, np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("mode", ["rev-rev", "fwd-rev"])
+def test_hvp_is_recorded_only_when_its_inputs_are(mode):
+    """f = Σ x³: H v = 6 x ⊙ v, and d/dx Σ(H v) = 6 v (a third derivative) when x is a
+    Tensor that requires grad; from arrays H v is a constant (fwd-rev used to record its
+    last backward pass anyway, doubling its cost)."""
+    f, v = (lambda x: (x ** 3).sum()), np.array([1.0, -2.0])
+    x = mg.tensor([0.5, 3.0], requires_grad=True)
+    Hv = mg.hvp(f, x, v, mode=mode)
+    np.testing.assert_array_equal(Hv.data, 6 * x.data * v)
+    np.testing.assert_array_equal(mg.grad(Hv.sum(), x).data, 6 * v)
+    assert not mg.hvp(f, x.data, v, mode=mode).requires_grad
