@@ -139,6 +139,7 @@ class Outer(LazyGradient):
             self._add_done(other.done)
         if self.rows >= self.CHUNK:
             self._add_done(self._product())
+            self.us, self.vs, self.rows = [], [], 0
         return self
 
     def _add_done(self, d: np.ndarray) -> None:
@@ -146,14 +147,15 @@ class Outer(LazyGradient):
 
     def _product(self) -> np.ndarray:
         us, vs = self.us, self.vs
-        self.us, self.vs, self.rows = [], [], 0
         return (us[0] if len(us) == 1 else np.concatenate(us)).T @ (
             vs[0] if len(vs) == 1 else np.concatenate(vs))
 
     def dense(self) -> np.ndarray:
-        if self.us:
-            self._add_done(self._product())
-        return self.done
+        """The sum as a new array; ``self`` is left as it was."""
+        if not self.us:
+            return self.done.copy()
+        total = self._product()
+        return total if self.done is None else np.add(total, self.done, out=total)
 
 
 def outer(g, y):

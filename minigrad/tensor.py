@@ -17,12 +17,13 @@ import html
 import heapq
 import itertools
 import threading
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
 __all__ = [
-    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
+    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "observe_backward",
+    "BackwardEvent", "grad", "LazyGradient",
     "detect_anomaly", "backward", "zero_grad", "OpError",
 ]
 
@@ -41,6 +42,7 @@ class OpIndexError(OpError, IndexError):
 # in the common case (none) checking a switch costs one test of an empty dict.
 _GRAD_ENABLED: dict[int, bool] = {}  # thread id -> recording on or off
 _ANOMALY: dict[int, bool] = {}       # thread id -> anomaly checks on or off
+_OBSERVERS: dict[int, Callable] = {} # thread id -> the backward-pass observer
 _CREATED = itertools.count()  # creation numbers: every op's inputs are older than its result
 _thread = threading.get_ident
 
@@ -107,6 +109,59 @@ def detect_anomaly():
     """
     with _switch(_ANOMALY, True), np.errstate(all="ignore"):
         yield
+
+
+class BackwardEvent(NamedTuple):
+    """One step of a backward pass as an observer sees it (arrays are read-only copies
+    or views, so observing changes nothing).
+
+    ``kind`` is ``"visit"`` (``node`` comes out of the queue with its complete
+    gradient ``grad``, before its hooks), ``"hook"`` (a hook on ``node`` replaced
+    ``before`` by ``grad``) or ``"send"`` (``node``'s VJP sends ``grad``, summed
+    back to the operand's shape, to ``input``, its operand number ``index``)."""
+    kind: str
+    node: "Tensor"
+    grad: np.ndarray
+    input: "Tensor | None" = None
+    index: int | None = None
+    before: np.ndarray | None = None
+
+
+@contextlib.contextmanager
+def observe_backward(observer: Callable[[BackwardEvent], None]):
+    """Context manager: call ``observer(event)`` at every step of every backward pass
+    this thread runs inside it, in the engine's order (see :class:`BackwardEvent`).
+    Observing records nothing and changes no gradient; off, it costs one test of an
+    empty dict per backward pass.
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor(2.0, requires_grad=True, name="x")
+    >>> y = (x * x).named("y")
+    >>> events = []
+    >>> with mg.observe_backward(events.append):
+    ...     y.backward()
+    >>> [(e.kind, e.node.name, float(e.grad)) for e in events]
+    [('visit', 'y', 1.0), ('send', 'y', 2.0), ('send', 'y', 2.0), ('visit', 'x', 4.0)]
+    """
+    if not callable(observer):
+        raise TypeError(f"observe_backward: {observer!r} is not callable")
+    me = _thread()
+    if me in _OBSERVERS:
+        raise RuntimeError("observe_backward: this thread already has an observer")
+    _OBSERVERS[me] = observer
+    try:
+        yield
+    finally:
+        del _OBSERVERS[me]
+
+
+def _shown(g) -> np.ndarray:
+    """A read-only look at a gradient (array, Tensor or lazy) for an observer."""
+    array = g.data if isinstance(g, Tensor) else (
+        g.dense() if isinstance(g, LazyGradient) else np.asarray(g))
+    view = array.view()
+    view.setflags(write=False)
+    return view
 
 
 def _describe(t: "Tensor") -> str:
@@ -586,23 +641,27 @@ def _walk(outputs, grads, create_graph: bool, store: Callable) -> None:
     for out, g in zip(outputs, grads):
         _accumulate(pending, waiting, out, _seed(out, g, create_graph))
     anomaly = _anomaly_on()
+    observer = _OBSERVERS.get(_thread()) if _OBSERVERS else None
     with _grad_mode(True) if create_graph else contextlib.nullcontext():
         while waiting:
             node = heapq.heappop(waiting)[1]
             g = pending.pop(node)
             if type(g) is not np.ndarray and not create_graph:
                 g = _dense(g)
+            if observer:
+                observer(BackwardEvent("visit", node, _shown(g)))
             if node.hooks:
-                g = _run_hooks(node, g)
+                g = _run_hooks(node, g, observer)
             if anomaly:
                 _check_finite(_array(g), f"gradient reaching {_describe(node)} is non-finite",
                               node.inputs)
             store(node, g)
             if node.vjp is not None:
-                _propagate(node, g, create_graph, anomaly, pending, waiting)
+                _propagate(node, g, create_graph, anomaly, observer, pending, waiting)
 
 
-def _propagate(node: Tensor, g, create_graph: bool, anomaly: bool, pending, waiting) -> None:
+def _propagate(node: Tensor, g, create_graph: bool, anomaly: bool, observer, pending,
+               waiting) -> None:
     """Run ``node``'s VJP and add what it sends to each input's pending gradient."""
     try:
         gs = node.vjp(g, *(_recorded(node) if create_graph else node.saved))
@@ -615,7 +674,7 @@ def _propagate(node: Tensor, g, create_graph: bool, anomaly: bool, pending, wait
     if len(gs) != len(node.inputs):
         raise OpError(f"VJP of op {node.op!r} returned {len(gs)} gradients for "
                       f"{len(node.inputs)} operands")
-    for x, gx in zip(node.inputs, gs):
+    for i, (x, gx) in enumerate(zip(node.inputs, gs)):
         if gx is None or not x.requires_grad:
             continue
         if create_graph and not isinstance(gx, Tensor):
@@ -629,6 +688,8 @@ def _propagate(node: Tensor, g, create_graph: bool, anomaly: bool, pending, wait
         if gx.dtype is not x.data.dtype and gx.dtype != x.data.dtype:
             raise OpError(f"VJP of op {node.op!r} returned a {gx.dtype} gradient for "
                           f"operand {_describe(x)}")
+        if observer:
+            observer(BackwardEvent("send", node, _shown(gx), x, i))
         _accumulate(pending, waiting, x, gx)
 
 
@@ -671,7 +732,7 @@ def _seed(out: Tensor, grad, create_graph: bool):
     return Tensor._make(g, False) if create_graph else g
 
 
-def _run_hooks(node: Tensor, g):
+def _run_hooks(node: Tensor, g, observer=None):
     """Each hook sees a read-only view of the gradient; what it returns replaces it."""
     for hook in node.hooks:
         view = g
@@ -686,7 +747,11 @@ def _run_hooks(node: Tensor, g):
                 raise OpError(f"hook {getattr(hook, '__name__', hook)!r} on {_describe(node)} "
                               f"returned a {replaced.dtype} gradient of shape {replaced.shape}; "
                               f"expected {g.dtype} of shape {g.shape}")
+            if observer:
+                before = _shown(g)
             g = replaced if isinstance(replaced, Tensor) else _like(replaced, g)
+            if observer:
+                observer(BackwardEvent("hook", node, _shown(g), before=before))
     return g
 
 
