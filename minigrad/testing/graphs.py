@@ -37,17 +37,18 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
-from minigrad.testing.strategies import arrays, axes, exponents, indices, transpose_axes
+from minigrad.testing.strategies import (arrays, axes, exponents, index_arrays, indices,
+                                         transpose_axes)
 
-__all__ = ["Step", "Program", "OPS", "LIMIT", "steps", "programs", "array_rules", "evaluate",
-           "run_minigrad"]
+__all__ = ["Step", "Program", "OPS", "LIMIT", "FORMS", "steps", "programs", "array_rules",
+           "scatter_matrix", "evaluate", "call_minigrad", "run_minigrad", "tensor_index"]
 
 LIMIT = 1e4  # steps whose values leave [-LIMIT, LIMIT] (or are not finite) are not made
 BINARY = ("add", "sub", "mul", "div")
 UNARY = ("exp", "log", "tanh", "sigmoid", "relu")
 OPS = ("neg", *BINARY, "power", "pow", *UNARY, "matmul", "sum", "mean", "max", "softmax",
-       "log_softmax", "cross_entropy", "reshape", "transpose", "getitem", "concat", "stack",
-       "where")
+       "log_softmax", "cross_entropy", "reshape", "transpose", "broadcast_to", "getitem",
+       "scatter_add", "concat", "stack", "where")
 """Every op the generator makes: each rule of ``minigrad.RULES``, by its public name."""
 
 
@@ -133,7 +134,9 @@ def array_rules(xp=np) -> dict:
     """Each op of :data:`OPS` as a plain formula over ``xp`` (numpy, or a numpy-like
     module: ``autograd.numpy`` differentiates them), written from the definitions,
     not from minigrad's code. Conventions: ``x ** 0`` is the constant 1; relu'(0) = 0;
-    ``cross_entropy(reduction="mean")`` over zero targets is 0.
+    ``cross_entropy(reduction="mean")`` over zero targets is 0; ``where`` selects by
+    weights 1 and 0 (``c·x + (1 − c)·y``, exact for finite values: autograd's own
+    ``where`` fails to unbroadcast onto a 0-d operand).
 
     >>> import numpy as np
     >>> from minigrad.testing.graphs import array_rules
@@ -157,6 +160,9 @@ def array_rules(xp=np) -> dict:
     def transpose(x, *, axes=None):
         return xp.transpose(x, None if axes is None else tuple(a % x.ndim for a in axes))
 
+    def scatter_add(g, *, shape, index):  # a 0/1 matrix from target positions to g's elements
+        return xp.reshape(xp.matmul(scatter_matrix(shape, index), xp.reshape(g, (-1,))), shape)
+
     return {
         "neg": lambda x: -x, "add": operator.add, "sub": operator.sub, "mul": operator.mul,
         "div": operator.truediv,
@@ -172,11 +178,30 @@ def array_rules(xp=np) -> dict:
         "softmax": lambda x, *, axis=-1: xp.exp(log_softmax(x, axis=axis)),
         "log_softmax": log_softmax, "cross_entropy": cross_entropy,
         "reshape": lambda x, *, shape: xp.reshape(x, shape), "transpose": transpose,
-        "getitem": lambda x, *, index: x[index],
+        "broadcast_to": lambda x, *, shape: x * np.ones(shape),
+        "getitem": lambda x, *, index: x[index], "scatter_add": scatter_add,
         "concat": lambda *xs, axis=0: xp.concatenate(xs, axis=axis),
         "stack": lambda *xs, axis=0: xp.stack(xs, axis=axis),
-        "where": lambda x, y, *, condition: xp.where(condition, x, y),
+        "where": lambda x, y, *, condition: condition * x + (1.0 - condition) * y,  # select
     }
+
+
+def scatter_matrix(shape: tuple, index) -> np.ndarray:
+    """P with P[p, j] = 1 where element j of ``zeros(shape)[index]`` sits at flat position
+    p: ``scatter_add(g, shape, index)`` is ``(P @ g.ravel()).reshape(shape)``, repeated
+    positions adding up.
+
+    >>> import numpy as np
+    >>> from minigrad.testing.graphs import scatter_matrix
+    >>> scatter_matrix((3,), np.array([0, 2, 0]))
+    array([[1., 0., 1.],
+           [0., 0., 0.],
+           [0., 1., 0.]])
+    """
+    positions = np.ravel(np.arange(int(np.prod(shape))).reshape(shape)[index])
+    matrix = np.zeros((int(np.prod(shape)), positions.size))
+    matrix[positions, np.arange(positions.size)] = 1.0
+    return matrix
 
 
 def _operands(step: Step, nodes: list, constant=lambda c: c) -> list:
@@ -218,8 +243,14 @@ _NUMPY = array_rules()
 
 # -- minigrad, called in each form --------------------------------------------------
 
-def _tensor_index(index):
-    """An index with each array part given as a Tensor of the same dtype."""
+def tensor_index(index):
+    """The same index with each array part given as a Tensor of the same dtype.
+
+    >>> import numpy as np
+    >>> from minigrad.testing.graphs import tensor_index
+    >>> tensor_index((slice(None), np.array([True, False])))[1].dtype
+    dtype('bool')
+    """
     parts = index if isinstance(index, tuple) else (index,)
     wrapped = tuple(mg.tensor(i, dtype=i.dtype) if isinstance(i, np.ndarray) else i
                     for i in parts)
@@ -247,8 +278,9 @@ FORMS = {
     ("transpose", "method"): lambda x, *, axes: x.transpose(axes),
     ("transpose", "method*"): lambda x, *, axes: x.transpose(*axes),
     ("transpose", "T"): lambda x, *, axes: x.T,
+    ("broadcast_to", "function"): mg.broadcast_to, ("scatter_add", "function"): mg.scatter_add,
     ("getitem", "operator"): lambda x, *, index: x[index],
-    ("getitem", "tensor index"): lambda x, *, index: x[_tensor_index(index)],
+    ("getitem", "tensor index"): lambda x, *, index: x[tensor_index(index)],
     ("getitem", "iteration"): lambda x, *, index: list(x)[index],
     ("concat", "function"): lambda *xs, axis: mg.concat(xs, axis=axis),
     ("stack", "function"): lambda *xs, axis: mg.stack(list(xs), axis=axis),
@@ -257,6 +289,18 @@ FORMS = {
         mg.tensor(condition, dtype=bool), x, y),
 }
 """``(op, form) -> call``: how :func:`run_minigrad` calls minigrad for each step."""
+
+
+def call_minigrad(step: Step, nodes: list) -> mg.Tensor:
+    """The minigrad node of one (non-leaf) step, called in its form on earlier ``nodes``.
+
+    >>> import minigrad as mg
+    >>> from minigrad.testing.graphs import Step, call_minigrad
+    >>> x = mg.tensor([1.0, 2.0])
+    >>> call_minigrad(Step("sub", (0,), "operator", {"constant": 3.0, "side": 0}), [x]).data
+    array([2., 1.])
+    """
+    return FORMS[step.op, step.form](*_operands(step, nodes), **step.static())
 
 
 def run_minigrad(program: Program):
@@ -275,8 +319,7 @@ def run_minigrad(program: Program):
     """
     leaves = [mg.tensor(program.steps[k].params["value"], requires_grad=True, name=f"{k}")
               for k in program.leaves]
-    nodes = _run(program, leaves, lambda step, nodes: FORMS[step.op, step.form](
-        *_operands(step, nodes), **step.static()))
+    nodes = _run(program, leaves, call_minigrad)
     outputs = [nodes[k] for k in program.outputs]
     weights = [mg.tensor(w) if program.tensor_grads else w for w in program.weights]
     if outputs:
@@ -306,7 +349,7 @@ def _pick(draw, values, ok=lambda v: True):
 
 def _piece(draw, shape) -> tuple:
     """A shape that broadcasts with ``shape``: a suffix, some sides replaced by 1."""
-    k = draw(st.integers(0, len(shape)))
+    k = draw(st.sampled_from(range(len(shape), -1, -1)))  # all of it, most often
     return tuple(draw(st.sampled_from([n, 1])) for n in shape[len(shape) - k:])
 
 
@@ -323,8 +366,10 @@ def _at_least(low):
 
 
 def _elements(draw):
-    """Floats in [-2, 2], or only -1, 0, 1 (ties for max, zeros for relu and x ** 0)."""
-    return draw(st.sampled_from([st.floats(-2.0, 2.0), st.sampled_from([-1.0, 0.0, 1.0])]))
+    """Floats in [-2, 2]; or only -1, 0, 1 (ties for max, zeros for relu and x ** 0);
+    or positive ones, in [0.1, 2] (inputs of log, bases of x ** y)."""
+    return draw(st.sampled_from([st.floats(-2.0, 2.0), st.sampled_from([-1.0, 0.0, 1.0]),
+                                 st.floats(0.1, 2.0)]))
 
 
 def _leaf(draw, values, base):
@@ -374,7 +419,8 @@ def _power(draw, values, base):
 
 def _pow(draw, values, base):
     positive = lambda v: v.size == 0 or v.min() >= 0.1
-    kind = draw(st.sampled_from(["nodes", "constant exponent", "constant base"]))
+    kinds = ["nodes", "constant exponent"] if any(positive(v) for v in values) else []
+    kind = draw(st.sampled_from(kinds + ["constant base"]))
     if kind == "constant base":  # c ** x: Tensor.__rpow__
         i = _pick(draw, values, lambda v: v.size == 0 or np.max(np.abs(v)) <= 5)
         return None if i is None else Step("pow", (i,), "operator", {
@@ -494,6 +540,30 @@ def _getitem(draw, values, base):
     return Step("getitem", (i,), form, {"index": index})
 
 
+def _broadcast_to(draw, values, base):
+    i = _pick(draw, values)
+    shape = values[i].shape
+    extra = tuple(draw(st.lists(st.integers(0, 3), max_size=2)))
+    target = extra + tuple(draw(st.integers(0, 3)) if n == 1 else n for n in shape)
+    return Step("broadcast_to", (i,), "function", {"shape": target})
+
+
+def _scatter_add(draw, values, base):
+    """zeros(shape) with node g added at index: ids along axis 0 or 1 (repeats likely) or
+    an integer, so that zeros(shape)[index] has g's shape."""
+    i = _pick(draw, values)
+    g = values[i].shape
+    n = draw(st.integers(1, 4))
+    if not g:
+        return Step("scatter_add", (i,), "function", {"shape": (n,), "index": draw(
+            st.integers(-n, n - 1))})
+    axis = draw(st.sampled_from([0, 1] if len(g) >= 2 else [0]))
+    ids = draw(index_arrays(n, min_length=g[axis], max_length=g[axis]))
+    shape = g[:axis] + (n,) + g[axis + 1:]
+    return Step("scatter_add", (i,), "function", {"shape": shape,
+                                                  "index": (slice(None),) * axis + (ids,)})
+
+
 def _join(op):
     def build(draw, values, base):
         i = _pick(draw, values, lambda v: v.ndim >= 1 or op == "stack")
@@ -531,13 +601,14 @@ _BUILD = {"leaf": _leaf, "neg": _unary("neg"), **{op: _binary(op) for op in BINA
           "matmul": _matmul, **{op: _reduction(op) for op in ("sum", "mean", "max")},
           **{op: _axis_op(op) for op in ("softmax", "log_softmax", "cross_entropy")},
           "reshape": _reshape, "transpose": _transpose, "getitem": _getitem,
+          "broadcast_to": _broadcast_to, "scatter_add": _scatter_add,
           "concat": _join("concat"), "stack": _join("stack"), "where": _where}
 
 
 @st.composite
 def steps(draw, program: Program, ops=OPS):
-    """``(step, value)``: one step valid after ``program`` (a new leaf about one time
-    in five, else one of ``ops``), with its numpy value; add it with
+    """``(step, value)``: one step valid after ``program`` (a new leaf or one of
+    ``ops``, each op four times as likely as a leaf), with its numpy value; add it with
     :meth:`Program.add`. A program with no node yet gets a leaf.
 
     >>> from hypothesis import find
@@ -549,8 +620,7 @@ def steps(draw, program: Program, ops=OPS):
     """
     values = program.values
     for _ in range(10):
-        leaf = not values or draw(st.integers(0, 4)) == 0
-        op = "leaf" if leaf else draw(st.sampled_from(ops))
+        op = draw(st.sampled_from(("leaf",) + tuple(ops) * 4)) if values else "leaf"
         step = _BUILD[op](draw, values, program.base)
         value = None if step is None else (
             step.params["value"] if op == "leaf" else _value(step, values))
@@ -570,7 +640,8 @@ def programs(draw, min_steps: int = 1, max_steps: int = 10, ops=OPS):
     >>> sorted({s.op for s in p.steps}), p.outputs[-1] == len(p.steps) - 1
     (['leaf', 'matmul'], True)
     """
-    base = tuple(draw(st.lists(st.sampled_from([2, 3, 1, 4, 0]), max_size=3)))
+    ndim = draw(st.sampled_from([2, 3, 1]))  # 0-d leaves are pieces of any base
+    base = tuple(draw(st.sampled_from([2, 3, 1, 4, 0])) for _ in range(ndim))
     program = Program([], [], base=base)
     for _ in range(draw(st.integers(min_steps, max_steps))):
         program.add(*draw(steps(program, ops)))
