@@ -44,6 +44,7 @@ demo: deps graphviz
 bench: deps
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/higher_order.py
 
 # The README's pictures (docs/img): graph drawings, then the vanishing-gradient study (~2 min).
 pictures: deps graphviz

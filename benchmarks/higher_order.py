@@ -21,9 +21,7 @@ os.environ.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM
 
 import datetime  # noqa: E402
 import json  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -34,7 +32,7 @@ import numpy as np  # noqa: E402
 import minigrad as mg  # noqa: E402
 from impls import problem  # noqa: E402
 from rnn.model import RNN  # noqa: E402
-from run import TIME_ROWS, freeze_imports, machine  # noqa: E402
+from run import TIME_ROWS, freeze_imports, interleaved, machine  # noqa: E402
 
 TOLERANCE = 1e-10
 
@@ -80,19 +78,7 @@ def operations(H, B, tau):
 def time_row(H, B, tau, repeats, min_seconds):
     """Median seconds per call of each operation, in interleaved rounds."""
     error, ops = operations(H, B, tau)
-    calls = {}
-    for name, op in ops.items():  # calls per sample: at least min_seconds of work
-        start = time.perf_counter()
-        op()
-        calls[name] = max(1, round(min_seconds / (time.perf_counter() - start)))
-    samples = {name: [] for name in ops}
-    for _ in range(repeats):
-        for name, op in ops.items():
-            start = time.perf_counter()
-            for _ in range(calls[name]):
-                op()
-            samples[name].append((time.perf_counter() - start) / calls[name])
-    medians = {name: statistics.median(s) for name, s in samples.items()}
+    medians, samples, calls = interleaved(ops, repeats, min_seconds)
     return {"hidden": H, "batch": B, "tau": tau, "hvp_modes_relative_difference": error,
             "median_seconds": medians, "samples": samples, "calls_per_sample": calls,
             "per_backward": {n: m / medians["backward"] for n, m in medians.items()}}
