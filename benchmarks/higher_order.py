@@ -54,7 +54,8 @@ def operations(H, B, tau):
     graph_loss = loss(*leaves)
     u = rng.standard_normal(np.shape(graph_loss.data))
     rev, fwd = (mg.hvp(loss, arrays, v, mode=mode) for mode in ("rev-rev", "fwd-rev"))
-    error = max(float(np.abs(a.data - b.data).max() / np.abs(b.data).max()) for a, b in zip(fwd, rev))
+    error = max(float(np.abs(a.data - b.data).max() / np.abs(b.data).max())
+                for a, b in zip(fwd, rev))
     if not error <= TOLERANCE:
         raise SystemExit(f"H={H} B={B} τ={tau}: hvp modes differ by {error:.2g} relative")
 
@@ -91,9 +92,9 @@ def markdown(results) -> str:
              f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, one "
              f"thread; load average (1 min) at start {m['load_average_at_start'][0]:.2f}. "
              "The seed's RNN at `make bench`'s sizes (one-hot inputs over 65 symbols, float64). "
-             "B is one ordinary `loss.backward(keep_intermediate_grads=False)` on a recorded graph "
-             "(parameters' gradients only, as mg.grad and the functional API keep); the other columns are "
-             "multiples of B (median of interleaved rounds). `backward(create_graph=True)` runs "
+             "B is one ordinary `loss.backward(keep_intermediate_grads=False)` on a recorded "
+             "graph (parameters' gradients only, as mg.grad and the functional API keep); the "
+             "other columns are multiples of B (median of interleaved rounds). `backward(create_graph=True)` runs "
              "on the same recorded graph; vjp, jvp and hvp include their own forward pass "
              "(the forward column is that pass alone). The two hvp modes agree to "
              f"{max(r['hvp_modes_relative_difference'] for r in results['rows']):.1e} relative.",
@@ -101,8 +102,9 @@ def markdown(results) -> str:
              "|---" * (len(names) + 2) + "|"]
     for r in results["rows"]:
         cells = [f"{r['per_backward'][n]:.2f}×" for n in names]
-        lines.append(f"| {r['hidden']}, {r['batch']}, {r['tau']} | "
-                     f"{r['median_seconds']['backward'] * 1e3:.2f} ms | " + " | ".join(cells) + " |")
+        B = r["median_seconds"]["backward"]
+        lines.append(f"| {r['hidden']}, {r['batch']}, {r['tau']} | {B * 1e3:.2f} ms | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -69,8 +69,9 @@ def _check(first_order, fn, inputs, order, modes, seed, options, what) -> None:
             first_order(fn if mode == "rev" else forward_jacobian(fn), *inputs, seed=seed,
                         **options)
         except GradcheckError as error:
+            detail = str(error).removeprefix("gradcheck: ")
             raise GradcheckError(f"gradcheck: the derivative of {what}, in "
-                                 f"{_MODE_NAMES[mode]}: {str(error).removeprefix('gradcheck: ')}") from None
+                                 f"{_MODE_NAMES[mode]}: {detail}") from None
     if order == 1:
         return
     rng = np.random.default_rng(seed)
