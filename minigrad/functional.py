@@ -11,8 +11,9 @@ anything else becomes a fresh float64 leaf. Everything is built on
   respect to a dummy cotangent u, of ⟨Jᵀu, v⟩, where Jᵀu comes from a backward
   pass recorded with ``create_graph=True``. No JVP rules are needed (the VJPs
   are linear in u and the engine can differentiate them); the price is a
-  recorded backward pass and a second backward pass through it, about three
-  times a VJP instead of about one (measured in ``benchmarks/higher_order.py``).
+  recorded backward pass and a second backward pass through it: 4–7.5 times a
+  VJP on the RNN at make bench's sizes (``benchmarks/higher_order.py``), most
+  where arrays are small and the recorded ops' Python overhead dominates.
 * :func:`hvp` — H v without H: reverse-over-reverse (default) or
   forward-over-reverse (the JVP of the gradient); both give the same vector.
 * :func:`jacobian`, :func:`hessian` — whole matrices, one reverse pass per output
