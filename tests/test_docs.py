@@ -9,15 +9,17 @@ ROOT = Path(__file__).resolve().parents[1]
 README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
 
 
-def test_readme_has_the_two_examples():
-    assert len(README_BLOCKS) == 2
+def test_readme_has_the_three_examples():
+    assert len(README_BLOCKS) == 3
 
 
-@pytest.mark.parametrize("code", README_BLOCKS, ids=["autodiff", "rnn"])
+@pytest.mark.parametrize("code", README_BLOCKS, ids=["autodiff", "rnn", "higher order"])
 def test_readme_python_block_runs(code, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the RNN block writes out/rnn.svg
     exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out.split()
+    if "create_graph" in code:  # d²tanh/dx² by mg.grad twice, then by hand
+        assert float(printed[0]) == pytest.approx(float(printed[1]), rel=1e-14)
     if "gradcheck" in code:
         assert printed[-1] == "True"
     else:
