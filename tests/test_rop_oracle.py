@@ -13,9 +13,10 @@ import pytest
 from hypothesis import example, given, strategies as st
 
 import rnn.rop
+from minigrad.testing import assert_roundoff_equal
+from minigrad.testing.rnn import RNNProblem, make_problem, rnn_problems
 from rnn.bptt import bptt, forward
 from rnn.rop import DIRECTION_NAMES as NAMES, gnvp, hvp
-from rnn_strategies import RNNProblem, assert_roundoff_equal, make_problem, rnn_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 
