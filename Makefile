@@ -6,7 +6,7 @@ DEPS = $(VENV)/.minigrad-deps.stamp
 
 DOT_HELP = Graphviz'\''s `dot` program is required: install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or see https://graphviz.org/download/
 
-.PHONY: deps graphviz test demo bench pictures examples clean
+.PHONY: deps graphviz test demo bench pictures examples docs clean
 
 deps: $(DEPS)
 
@@ -60,6 +60,11 @@ examples: deps graphviz
 	$(PY) examples/05_vanishing_gradients.py --quick --out out/examples
 	$(PY) examples/06_second_order.py out/examples
 
+# The API reference from the docstrings (pdoc): out/api/index.html, rebuilt from scratch.
+docs: deps
+	rm -rf out/api
+	$(PY) docs/api/build.py out/api
+
 clean:
-	rm -rf build/ out/ *.egg-info .pytest_cache .hypothesis $(DEPS)
+	rm -rf build/ dist/ out/ *.egg-info .pytest_cache .hypothesis $(DEPS)
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +

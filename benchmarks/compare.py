@@ -64,13 +64,16 @@ def main() -> None:
                 runs[rev].append(sample(tree, args.repeats, args.min_seconds))
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     first = args.revisions[0]
-    names = [n for n in runs[first][0][0]["ratio"] if n.startswith("minigrad")]
+    names = {rev: [n for n in runs[rev][0][0]["ratio"] if n.startswith("minigrad")] for rev in trees}
+    # matched by position: a renamed implementation ("retain_graph_grads=False" became
+    # "keep_intermediate_grads=False") is still the same row
     print("| hidden, batch, τ | implementation | " + " | ".join(args.revisions)
           + " | change (last vs first) |")
     print("|---|---|" + "---|" * len(args.revisions) + "---|")
     for i, row in enumerate(runs[first][0]):
-        for name in names:
-            medians = [statistics.median(run[i]["ratio"][name] for run in runs[rev]) for rev in trees]
+        for k, name in enumerate(names[args.revisions[-1]]):
+            medians = [statistics.median(run[i]["ratio"][names[rev][k]] for run in runs[rev])
+                       for rev in trees]
             print(f"| {', '.join(map(str, row['row']))} | {name} | "
                   + " | ".join(f"{m:.2f}×" for m in medians)
                   + f" | {100 * (medians[-1] / medians[0] - 1):+.1f}% |")

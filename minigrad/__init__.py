@@ -8,20 +8,24 @@
 >>> W.grad.shape
 (2, 2)
 """
+__version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it
+
 from minigrad.tensor import (BackwardEvent, LazyGradient, OpError, Tensor, backward,
                              detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad,
-                             observe_backward, tensor, zero_grad)
-from minigrad.ops import (RULES, broadcast_to, concat, cross_entropy, exp, log, log_softmax,
-                          matmul, max, mean, relu, reshape, scatter_add, sigmoid, softmax, stack,
-                          sum, tanh, transpose, where)
+                             observe_backward, arange, ones, randn, tensor, zero_grad, zeros)
+from minigrad.ops import (RULES, abs, add, div, mul, neg, pow, power, sub, broadcast_to, clip, concat, cross_entropy, exp, getitem,
+                          log, log_softmax, matmul, max, mean, min, primitive, relu, reshape,
+                          scatter_add, sigmoid, softmax, sqrt, square, stack, sum, tanh,
+                          transpose, where)
 from minigrad.functional import (gradient, hessian, hvp, jacobian, jvp, value_and_gradient,
                                  vjp)
 
 __all__ = [
-    "Tensor", "tensor", "backward", "zero_grad", "no_grad", "enable_grad", "is_grad_enabled",
+    "Tensor", "tensor", "zeros", "ones", "arange", "randn", "backward", "zero_grad", "no_grad", "enable_grad", "is_grad_enabled",
     "detect_anomaly", "observe_backward", "BackwardEvent", "OpError", "LazyGradient", "RULES",
     "grad",
     "gradient", "value_and_gradient", "vjp", "jvp", "hvp", "jacobian", "hessian",
-    "exp", "log", "tanh", "sigmoid", "relu", "matmul", "sum", "mean", "max", "reshape",
-    "transpose", "broadcast_to", "scatter_add", "concat", "stack", "where", "softmax", "log_softmax", "cross_entropy",
+    "primitive", "add", "sub", "mul", "div", "neg", "power", "pow", "exp", "log", "tanh", "sigmoid", "relu", "abs", "sqrt", "square", "clip",
+    "matmul", "sum", "mean", "max", "min", "reshape", "transpose", "broadcast_to", "getitem",
+    "scatter_add", "concat", "stack", "where", "softmax", "log_softmax", "cross_entropy",
 ]

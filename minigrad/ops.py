@@ -12,29 +12,64 @@ broadcast shape of ``g``; the engine sums it back to the operand's shape
 (:func:`minigrad.tensor.unbroadcast`), so each rule is the textbook formula.
 Positional arguments are operands (differentiable); keyword arguments are static
 parameters (axes, shapes, indices, masks). This module's ops shadow the builtins
-``sum``, ``max`` and ``pow``.
+``abs``, ``sum``, ``min``, ``max`` and ``pow``.
 """
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
 from minigrad.tensor import LazyGradient, Tensor, apply
 
 RULES: dict[str, callable] = {}
+_TABLE_OPEN = True  # until the end of this module: later primitives are the user's own
 
 
 def primitive(fn):
-    """Register ``fn`` (an op on arrays returning ``(out, vjp)``) and return the
-    Tensor-level op that records it in the graph."""
+    """Make an op from ``fn``, a function of arrays returning ``(out, vjp)``, where
+    ``vjp(g, out, *operands)`` returns one gradient per operand, written in operations
+    that work on arrays and Tensors alike (operators, methods, and ``mg`` ops for
+    anything else), so the op works with ``create_graph`` too. ``fn``'s positional
+    parameters are its operands, its keyword-only ones static parameters, which the op
+    also takes positionally, as numpy does (``mg.sum(x, 0)``). minigrad's own rules
+    are listed in ``RULES``.
+
+    >>> import minigrad as mg
+    >>> @mg.primitive
+    ... def cube(x):
+    ...     return x ** 3, lambda g, out, x: (3 * g * x * x,)
+    >>> x = mg.tensor(2.0, requires_grad=True)
+    >>> cube(x).backward()
+    >>> float(x.grad), float(mg.gradient(mg.gradient(cube))(2.0))   # 3x², 6x
+    (12.0, 12.0)
+    """
     name = fn.__name__.lstrip("_")  # a leading _ marks a rule with a public wrapper below
-    RULES[name] = fn
+    if _TABLE_OPEN:
+        RULES[name] = fn
+    parameters = inspect.signature(fn).parameters.values()
+    static = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+    if not static or any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        @functools.wraps(fn)
+        def op(*operands, **params):
+            return apply(name, fn, operands, params)
+        return op
+    n = len(parameters) - len(static)
 
     @functools.wraps(fn)
-    def op(*operands, **params):
+    def op_with_parameters(*operands, **params):
+        if len(operands) > n:
+            if len(operands) > n + len(static):
+                raise TypeError(f"{name}() takes {n} operands and at most {len(static)} "
+                                f"parameters ({', '.join(static)}), got {len(operands)}")
+            for key, value in zip(static, operands[n:]):
+                if key in params:
+                    raise TypeError(f"{name}() got two values for {key!r}")
+                params[key] = value
+            operands = operands[:n]
         return apply(name, fn, operands, params)
-    return op
+    return op_with_parameters
 
 
 # -- what the VJPs call: numpy on arrays, the op on Tensors ------------------------------
@@ -90,6 +125,21 @@ def sigmoid(x):                                 # 1 / (1 + e^-x) without overflo
     return np.exp(-np.logaddexp(0.0, -x)), lambda g, out, x: (g * out * (1.0 - out),)
 @primitive
 def relu(x): return np.maximum(x, 0.0), lambda g, out, x: (g * (x > 0),)
+@primitive
+def abs(x): return np.abs(x), lambda g, out, x: (g * _constant(np.sign, x),)   # |x|' = 0 at 0
+@primitive
+def sqrt(x): return np.sqrt(x), lambda g, out, x: (g / (2.0 * out),)
+@primitive
+def square(x): return x * x, lambda g, out, x: (2.0 * g * x,)
+@primitive
+def clip(x, *, low=None, high=None):            # the gradient passes where low <= x <= high
+    return np.clip(x, low, high), lambda g, out, x: (g * _constant(
+        lambda x: (x >= (-np.inf if low is None else low)) & (x <= (np.inf if high is None
+                                                                   else high)), x),)
+
+def _constant(f, x):
+    """``f`` of x's values, as a constant (a mask or a sign: no gradient flows through it)."""
+    return f(x.data if isinstance(x, Tensor) else x)
 @primitive
 def _where(x, y, *, condition): return np.where(condition, x, y), lambda g, out, x, y: (
     _select(condition, g, 0.0), _select(condition, 0.0, g))
@@ -194,10 +244,15 @@ def mean(x, *, axis=None, keepdims=False):
 @primitive
 def max(x, *, axis=None, keepdims=False):       # ties share the gradient equally
     return x.max(axis=axis, keepdims=keepdims), lambda g, out, x: (
-        _max_share(x, out, axis, keepdims) * _expand(g, x.shape, axis, keepdims),)
+        _share(x, out, axis, keepdims) * _expand(g, x.shape, axis, keepdims),)
+@primitive
+def min(x, *, axis=None, keepdims=False):       # ties share the gradient equally
+    return x.min(axis=axis, keepdims=keepdims), lambda g, out, x: (
+        _share(x, out, axis, keepdims) * _expand(g, x.shape, axis, keepdims),)
 
-def _max_share(x, out, axis, keepdims):
-    """1 / (number of maxima) where x is a maximum, else 0: a constant, of x's dtype."""
+def _share(x, out, axis, keepdims):
+    """1 / (number of extrema) where x is the extremum ``out``, else 0: a constant of
+    x's dtype."""
     x, out = (t.data if isinstance(t, Tensor) else t for t in (x, out))
     hit = x == _expand(out, x.shape, axis, keepdims)
     return (hit / hit.sum(axis=axis, keepdims=True)).astype(x.dtype, copy=False)
@@ -242,7 +297,7 @@ def _scatter_add(g, shape, index):
             and isinstance(parts[1], np.ndarray) and parts[1].ndim == 1 and parts[1].dtype.kind in "iu"
             and shape[1] > 0):
         rows, cols = shape                      # one bincount sums every (row, column) pair
-        cells = np.arange(0, rows * cols, cols)[:, None] + parts[1].astype(np.intp) % cols
+        cells = np.arange(0, rows * cols, cols)[:, None] + parts[1].astype(np.intp, copy=False) % cols
         return np.bincount(cells.ravel(), g.ravel(), minlength=rows * cols).reshape(shape).astype(
             g.dtype, copy=False)
     out = np.zeros(shape, dtype=g.dtype)
@@ -296,14 +351,15 @@ def _cross_entropy(logits, *, targets, reduction="sum", axis=-1):
     losses = log_sum.squeeze(axis) - (logits[picked] - top.squeeze(axis))
     scale = 1.0 / losses.size if reduction == "mean" and losses.size else 1.0
     def vjp(g, out, logits):
-        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
-        one_hot[picked] = 1.0
         g = _expand(g, logits.shape, axis, False) if reduction == "none" else g * scale
-        return (_softmax(logits, axis) - one_hot) * g,
+        if isinstance(logits, Tensor):                                 # create_graph: through
+            one_hot = np.zeros(logits.shape, dtype=logits.dtype)       # the softmax op
+            one_hot[picked] = 1.0
+            return (softmax(logits, axis=axis) - one_hot) * g,
+        d_logits = np.exp((logits - top) - log_sum)                    # softmax(logits), from
+        d_logits[picked] -= 1.0                                        # the forward's sums
+        return d_logits * g,
     return losses if reduction == "none" else losses.sum() * scale, vjp
-
-def _softmax(x, axis):
-    return softmax(x, axis=axis) if isinstance(x, Tensor) else np.exp(_log_softmax(x, axis))
 
 
 # -- the public functions whose signatures differ from their rules ------------------
@@ -410,6 +466,9 @@ Tensor.__matmul__, Tensor.__rmatmul__ = matmul, lambda x, y: matmul(y, x)
 Tensor.__neg__ = neg
 Tensor.__getitem__ = lambda x, index: getitem(x, index=_index(index))
 Tensor.exp, Tensor.log, Tensor.tanh, Tensor.sigmoid, Tensor.relu = exp, log, tanh, sigmoid, relu
+Tensor.abs, Tensor.__abs__, Tensor.sqrt, Tensor.square = abs, abs, sqrt, square
+Tensor.clip = lambda x, low=None, high=None: clip(x, low=low, high=high)
+Tensor.min = lambda x, axis=None, keepdims=False: min(x, axis=axis, keepdims=keepdims)
 Tensor.sum = lambda x, axis=None, keepdims=False: sum(x, axis=axis, keepdims=keepdims)
 Tensor.mean = lambda x, axis=None, keepdims=False: mean(x, axis=axis, keepdims=keepdims)
 Tensor.max = lambda x, axis=None, keepdims=False: max(x, axis=axis, keepdims=keepdims)
@@ -417,3 +476,102 @@ Tensor.softmax = lambda x, axis=-1: softmax(x, axis=axis)
 Tensor.log_softmax = lambda x, axis=-1: log_softmax(x, axis=axis)
 Tensor.reshape, Tensor.transpose = _reshape, _transpose
 Tensor.T = property(lambda x: transpose(x))
+
+
+# -- what each op does, with an example (kept apart so the rule table stays short) ----------
+_DOCS = {  # name: (what it does, an example, what the example prints)
+    "add": ('x + y, elementwise with numpy broadcasting.',
+        'mg.add(mg.tensor([1.0, 2.0]), 10.0).data',
+        'array([11., 12.])'),
+    "sub": ('x − y, elementwise with broadcasting.',
+        '(mg.tensor([1.0, 2.0]) - 1.0).data',
+        'array([0., 1.])'),
+    "mul": ('x · y, elementwise with broadcasting.',
+        '(mg.tensor([1.0, 2.0]) * 3.0).data',
+        'array([3., 6.])'),
+    "div": ('x / y, elementwise with broadcasting.',
+        '(mg.tensor([1.0, 2.0]) / 4.0).data',
+        'array([0.25, 0.5 ])'),
+    "neg": ('−x.',
+        '(-mg.tensor([1.0, -2.0])).data',
+        'array([-1.,  2.])'),
+    "power": ('x ** c for a constant number c (``x ** 2``).',
+        '(mg.tensor([2.0, 3.0]) ** 2).data',
+        'array([4., 9.])'),
+    "pow": ('x ** y, both differentiable (∂/∂y = x^y log x, taken as 0 where x <= 0).',
+        '(mg.tensor([2.0, 3.0]) ** mg.tensor([3.0, 2.0])).data',
+        'array([8., 9.])'),
+    "exp": ('e^x, elementwise.',
+        'mg.exp(mg.tensor([0.0, 1.0])).data',
+        'array([1.        , 2.71828183])'),
+    "log": ('The natural logarithm, elementwise.',
+        'mg.log(mg.tensor([1.0, np.e])).data',
+        'array([0., 1.])'),
+    "tanh": ('The hyperbolic tangent, elementwise.',
+        'mg.tanh(mg.tensor([0.0, 100.0])).data',
+        'array([0., 1.])'),
+    "sigmoid": ('1 / (1 + e^−x), elementwise, without overflow.',
+        'mg.sigmoid(mg.tensor([0.0, -1000.0])).data',
+        'array([0.5, 0. ])'),
+    "relu": ('max(x, 0), elementwise (the gradient at 0 is 0).',
+        'mg.relu(mg.tensor([-1.0, 2.0])).data',
+        'array([0., 2.])'),
+    "abs": ('|x|, elementwise (the gradient at 0 is 0); also ``abs(t)``.',
+        'abs(mg.tensor([-1.5, 2.0])).data',
+        'array([1.5, 2. ])'),
+    "sqrt": ('√x, elementwise.',
+        'mg.sqrt(mg.tensor([4.0, 9.0])).data',
+        'array([2., 3.])'),
+    "square": ('x², elementwise.',
+        'mg.square(mg.tensor([-3.0, 2.0])).data',
+        'array([9., 4.])'),
+    "clip": ('x limited to [low, high] (either may be None); the gradient passes inside, '
+             'boundaries included.',
+        'mg.clip(mg.tensor([-2.0, 0.5, 3.0]), -1.0, 1.0).data',
+        'array([-1. ,  0.5,  1. ])'),
+    "matmul": ("The matrix product x @ y (numpy's rules for 1-d and stacked operands).",
+        'mg.matmul(mg.tensor([[1.0, 2.0]]), mg.tensor([3.0, 4.0])).data',
+        'array([11.])'),
+    "sum": ('The sum over ``axis`` (all by default), ``keepdims`` as in numpy.',
+        'mg.sum(mg.tensor([[1.0, 2.0], [3.0, 4.0]]), 0).data',
+        'array([4., 6.])'),
+    "mean": ('The mean over ``axis`` (all by default).',
+        'mg.mean(mg.tensor([[1.0, 2.0], [3.0, 5.0]]), 1).data',
+        'array([1.5, 4. ])'),
+    "max": ('The maximum over ``axis``; tied maxima share the gradient equally.',
+        'mg.max(mg.tensor([[1.0, 5.0], [3.0, 2.0]]), 1).data',
+        'array([5., 3.])'),
+    "min": ('The minimum over ``axis``; tied minima share the gradient equally.',
+        'mg.min(mg.tensor([[1.0, 5.0], [3.0, 2.0]]), 1).data',
+        'array([1., 2.])'),
+    "reshape": ('x with a new shape (``t.reshape(3, 2)`` too).',
+        'mg.reshape(mg.arange(6), (2, 3)).data',
+        'array([[0., 1., 2.],\n       [3., 4., 5.]])'),
+    "transpose": ('x with its axes permuted (reversed by default; negative axes count from '
+                  'the end).',
+        'mg.transpose(mg.arange(6).reshape(2, 3)).shape',
+        '(3, 2)'),
+    "broadcast_to": ('x broadcast to ``shape``; the gradient is summed back.',
+        'mg.broadcast_to(mg.tensor([1.0, 2.0]), (2, 2)).data',
+        'array([[1., 2.],\n       [1., 2.]])'),
+    "getitem": ("x[index], numpy's indexing (basic, integer arrays, boolean masks); repeated "
+                "indices add up in the gradient.",
+        'mg.getitem(mg.arange(5), [0, 0, 3]).data',
+        'array([0., 0., 3.])'),
+    "scatter_add": ("zeros(``shape``) with g added at [``index``]: getitem's VJP, whose own "
+                    "VJP is a gather.",
+        'mg.scatter_add(mg.tensor([1.0, 2.0]), (3,), [2, 2]).data',
+        'array([0., 0., 3.])'),
+    "softmax": ('exp(x) / Σ exp(x) along ``axis`` (the last by default), stably.',
+        'mg.softmax(mg.tensor([0.0, np.log(3.0)])).data',
+        'array([0.25, 0.75])'),
+    "log_softmax": ('x − log Σ exp(x) along ``axis``, stably.',
+        'mg.log_softmax(mg.tensor([0.0, 0.0])).data',
+        'array([-0.69314718, -0.69314718])'),
+}
+
+
+for _name, (_summary, _example, _printed) in _DOCS.items():
+    globals()[_name].__doc__ = (f"{_summary}\n\n>>> import numpy as np, minigrad as mg\n"
+                                f">>> {_example}\n{_printed}\n")
+_TABLE_OPEN = False

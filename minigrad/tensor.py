@@ -22,7 +22,7 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 import numpy as np
 
 __all__ = [
-    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "observe_backward",
+    "Tensor", "tensor", "zeros", "ones", "arange", "randn", "no_grad", "enable_grad", "is_grad_enabled", "observe_backward",
     "BackwardEvent", "grad", "LazyGradient",
     "detect_anomaly", "backward", "zero_grad", "OpError",
 ]
@@ -30,7 +30,15 @@ __all__ = [
 
 class OpError(ValueError):
     """An op or the engine rejected what it was given (shapes that do not fit, bad
-    indices or targets, a gradient of the wrong shape), naming the op and operands."""
+    indices or targets, a gradient of the wrong shape), naming the op and operands.
+
+    >>> import minigrad as mg
+    >>> try:
+    ...     mg.tensor([1.0, 2.0], name="x") @ mg.tensor([1.0, 2.0, 3.0], name="y")
+    ... except mg.OpError as error:
+    ...     print(str(error)[:60])
+    op 'matmul' failed on operands ['x' (2,) float64, 'y' (3,) f
+    """
 
 
 class OpIndexError(OpError, IndexError):
@@ -48,7 +56,13 @@ _thread = threading.get_ident
 
 
 def is_grad_enabled() -> bool:
-    """Whether new ops are being recorded for differentiation (in this thread)."""
+    """Whether new ops are being recorded for differentiation (in this thread).
+
+    >>> import minigrad as mg
+    >>> with mg.no_grad():
+    ...     mg.is_grad_enabled()
+    False
+    """
     return not _GRAD_ENABLED or _GRAD_ENABLED.get(_thread(), True)
 
 
@@ -88,7 +102,14 @@ def no_grad():
 
 
 def enable_grad():
-    """Context manager: turn recording back on inside a :func:`no_grad` block."""
+    """Context manager: turn recording back on inside a :func:`no_grad` block.
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor(1.0, requires_grad=True)
+    >>> with mg.no_grad(), mg.enable_grad():
+    ...     (x * 2).requires_grad
+    True
+    """
     return _grad_mode(True)
 
 
@@ -118,7 +139,12 @@ class BackwardEvent(NamedTuple):
     ``kind`` is ``"visit"`` (``node`` comes out of the queue with its complete
     gradient ``grad``, before its hooks), ``"hook"`` (a hook on ``node`` replaced
     ``before`` by ``grad``) or ``"send"`` (``node``'s VJP sends ``grad``, summed
-    back to the operand's shape, to ``input``, its operand number ``index``)."""
+    back to the operand's shape, to ``input``, its operand number ``index``).
+
+    >>> import minigrad as mg
+    >>> mg.BackwardEvent("visit", mg.tensor(1.0), mg.tensor(1.0).data).kind
+    'visit'
+    """
     kind: str
     node: "Tensor"
     grad: np.ndarray
@@ -409,6 +435,48 @@ def tensor(data, requires_grad: bool = False, name: str | None = None, dtype=Non
     return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
 
 
+def zeros(shape, requires_grad: bool = False, name: str | None = None, dtype=None) -> Tensor:
+    """A leaf of zeros (float64 unless ``dtype`` says otherwise).
+
+    >>> import minigrad as mg
+    >>> mg.zeros((2, 3), requires_grad=True).grad is None
+    True
+    """
+    return Tensor(np.zeros(shape), requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+def ones(shape, requires_grad: bool = False, name: str | None = None, dtype=None) -> Tensor:
+    """A leaf of ones (float64 unless ``dtype`` says otherwise).
+
+    >>> import minigrad as mg
+    >>> mg.ones(3).data
+    array([1., 1., 1.])
+    """
+    return Tensor(np.ones(shape), requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+def arange(*args, requires_grad: bool = False, name: str | None = None, dtype=None) -> Tensor:
+    """``np.arange(*args)`` as a leaf (float64 unless ``dtype`` says otherwise).
+
+    >>> import minigrad as mg
+    >>> mg.arange(1, 4).data, mg.arange(3, dtype=int).data
+    (array([1., 2., 3.]), array([0, 1, 2]))
+    """
+    return Tensor(np.arange(*args), requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+def randn(*shape, seed=None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """A leaf of standard normal float64 samples from ``np.random.default_rng(seed)``.
+
+    >>> import minigrad as mg
+    >>> mg.randn(2, 3, seed=0).shape, float(mg.randn(seed=0)) == float(mg.randn(seed=0))
+    ((2, 3), True)
+    """
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    return Tensor(np.random.default_rng(seed).standard_normal(shape),
+                  requires_grad=requires_grad, name=name)
+
+
 # -- recording -----------------------------------------------------------------
 
 def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tensor:
@@ -536,7 +604,13 @@ class LazyGradient:
     """A gradient a VJP hands back unevaluated, for the engine to sum cheaply: it has
     ``shape`` and ``dtype``, ``add(other)`` (another of its kind) returning the sum, and
     ``dense()`` returning the array. The engine calls nothing else; the op table's
-    :class:`minigrad.ops.Outer` (a weight's g hᵀ over many steps) is one."""
+    :class:`minigrad.ops.Outer` (a weight's g hᵀ over many steps) is one.
+
+    >>> import numpy as np, minigrad as mg
+    >>> from minigrad.ops import Outer
+    >>> isinstance(Outer(np.ones((1, 2)), np.ones((1, 3))), mg.LazyGradient)
+    True
+    """
 
     __slots__ = ()
 
@@ -807,6 +881,13 @@ class _Sum:
 
 
 def zero_grad(tensors: Iterable[Tensor]) -> None:
-    """Forget accumulated gradients (``t.grad = None``) of the given tensors."""
+    """Forget accumulated gradients (``t.grad = None``) of the given tensors.
+
+    >>> import minigrad as mg
+    >>> w = mg.tensor(1.0, requires_grad=True)
+    >>> (w * 3).backward()
+    >>> mg.zero_grad([w]); w.grad is None
+    True
+    """
     for t in tensors:
         t.grad = None

@@ -271,8 +271,8 @@ def main(argv=None) -> int:
     except ModuleNotFoundError as error:
         if error.name not in OPTIONAL:
             raise
-        print(f"error: this command needs the {error.name} package: "
-              f"pip install 'minigrad[{OPTIONAL[error.name]}]' (or 'minigrad[dev]' for all)",
+        print(f"error: this command needs the {error.name} package: pip install "
+              f"'minigrad-rnn[{OPTIONAL[error.name]}]' (or 'minigrad-rnn[dev]' for all)",
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -137,4 +137,5 @@ def test_a_missing_optional_package_names_the_extra(module, extra, command, tmp_
     out = ["--out", str(tmp_path / "g.svg")] if command == ["render"] else [
         "--grammar", "reber", "--out", str(tmp_path), *TINY[:-1]]
     assert main([*command, *out]) == 2
-    assert f"needs the {module} package: pip install 'minigrad[{extra}]'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"needs the {module} package: pip install 'minigrad-rnn[{extra}]'" in err

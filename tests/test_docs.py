@@ -3,30 +3,71 @@ import re
 import runpy
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-README_BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+README = (ROOT / "README.md").read_text()
 
 
-def test_readme_has_the_three_examples():
-    assert len(README_BLOCKS) == 3
+def python_blocks(markdown: str) -> dict[str, str]:
+    """Each ```python block of ``markdown`` by the heading it stands under."""
+    blocks, heading, code = {}, None, None
+    for line in markdown.splitlines(keepends=True):
+        if code is not None:
+            if line.startswith("```"):
+                blocks[heading], code = "".join(code), None
+            else:
+                code.append(line)
+        elif line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        elif line.startswith("```python"):
+            code = []
+    return blocks
 
 
-@pytest.mark.parametrize("code", README_BLOCKS, ids=["autodiff", "rnn", "higher order"])
-def test_readme_python_block_runs(code, tmp_path, monkeypatch, capsys):
+README_BLOCKS = python_blocks(README)
+
+
+def test_the_readme_blocks_are_found_under_their_headings():
+    assert README.count("```python") == len(README_BLOCKS)
+    assert {"Ten lines of autodiff", "The RNN as an unrolled graph", "Adding your own op"} <= set(
+        README_BLOCKS)
+
+
+def run_block(heading, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the RNN block writes out/rnn.svg
-    exec(compile(code, "README.md", "exec"), {})
-    printed = capsys.readouterr().out.split()
-    if "create_graph" in code:  # d²tanh/dx² by mg.grad twice, then by hand
-        assert float(printed[0]) == pytest.approx(float(printed[1]), rel=1e-14)
-    if "gradcheck" in code:
-        assert printed[-1] == "True"
-    else:
-        assert float(printed[-1]) < 1e-12  # largest |autodiff − BPTT| of ∂L/∂W
-        svg = (tmp_path / "out" / "rnn.svg").read_text()
-        assert all(f">{name}<" in svg for name in ["h(0)", "h(1)", "h(4)", "o(4)", "L(4)", "L"])
-        assert svg.count("<title>cluster_") == 4  # one box per time step
+    exec(compile(README_BLOCKS[heading], "README.md", "exec"), {})
+    return capsys.readouterr().out
+
+
+def test_the_ten_lines_of_autodiff_run_and_gradcheck_agrees(tmp_path, monkeypatch, capsys):
+    assert run_block("Ten lines of autodiff", tmp_path, monkeypatch, capsys).split()[-1] == "True"
+
+
+def test_the_rnn_block_matches_bptt_and_draws_four_steps(tmp_path, monkeypatch, capsys):
+    printed = run_block("The RNN as an unrolled graph", tmp_path, monkeypatch, capsys).split()
+    assert float(printed[-1]) < 1e-12  # largest |autodiff − BPTT| of ∂L/∂W
+    svg = (tmp_path / "out" / "rnn.svg").read_text()
+    assert all(f">{name}<" in svg for name in ["h(0)", "h(1)", "h(4)", "o(4)", "L(4)", "L"])
+    assert svg.count("<title>cluster_") == 4  # one box per time step
+
+
+def test_adding_your_own_op_gives_its_first_and_second_derivatives(tmp_path, monkeypatch, capsys):
+    lines = run_block("Adding your own op", tmp_path, monkeypatch, capsys).splitlines()
+    x = np.array([-2.0, 0.0, 3.0])
+    f = np.sqrt(x * x + 1)
+    np.testing.assert_allclose(np.array(lines[0].strip("[]").split(), float), x / f, atol=1e-3)
+    assert lines[1] == "True"
+    np.testing.assert_allclose(np.array(lines[2].strip("[]").split(), float), 1 / f ** 3,
+                               rtol=1e-6)
+
+
+def test_the_higher_order_block_differentiates_twice_and_gradchecks_at_order_2(
+        tmp_path, monkeypatch, capsys):
+    printed = run_block("Higher order", tmp_path, monkeypatch, capsys).split()
+    assert float(printed[0]) == pytest.approx(float(printed[1]), rel=1e-14)  # d²tanh/dx², by hand
+    assert printed[-1] == "True"
 
 
 def test_example_04_reaches_the_entropy_bound(capsys):

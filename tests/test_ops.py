@@ -608,3 +608,64 @@ def test_scatter_add_adds_repeated_indices_and_its_vjp_gathers():
     check(lambda g: mg.scatter_add(g, shape=(2, 3), index=(slice(None), np.array([2, 2]))),
           lambda g: np.stack([[0.0, 0.0, g[0, 0] + g[0, 1]], [0.0, 0.0, g[1, 0] + g[1, 1]]]),
           np.array([[1.0, 2.0], [3.0, 4.0]]))
+
+
+# -- abs, sqrt, square, clip, min -------------------------------------------------------
+@covers("abs")
+@given(a=nonzero_arrays())
+def test_abs_is_the_magnitude_with_the_sign_as_its_derivative(a):
+    check(lambda x: abs(x), lambda x: np.where(x < 0, -x, x), a)
+
+
+@covers("sqrt")
+@given(a=positive_arrays())
+def test_sqrt_squares_back_to_its_input(a):
+    check(mg.sqrt, lambda x: np.exp(0.5 * np.log(x)), a)
+    np.testing.assert_allclose(mg.sqrt(mg.tensor(a)).data ** 2, a, rtol=1e-14)
+
+
+@covers("square")
+@given(a=arrays())
+def test_square_is_x_times_x(a):
+    check(mg.square, lambda x: x * x, a)
+
+
+@covers("clip")
+@given(a=arrays(), bounds=st.sampled_from([(-0.5, 0.5), (None, 0.3), (-0.2, None), (0.1, 0.1)]))
+def test_clip_limits_values_and_passes_the_gradient_only_inside(a, bounds):
+    low, high = bounds
+    expected = np.array([min(max(v, -np.inf if low is None else low), np.inf if high is None
+                             else high) for v in a.ravel()]).reshape(a.shape)
+    x = mg.tensor(a, requires_grad=True)
+    y = seen(mg.clip(x, low, high))
+    np.testing.assert_array_equal(y.data, expected)
+    y.backward(np.ones(a.shape))
+    inside = (a >= (-np.inf if low is None else low)) & (a <= (np.inf if high is None else high))
+    np.testing.assert_array_equal(x.grad, inside.astype(float))
+
+
+@covers("min")
+@given(a=distinct_arrays(), data=st.data())
+def test_min_is_minus_the_max_of_minus_x(a, data):
+    axis = data.draw(axes(a.ndim))
+    check(lambda x: mg.min(x, axis=axis), lambda x: -np.max(-x, axis=axis), a)
+
+
+@covers("min")
+def test_tied_minima_share_the_gradient_equally():
+    x = mg.tensor([[1.0, 1.0, 2.0], [0.0, 3.0, 0.0]], requires_grad=True)
+    seen(x.min(axis=1)).backward(np.array([1.0, 6.0]))
+    np.testing.assert_array_equal(x.grad, [[0.5, 0.5, 0.0], [3.0, 0.0, 3.0]])
+
+
+def test_static_parameters_may_be_given_positionally_as_in_numpy():
+    x = mg.tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(mg.sum(x, 0).data, [3.0, 5.0, 7.0])
+    np.testing.assert_array_equal(mg.sum(x, 1, True).data, [[3.0], [12.0]])
+    assert mg.reshape(x, (3, 2)).shape == (3, 2)
+    np.testing.assert_allclose(mg.softmax(x, 0).data.sum(axis=0), 1.0, rtol=1e-15)
+    assert mg.transpose(x, (1, 0)).shape == (3, 2)
+    with pytest.raises(TypeError, match="two values for 'axis'"):
+        mg.sum(x, 0, axis=1)
+    with pytest.raises(TypeError, match="at most 2 parameters"):
+        mg.sum(x, 0, True, 1)
