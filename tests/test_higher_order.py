@@ -85,7 +85,9 @@ def test_tensor_to_tensor_power(pair, data):
 # -- elementwise functions -------------------------------------------------------------
 UNARY = {"exp": (mg.exp, arrays(SMALL)), "log": (mg.log, positive_arrays(SMALL, 0.5)),
          "tanh": (mg.tanh, arrays(SMALL)), "sigmoid": (mg.sigmoid, arrays(SMALL)),
-         "relu": (mg.relu, nonzero_arrays(SMALL))}  # relu off its kink
+         "relu": (mg.relu, nonzero_arrays(SMALL)),  # relu and abs off their kinks
+         "abs": (mg.abs, nonzero_arrays(SMALL)), "sqrt": (mg.sqrt, positive_arrays(SMALL, 0.5)),
+         "square": (mg.square, arrays(SMALL))}
 
 
 @covers(*UNARY)
@@ -106,6 +108,15 @@ def test_where(triple, data):
     check2(lambda x, y: mg.where(mask, x * y, y * y), a, b)
 
 
+@covers("clip")
+@given(a=distinct_arrays(SMALL), low=st.sampled_from([None, -1.005]),
+       high=st.sampled_from([None, 1.005]))
+def test_clip(a, low, high):
+    """Inputs on a grid of step 0.01, bounds half a step off it: no central difference
+    straddles a bound."""
+    check2(lambda x: mg.clip(x, low=low, high=high) * x, a)
+
+
 # -- linear algebra ---------------------------------------------------------------------
 @covers("matmul")
 @given(pair=matmul_shapes(max_batch_dims=1, max_side=3), data=st.data())
@@ -124,7 +135,8 @@ def test_matmul_cases(pair):
 
 
 # -- reductions and broadcasting ----------------------------------------------------------
-REDUCTIONS = {"sum": (mg.sum, arrays), "mean": (mg.mean, arrays), "max": (mg.max, distinct_arrays)}
+REDUCTIONS = {"sum": (mg.sum, arrays), "mean": (mg.mean, arrays), "max": (mg.max, distinct_arrays),
+              "min": (mg.min, distinct_arrays)}
 
 
 @covers(*REDUCTIONS)
