@@ -36,9 +36,11 @@ test: deps graphviz
 	$(PY) -m pytest
 
 # The main job: the embedded Reber grammar (out/), then the plain Reber grammar (out/reber/).
+# --overwrite: `make demo` means "run the demo again", so it replaces the last demo's checkpoints
+# (a bare `python -m rnn demo` refuses to replace a checkpoint).
 demo: deps graphviz
-	$(PY) -m rnn demo
-	$(PY) -m rnn demo --grammar reber --out out/reber
+	$(PY) -m rnn demo --overwrite
+	$(PY) -m rnn demo --overwrite --grammar reber --out out/reber
 
 # PyTorch rows appear when torch is installed in $(VENV) (optional: pip install torch).
 bench: deps

@@ -3,7 +3,13 @@
 :func:`draw` turns one or more output tensors into a ``graphviz.Digraph``
 (shown inline by Jupyter; its ``.source`` is plain DOT text). Node ids come
 from traversal order, so the same graph always gives the same text.
-:func:`render` writes SVG, PNG or PDF with Graphviz's ``dot`` program.
+:func:`render` writes SVG, PNG or PDF with Graphviz's ``dot`` program,
+refusing graphs too large for it and stopping it after a timeout.
+
+Every user string (tensor names, op names and parameters, tags) reaches DOT
+through :func:`escape`, so no name ever becomes markup: :func:`statement`
+escapes every attribute value it writes, and HTML-like labels are built
+from escaped pieces and marked with :class:`Html`.
 
 >>> import minigrad as mg
 >>> from minigrad.draw import draw
@@ -14,6 +20,10 @@ from traversal order, so the same graph always gives the same text.
 from __future__ import annotations
 
 import math
+import re
+import shutil
+import subprocess
+import unicodedata
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -21,8 +31,9 @@ import numpy as np
 
 from minigrad.tensor import Tensor
 
-__all__ = ["draw", "render", "GraphvizNotFound", "walk", "grad_norm", "nonfinite", "HeatScale",
-           "NONFINITE", "FORMATS", "INSTALL_HELP"]
+__all__ = ["draw", "render", "escape", "Html", "statement", "DrawingError", "GraphvizNotFound",
+           "DrawingTooLarge", "walk", "grad_norm", "nonfinite", "HeatScale", "NONFINITE",
+           "FORMATS", "INSTALL_HELP", "MAX_NODES", "TIMEOUT", "is_dot_text", "count_nodes"]
 
 FORMATS = ("svg", "png", "pdf")
 INSTALL_HELP = ("Graphviz's `dot` program is needed to render a drawing (the DOT source is "
@@ -43,10 +54,58 @@ NONFINITE = dict(fillcolor="#ff0000", fontcolor="white", penwidth="3", color="#9
 NO_GRAD = "#f7f7f7"
 OP_NODE = dict(shape="ellipse", style="filled", fillcolor="#f4f4f4", fontsize="11")
 LEVELS = 256  # colours in a heat scale
+MAX_NODES = 1500  # render refuses more (see render); TIMEOUT: seconds before dot is stopped
+TIMEOUT = 60.0
+TOO_LARGE_ADVICE = ("collapse it (rnn.draw.draw_unrolled collapses the middle steps; "
+                    "minigrad.draw.draw(..., collapse_ops=True, hide_constants=True) halves the "
+                    "nodes), fold it (rnn.draw.draw_folded), draw fewer outputs, or browse it "
+                    "interactively in an explorer; render(..., max_nodes=None, timeout=None) "
+                    "tries anyway")
 
 
-class GraphvizNotFound(RuntimeError):
+class DrawingError(RuntimeError):
+    """A drawing that cannot be rendered (the message says why and what to do)."""
+
+
+class GraphvizNotFound(DrawingError):
     """Rendering needs Graphviz's ``dot`` program and it is not installed."""
+
+
+class DrawingTooLarge(DrawingError):
+    """A graph with more nodes than ``dot`` lays out in reasonable time, or one
+    that ``dot`` did not finish within the timeout."""
+
+
+# -- escaping user text -----------------------------------------------------------------
+
+class Html(str):
+    """An HTML-like Graphviz label (written ``<...>``, unquoted) built by this
+    project from pieces passed through :func:`escape`; any other string is quoted text."""
+
+
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "\n": "<br/>"}
+_DOT = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "&": "&amp;"}  # dot reads entities in any label
+
+
+def _visible(ch: str) -> str:
+    """Control, format, surrogate and unassigned characters as ``\\xNN`` / ``\\uNNNN`` text."""
+    if ch == "\n" or unicodedata.category(ch)[0] != "C":
+        return ch
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+
+
+def escape(text, html: bool = False) -> str:
+    r"""User text as it must appear inside a quoted DOT string (``html=False``:
+    backslashes, quotes and ``&`` escaped, line breaks ``\n``) or in an HTML-like label
+    (``html=True``: ``& < > " '`` as entities, line breaks ``<br/>``). Control
+    characters such as NUL, which no DOT or SVG file may hold, become visible
+    ``\x00`` text in both. Used for every user string the drawings write.
+
+    >>> print(escape('a "b" \\ <i>'), escape("<<b>x</b>>\x00", html=True))
+    a \"b\" \\ <i> &lt;&lt;b&gt;x&lt;/b&gt;&gt;\x00
+    """
+    table = _HTML if html else _DOT
+    return "".join(table.get(c, c) for c in "".join(map(_visible, str(text))))
 
 
 # -- reading the graph ---------------------------------------------------------------
@@ -163,7 +222,7 @@ class HeatScale:
         fill = self.colour(norm)
         return dict(fillcolor=fill, fontcolor=self.text_colour(fill))
 
-    def legend(self, title: str = "log10 ‖grad‖", steps: int = 6) -> str:
+    def legend(self, title: str = "log10 ‖grad‖", steps: int = 6) -> Html:
         """An HTML-like Graphviz label: the scale with log10 values, NaN/inf and no grad."""
         cells = []
         for i in range(steps):
@@ -171,11 +230,12 @@ class HeatScale:
             fill = self._at(i / (steps - 1))
             cells.append(f'<td bgcolor="{fill}"><font color="{self.text_colour(fill)}">'
                          f'{value:.1f}</font></td>'.replace(">-0.0<", ">0.0<"))
-        return (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
-                f'<tr><td colspan="{steps}"><b>{title}</b></td></tr><tr>{"".join(cells)}</tr>'
-                f'<tr><td colspan="{steps // 2}" bgcolor="{NONFINITE["fillcolor"]}"><font '
-                f'color="white"><b>NaN / inf</b></font></td><td colspan="{steps - steps // 2}" '
-                f'bgcolor="{NO_GRAD}">no grad</td></tr></table>>')
+        return Html(f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+                    f'<tr><td colspan="{steps}"><b>{escape(title, html=True)}</b></td></tr>'
+                    f'<tr>{"".join(cells)}</tr>'
+                    f'<tr><td colspan="{steps // 2}" bgcolor="{NONFINITE["fillcolor"]}"><font '
+                    f'color="white"><b>NaN / inf</b></font></td><td colspan="{steps - steps // 2}" '
+                    f'bgcolor="{NO_GRAD}">no grad</td></tr></table>>')
 
 
 # -- labels ---------------------------------------------------------------------------
@@ -239,22 +299,18 @@ def tensor_label(t: Tensor, number: int, norm: float | None, *, show_values=Fals
 
 # -- drawing -----------------------------------------------------------------------------
 
-def _quote(value: str) -> str:
-    if value.startswith("<") and value.endswith(">"):  # an HTML-like label
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 def statement(name: str, attrs: dict, head: str | None = None) -> str:
-    r"""One DOT node (or, with ``head``, edge) statement, every value quoted.
-    (graphviz's ``Digraph.node`` does the same but is ~10× slower, which
-    matters for 100,000 nodes.)
+    r"""One DOT node (or, with ``head``, edge) statement. Every value is text,
+    escaped and quoted, unless it is :class:`Html`. (graphviz's
+    ``Digraph.node`` does the same but is ~10× slower, which matters for
+    100,000 nodes.)
 
     >>> print(statement("n1", {"label": 'say "hi"\nx'}, head="n2").strip())
     "n1" -> "n2" [label="say \"hi\"\nx"]
     """
-    ends = f'"{name}"' + (f' -> "{head}"' if head is not None else "")
-    listed = " ".join(f"{k}={_quote(str(v))}" for k, v in attrs.items() if v is not None)
+    ends = f'"{escape(name)}"' + (f' -> "{escape(head)}"' if head is not None else "")
+    listed = " ".join(f"{k}={v}" if isinstance(v, Html) else f'{k}="{escape(v)}"'
+                      for k, v in attrs.items() if v is not None)
     return f"\t{ends} [{listed}]\n" if listed else f"\t{ends}\n"
 
 
@@ -295,7 +351,7 @@ def draw(outputs: Tensor | Sequence[Tensor], *, show_values: bool = False,
     norms = {t: grad_norm(t) for t in nodes}
     scale = HeatScale(norms.values(), cmap, heat_limits) if heat else None
 
-    dot = graphviz.Digraph(name)
+    dot = graphviz.Digraph(graphviz.nohtml(escape(name)))
     dot.attr(rankdir=rankdir)
     dot.attr("node", shape="box", style="rounded,filled", fillcolor="white", fontname="Helvetica")
     dot.attr("edge", fontname="Helvetica", fontsize="10", arrowsize="0.7")
@@ -338,11 +394,31 @@ def draw(outputs: Tensor | Sequence[Tensor], *, show_values: bool = False,
     return dot
 
 
-def render(digraph_or_outputs, path: str | Path, format: str | None = None, **draw_options) -> Path:
+_NODE = re.compile(r'^\s*(?!(?:graph|node|edge|subgraph|digraph)\b)(?:"(?:[^"\\]|\\.)*"|[\w.]+)'
+                   r'\s*(?:\[|$)', re.MULTILINE)
+
+
+def count_nodes(source: str) -> int:
+    """The node statements in DOT text (one per node, as written by the drawings)."""
+    return len(_NODE.findall(source))
+
+
+def is_dot_text(path) -> bool:
+    """Whether ``path`` names a DOT text file (``.dot``, ``.gv``) rather than a picture."""
+    return Path(path).suffix.lower() in (".dot", ".gv")
+
+
+def render(digraph_or_outputs, path: str | Path, format: str | None = None, *,
+           max_nodes: int | None = MAX_NODES, timeout: float | None = TIMEOUT,
+           **draw_options) -> Path:
     """Write a drawing to ``path`` and return the path. The format (svg, png,
     pdf; ``dot``/``gv`` for the DOT text) comes from ``format`` or the suffix.
     Tensors are drawn first with ``draw(..., **draw_options)``.
 
+    ``dot``'s layout time grows steeply with the graph (the op-level graph of a
+    20-step RNN takes it minutes), so a graph of more than ``max_nodes``
+    nodes is refused and ``dot`` is stopped after ``timeout`` seconds, both
+    with :class:`DrawingTooLarge` saying how to draw less (None: no limit).
     Raises :class:`GraphvizNotFound`, saying how to install Graphviz, when the
     ``dot`` program is missing.
 
@@ -358,16 +434,30 @@ def render(digraph_or_outputs, path: str | Path, format: str | None = None, **dr
     format = (format or path.suffix.lstrip(".")).lower()
     dot = (digraph_or_outputs if isinstance(digraph_or_outputs, graphviz.Digraph)
            else draw(digraph_or_outputs, **draw_options))
+    source = dot.source
     if format in ("dot", "gv"):
-        path.write_text(dot.source, encoding="utf-8")
+        path.write_text(source, encoding="utf-8")
         return path
     if format not in FORMATS:
         raise ValueError(f"cannot render {str(path)!r}: format {format!r} is not one of "
                          f"{', '.join(FORMATS + ('dot', 'gv'))}")
+    nodes = count_nodes(source)
+    if max_nodes is not None and nodes > max_nodes:
+        raise DrawingTooLarge(f"not rendering {path}: the graph has {nodes} nodes, more than "
+                              f"the {max_nodes} that dot lays out in reasonable time; "
+                              f"{TOO_LARGE_ADVICE}")
+    program = shutil.which("dot")
+    if program is None:
+        raise GraphvizNotFound(INSTALL_HELP)
     try:
-        data = dot.pipe(format=format)
-    except graphviz.ExecutableNotFound as error:
-        raise GraphvizNotFound(INSTALL_HELP) from error
+        result = subprocess.run([program, f"-T{format}"], input=source.encode("utf-8"),
+                                capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise DrawingTooLarge(f"dot was stopped after {timeout:g} s without finishing {path} "
+                              f"({nodes} nodes); {TOO_LARGE_ADVICE}") from None
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip()
+        raise DrawingError(f"dot could not render {path}: {message[:500]}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    path.write_bytes(result.stdout)
     return path

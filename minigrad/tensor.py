@@ -2,7 +2,7 @@
 
 Nothing in this module knows any specific op: ops live in :mod:`minigrad.ops`
 as (forward, VJP) pairs and are recorded here by :func:`apply`. The backward
-pass (:func:`_walk`, behind :func:`backward` and :func:`grad`) visits nodes
+pass (``_walk``, behind :func:`backward` and :func:`grad`) visits nodes
 newest first (every tensor is numbered when it is made, after its inputs, so
 that order is a topological order; no recursion, no separate sort), runs an
 accumulate loop that calls each node's VJP, and undoes broadcasting in one
@@ -24,7 +24,8 @@ import numpy as np
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "arange", "randn", "no_grad", "enable_grad", "is_grad_enabled", "observe_backward",
     "BackwardEvent", "grad", "LazyGradient",
-    "detect_anomaly", "backward", "zero_grad", "OpError",
+    "detect_anomaly", "backward", "zero_grad", "OpError", "OpIndexError", "apply", "unbroadcast",
+    "topological_order",
 ]
 
 
@@ -186,7 +187,7 @@ def _shown(g) -> np.ndarray:
     array = g.data if isinstance(g, Tensor) else (
         g.dense() if isinstance(g, LazyGradient) else np.asarray(g))
     view = array.view()
-    view.setflags(write=False)
+    view.setflags(False)
     return view
 
 
@@ -513,11 +514,11 @@ def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tenso
         if requires_grad:
             arrays.insert(0, out)  # what the VJP runs on: vjp(g, out, *operands)
             node.requires_grad, node.vjp, node.saved = True, vjp, arrays
-            out.setflags(write=False)
+            out.setflags(False)  # positional: half the cost of write=False
             node.frozen = out
             for x in operands:
                 if x.frozen is not x.data:  # a leaf's first use, or data assigned since
-                    x.data.setflags(write=False)
+                    x.data.setflags(False)
                     x.frozen = x.data
     if _ANOMALY and _anomaly_on():
         _check_finite(out, f"op {op!r} produced non-finite values", operands)
@@ -641,14 +642,15 @@ def backward(outputs: Sequence[Tensor], grads: Sequence | None = None, *,
     def store(node: Tensor, g) -> None:
         if not (keep_intermediate_grads or node.op is None):
             return
-        if isinstance(g, Tensor) or isinstance(node.grad, Tensor):
-            node.grad = g if node.grad is None else node.grad + g
-        elif node.grad is not None:
-            node.grad = np.asarray(node.grad + g)
-        elif type(g) is np.ndarray and g.base is None and id(g) not in stored:
-            node.grad = g
+        if node.grad is None:
+            if type(g) is np.ndarray and g.base is None and id(g) not in stored:
+                node.grad = g  # a fresh array no other .grad holds: no copy
+            else:
+                node.grad = g if isinstance(g, Tensor) else np.array(g)
+        elif isinstance(g, Tensor) or isinstance(node.grad, Tensor):
+            node.grad = node.grad + g
         else:
-            node.grad = np.array(g)
+            node.grad = np.asarray(node.grad + g)
         stored.add(id(node.grad))
 
     _walk(outputs, grads, create_graph, store)
@@ -716,29 +718,27 @@ def _walk(outputs, grads, create_graph: bool, store: Callable) -> None:
         _accumulate(pending, waiting, out, _seed(out, g, create_graph))
     anomaly = _anomaly_on()
     observer = _OBSERVERS.get(_thread()) if _OBSERVERS else None
+    watch = (create_graph, anomaly, observer) if create_graph or anomaly or observer else None
     with _grad_mode(True) if create_graph else contextlib.nullcontext():
         while waiting:
             node = heapq.heappop(waiting)[1]
             g = pending.pop(node)
             if type(g) is not np.ndarray and not create_graph:
                 g = _dense(g)
-            if observer:
-                observer(BackwardEvent("visit", node, _shown(g)))
+            if watch:
+                _watch_visit(node, g, anomaly, observer)
             if node.hooks:
                 g = _run_hooks(node, g, observer)
-            if anomaly:
-                _check_finite(_array(g), f"gradient reaching {_describe(node)} is non-finite",
-                              node.inputs)
             store(node, g)
             if node.vjp is not None:
-                _propagate(node, g, create_graph, anomaly, observer, pending, waiting)
+                _propagate(node, g, watch, pending, waiting)
 
 
-def _propagate(node: Tensor, g, create_graph: bool, anomaly: bool, observer, pending,
-               waiting) -> None:
-    """Run ``node``'s VJP and add what it sends to each input's pending gradient."""
+def _propagate(node: Tensor, g, watch, pending: dict, waiting: list) -> None:
+    """Run ``node``'s VJP and add what it sends to each input's pending gradient.
+    ``watch`` is None in an ordinary pass, else (create_graph, anomaly, observer)."""
     try:
-        gs = node.vjp(g, *(_recorded(node) if create_graph else node.saved))
+        gs = node.vjp(g, *(_recorded(node) if watch and watch[0] else node.saved))
     except (OpError, FloatingPointError):
         raise
     except Exception as error:
@@ -751,20 +751,41 @@ def _propagate(node: Tensor, g, create_graph: bool, anomaly: bool, observer, pen
     for i, (x, gx) in enumerate(zip(node.inputs, gs)):
         if gx is None or not x.requires_grad:
             continue
-        if create_graph and not isinstance(gx, Tensor):
-            gx = Tensor._make(np.asarray(gx), False)
-        if anomaly:
-            gx = _array(gx) if not create_graph else gx
-            _check_finite(_array(gx), f"VJP of op {node.op!r} gave a non-finite gradient for "
-                          f"{_describe(x)}", node.inputs)
-        if gx.shape != x.data.shape:
+        if watch:
+            gx = _watch_send(node, i, gx, *watch)
+        data = x.data
+        if gx.shape != data.shape:
             gx = unbroadcast(gx, x, node)
-        if gx.dtype is not x.data.dtype and gx.dtype != x.data.dtype:
+        if gx.dtype is not data.dtype and gx.dtype != data.dtype:
             raise OpError(f"VJP of op {node.op!r} returned a {gx.dtype} gradient for "
                           f"operand {_describe(x)}")
-        if observer:
-            observer(BackwardEvent("send", node, _shown(gx), x, i))
         _accumulate(pending, waiting, x, gx)
+
+
+def _watch_visit(node: Tensor, g, anomaly: bool, observer) -> None:
+    """The checks and events of a node coming out with its complete gradient."""
+    if observer:
+        observer(BackwardEvent("visit", node, _shown(g)))
+    if anomaly:
+        _check_finite(_array(g), f"gradient reaching {_describe(node)} is non-finite",
+                      node.inputs)
+
+
+def _watch_send(node: Tensor, i: int, gx, create_graph: bool, anomaly: bool, observer):
+    """A VJP output on its way to operand ``i``, outside an ordinary pass: made a Tensor
+    under create_graph, checked under detect_anomaly, shown to the observer."""
+    x = node.inputs[i]
+    if create_graph and not isinstance(gx, Tensor):
+        gx = Tensor._make(np.asarray(gx), False)
+    if anomaly:
+        gx = gx if create_graph else _dense(gx)
+        _check_finite(_array(gx), f"VJP of op {node.op!r} gave a non-finite gradient for "
+                      f"{_describe(x)}", node.inputs)
+    if observer:
+        shape = x.data.shape
+        observer(BackwardEvent("send", node, _shown(gx if gx.shape == shape else
+                                                    unbroadcast(gx, x, node)), x, i))
+    return gx
 
 
 def _recorded(node: Tensor) -> tuple:
@@ -812,7 +833,7 @@ def _run_hooks(node: Tensor, g, observer=None):
         view = g
         if not isinstance(g, Tensor):
             view = g.view()
-            view.setflags(write=False)
+            view.setflags(False)
         replaced = hook(view)
         if replaced is not None:
             if not isinstance(g, Tensor) or not isinstance(replaced, Tensor):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -19,62 +21,80 @@ import minigrad as mg
 import minigrad.draw as mgdraw
 from rnn import checkpoint, grammar
 from rnn.data import DataError
-from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, default_prime,
-                       grammatical_fraction, model_from_checkpoint, sample, sample_strings)
+from rnn.ranges import Range, text
+from rnn.train import (LN2, RANGES, ConfigError, TrainConfig, Trainer, TrainingDiverged,
+                       default_prime, grammatical_fraction, model_from_checkpoint, sample,
+                       sample_strings)
 
 DEFAULTS = TrainConfig()
 OPTIONAL = {"tqdm": "progress", "matplotlib": "plot", "graphviz": "draw"}  # package: extra
+CLIP_NORM = Range(float, 0, note="0 turns clipping off")
+
+
+def _number(name: str):
+    return RANGES[name].parse
+
+
+def _count(group, flag: str, metavar: str, what: str) -> None:
+    """An integer option of TrainConfig's field named like the flag, at least 1."""
+    name = flag.lstrip("-").replace("-", "_")
+    group.add_argument(flag, type=_number(name), metavar=metavar, default=getattr(DEFAULTS, name),
+                       help=f"{what}, at least 1 (default: %(default)s)")
 
 
 def _add_training_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data")
     data.add_argument("--grammar", choices=["reber", "embedded"], default=DEFAULTS.grammar,
                       help="train on strings of this grammar, generated on the fly (default: %(default)s)")
-    data.add_argument("--text", metavar="FILE",
+    data.add_argument("--text", metavar="FILE", type=text,
                       help="train on a UTF-8 text file instead (last 10%% held out for validation)")
-    data.add_argument("--train-strings", type=int, default=DEFAULTS.train_strings,
-                      help="grammar strings to train on (default: %(default)s)")
-    data.add_argument("--validation-strings", type=int, default=DEFAULTS.validation_strings,
-                      help="held-out grammar strings to validate on (default: %(default)s)")
+    _count(data, "--train-strings", "N", "grammar strings to train on")
+    _count(data, "--validation-strings", "N", "held-out grammar strings to validate on")
     model = p.add_argument_group("model and batches")
-    model.add_argument("--hidden", type=int, default=DEFAULTS.hidden,
-                       help="hidden units H (default: %(default)s)")
-    model.add_argument("--tau", type=int, default=DEFAULTS.tau,
-                       help="steps τ per chunk of truncated BPTT (default: %(default)s)")
-    model.add_argument("--batch", type=int, default=DEFAULTS.batch,
-                       help="sequences per batch B (default: %(default)s)")
+    _count(model, "--hidden", "H", "hidden units H")
+    _count(model, "--tau", "T", "steps τ per chunk of truncated BPTT")
+    _count(model, "--batch", "B", "sequences per batch B")
     model.add_argument("--batching", choices=["stream", "random"], default=DEFAULTS.batching,
                        help="stream: B parallel streams read chunk after chunk, hidden state "
                             "carried over (detached); random: windows at random places from a "
                             "zero state (default: %(default)s)")
     opt = p.add_argument_group("optimisation")
-    opt.add_argument("--steps", type=int, default=DEFAULTS.steps, help="training steps (default: %(default)s)")
+    _count(opt, "--steps", "N", "training steps in all (with --resume: the step to continue up to)")
     opt.add_argument("--optimizer", choices=["adam", "adagrad", "sgd"], default=DEFAULTS.optimizer,
-                     help="(default: %(default)s)")
-    opt.add_argument("--lr", type=float, default=DEFAULTS.lr,
-                     help="learning rate, decayed linearly to lr × --lr-final (default: %(default)s, "
-                          "for adam; min-char-rnn uses 0.1 with adagrad)")
-    opt.add_argument("--lr-final", type=float, default=DEFAULTS.lr_final, help="(default: %(default)s)")
-    opt.add_argument("--clip-norm", type=float, default=DEFAULTS.clip_norm,
-                     help="rescale gradients whose global norm exceeds this; 0 turns it off "
-                          "(default: %(default)s)")
-    opt.add_argument("--clip-value", type=float, default=None,
-                     help="clip every gradient entry to [-v, v] (min-char-rnn uses 5; default: off)")
+                     help="the update rule (default: %(default)s)")
+    opt.add_argument("--lr", type=_number("lr"), default=DEFAULTS.lr,
+                     help="learning rate, > 0, decayed linearly to lr × --lr-final over the run "
+                          "(default: %(default)s, for adam; min-char-rnn uses 0.1 with adagrad)")
+    opt.add_argument("--lr-final", type=_number("lr_final"), metavar="FRACTION",
+                     default=DEFAULTS.lr_final,
+                     help="the last step's learning rate as a fraction of --lr, in (0, 1]; "
+                          "1 keeps it constant (default: %(default)s)")
+    opt.add_argument("--clip-norm", type=CLIP_NORM.parse, metavar="NORM",
+                     default=DEFAULTS.clip_norm,
+                     help="rescale gradients whose global norm exceeds this, ≥ 0; 0 turns it "
+                          "off (default: %(default)s)")
+    opt.add_argument("--clip-value", type=_number("clip_value"), metavar="V", default=None,
+                     help="clip every gradient entry to [-v, v], v > 0 (min-char-rnn uses 5; "
+                          "default: off)")
     opt.add_argument("--gradients", choices=["autodiff", "bptt"], default=DEFAULTS.gradients,
                      help="autodiff: minigrad through the unrolled graph; bptt: the analytic "
                           "back-propagation through time of rnn/bptt.py (default: %(default)s)")
-    opt.add_argument("--seed", type=int, default=DEFAULTS.seed, help="(default: %(default)s)")
+    opt.add_argument("--seed", type=_number("seed"), metavar="N", default=DEFAULTS.seed,
+                     help="seed of the initial parameters, the data and the batches, ≥ 0 "
+                          "(default: %(default)s)")
     out = p.add_argument_group("output")
-    out.add_argument("--out", default=DEFAULTS.out,
+    out.add_argument("--out", metavar="DIR", type=text, default=DEFAULTS.out,
                      help="directory for checkpoint.npz, metrics.csv, loss.png (default: %(default)s)")
-    out.add_argument("--eval-every", type=int, default=DEFAULTS.eval_every,
-                     help="steps between validation losses (default: %(default)s)")
-    out.add_argument("--sample-every", type=int, default=DEFAULTS.sample_every,
-                     help="steps between printed samples (default: %(default)s)")
-    out.add_argument("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every,
-                     help="steps between checkpoints (default: %(default)s)")
-    out.add_argument("--temperature", type=float, default=DEFAULTS.temperature,
-                     help="temperature of the printed samples (default: %(default)s)")
+    out.add_argument("--overwrite", action="store_true",
+                     help="start afresh even if --out holds a checkpoint, replacing it "
+                          "(without it, a new run refuses to)")
+    _count(out, "--eval-every", "N", "steps between validation losses")
+    _count(out, "--sample-every", "N", "steps between printed samples")
+    _count(out, "--checkpoint-every", "N", "steps between checkpoints")
+    out.add_argument("--temperature", type=_number("temperature"), metavar="T",
+                     default=DEFAULTS.temperature,
+                     help="temperature of the printed samples, ≥ 0; 0 writes the most likely "
+                          "character (default: %(default)s)")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -87,20 +107,22 @@ def _config(args) -> TrainConfig:
         validation_strings=args.validation_strings,
         eval_every=args.eval_every, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, temperature=args.temperature, out=args.out,
-        progress=not args.quiet)
+        progress=not args.quiet, overwrite=args.overwrite)
 
 
 def train_command(args) -> None:
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume continues the checkpoint in --out and --overwrite replaces "
+                          "it: give one of them")
     config = _config(args)
     if args.resume:
         trainer = Trainer.resume(config.checkpoint_path, config)
         print(f"resuming {config.checkpoint_path} at step {trainer.step} of {config.steps}")
     else:
         trainer = Trainer(config)
-    trainer.run()
-    ev = trainer.evaluate()
-    print(f"validation loss {ev.bits:.4f} bits/char; wrote {config.checkpoint_path}, "
-          f"{Path(config.out) / 'metrics.csv'}, {Path(config.out) / 'loss.png'}")
+    written = trainer.run()
+    print(f"validation loss {trainer.evaluate().bits:.4f} bits/char; wrote "
+          f"{', '.join(map(str, written))}")
 
 
 def sample_command(args) -> None:
@@ -131,7 +153,7 @@ def demo_command(args) -> None:
           f"{'minigrad autodiff' if config.gradients == 'autodiff' else 'analytic BPTT'}.")
     start = time.perf_counter()
     trainer = Trainer(config)
-    trainer.run(log=None if args.quiet else print)
+    written = trainer.run(log=None if args.quiet else print)
     ev, bound = trainer.evaluate(), trainer.bound
     fraction, _ = grammatical_fraction(trainer.arrays(), trainer.corpus, n=1000, seed=config.seed)
     difference, largest = gradient_agreement(trainer)
@@ -161,8 +183,7 @@ def demo_command(args) -> None:
     print()
     for label, value in rows:
         print(f"  {label:<28}{value}")
-    written = [config.checkpoint_path, out / "metrics.csv", out / "loss.png", *pictures]
-    print(f"\nwrote {', '.join(str(p) for p in written)}")
+    print(f"\nwrote {', '.join(str(p) for p in [*written, *pictures])}")
 
 
 def _training_speed(history: list[dict]) -> float:
@@ -202,12 +223,27 @@ def draw_pictures(trainer: Trainer, out: Path) -> list[Path]:
     return pictures
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _prog() -> str:
+    """``python -m rnn`` when run as a module, else the script's name (``minigrad-rnn``)."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "python -m rnn" if name in ("", "__main__.py", "-c") else name
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+    try:
+        return getattr(mg, "__version__", None) or version(packages_distributions()["rnn"][0])
+    except (KeyError, IndexError, PackageNotFoundError):
+        return "unknown (not installed)"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m rnn",
+        prog=prog or _prog(),
         description="The vanilla RNN of Deep Learning §10.2 on minigrad. New here? Run "
                     "`python -m rnn demo` (about a minute), then look at out/.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser(
@@ -231,22 +267,29 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_training_arguments(train)
     train.add_argument("--resume", action="store_true",
-                       help="continue from --out/checkpoint.npz up to --steps")
+                       help="continue from --out/checkpoint.npz up to --steps (the data, model "
+                            "and batch settings must be the checkpoint's)")
     train.set_defaults(run=train_command)
 
     smp = commands.add_parser(
         "sample", help="generate text from a checkpoint",
         description="Generate characters from a trained model.")
-    smp.add_argument("--checkpoint", default="out/checkpoint.npz", help="(default: %(default)s)")
-    smp.add_argument("--prime", help="text the model reads before it writes (default: one "
-                                     "string of the grammar, or a line break for text)")
-    smp.add_argument("--length", type=int, default=200, help="characters to write (default: %(default)s)")
-    smp.add_argument("--temperature", type=float, default=1.0,
-                     help="below 1: more conservative, above 1: more random (default: %(default)s)")
-    smp.add_argument("--strings", type=int, default=0,
+    smp.add_argument("--checkpoint", metavar="FILE", type=text, default="out/checkpoint.npz",
+                     help="the checkpoint of a training run (default: %(default)s)")
+    smp.add_argument("--prime", type=text,
+                     help="text the model reads before it writes, at least one character of its "
+                          "vocabulary (default: one string of the grammar, or a line break for "
+                          "text)")
+    smp.add_argument("--length", type=Range(int, 0).parse, metavar="N", default=200,
+                     help="characters to write, ≥ 0 (default: %(default)s)")
+    smp.add_argument("--temperature", type=_number("temperature"), metavar="T", default=1.0,
+                     help="≥ 0; below 1: more conservative, above 1: more random, 0: always the "
+                          "most likely character (greedy) (default: %(default)s)")
+    smp.add_argument("--strings", type=Range(int, 0).parse, metavar="N", default=0,
                      help="grammar checkpoints: write this many whole strings after the prime "
-                          "and mark each ok or BAD")
-    smp.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
+                          "and mark each ok or BAD, ≥ 0 (default: 0, write --length characters)")
+    smp.add_argument("--seed", type=_number("seed"), default=None,
+                     help="random seed, ≥ 0 (default: fresh)")
     smp.set_defaults(run=sample_command)
 
     from rnn import draw
@@ -261,20 +304,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def requirements(args) -> tuple[list[str], bool]:
+    """The optional packages a command needs, and whether it needs Graphviz's ``dot``."""
+    if args.command == "sample":
+        return [], False
+    if args.command == "render":
+        return ["graphviz"] + ["matplotlib"] * args.heat, not mgdraw.is_dot_text(args.out)
+    packages = ["tqdm"] * (not args.quiet) + ["matplotlib"]
+    return (packages + ["graphviz"], True) if args.command == "demo" else (packages, False)
+
+
+def check_requirements(args) -> None:
+    """Fail before any work if an optional package or ``dot`` is missing."""
+    packages, dot = requirements(args)
+    for name in packages:
+        if importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    if dot and shutil.which("dot") is None:
+        raise mgdraw.GraphvizNotFound(mgdraw.INSTALL_HELP)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv=None) -> int:
+    """Run one command; a problem is one ``error:`` line on stderr and exit
+    code 2 (bad input: flags, files, checkpoints) or 1 (the run failed:
+    divergence, a file system error), never a traceback."""
     args = build_parser().parse_args(argv)
     try:
+        check_requirements(args)
         args.run(args)
-    except (checkpoint.CheckpointError, DataError, ConfigError, mgdraw.GraphvizNotFound) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except TrainingDiverged as error:
+        return _fail(str(error), 1)
+    except (checkpoint.CheckpointError, DataError, ConfigError, mgdraw.DrawingError) as error:
+        return _fail(str(error), 2)
     except ModuleNotFoundError as error:
         if error.name not in OPTIONAL:
             raise
-        print(f"error: this command needs the {error.name} package: pip install "
-              f"'minigrad-rnn[{OPTIONAL[error.name]}]' (or 'minigrad-rnn[dev]' for all)",
-              file=sys.stderr)
-        return 2
+        return _fail(f"this command needs the {error.name} package: pip install "
+                     f"'minigrad-rnn[{OPTIONAL[error.name]}]' (or 'minigrad-rnn[dev]' for all)", 2)
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        return _fail(f"{where}{error.strerror or error}", 1)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -25,6 +25,10 @@ from rnn import grammar
 __all__ = ["Vocab", "Corpus", "DataError", "load_text", "stream_chunks", "random_windows"]
 
 
+BYTE_ORDER_MARKS = [(b"\xff\xfe\x00\x00", "UTF-32LE"), (b"\x00\x00\xfe\xff", "UTF-32BE"),
+                    (b"\xff\xfe", "UTF-16LE"), (b"\xfe\xff", "UTF-16BE")]  # longest first
+
+
 class DataError(ValueError):
     """A text that cannot be trained on (missing, empty, not UTF-8, too short)."""
 
@@ -118,11 +122,21 @@ def load_text(path, validation_fraction: float = 0.1) -> Corpus:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
+        found = next((name for mark, name in BYTE_ORDER_MARKS if raw.startswith(mark)), None)
+        if found is not None:
+            raise DataError(f"{path} is not UTF-8 but {found} text (it starts with a {found} "
+                            f"byte-order mark); convert it first: `iconv -f {found} -t UTF-8 "
+                            f"{path} > converted.txt`") from None
         raise DataError(f"{path} is not UTF-8 text: byte {raw[error.start]:#04x} at offset "
-                        f"{error.start} cannot be decoded; convert it first, e.g. "
-                        f"`iconv -f latin1 -t utf-8`") from None
+                        f"{error.start} cannot be decoded; convert it from its encoding "
+                        f"first, e.g. `iconv -f CP1252 -t UTF-8` (or ISO-8859-1, "
+                        f"SHIFT_JIS, …)") from None
     if not text:
         raise DataError(f"{path} is empty: there is nothing to learn from")
+    if "\x00" in text:
+        raise DataError(f"{path} holds NUL characters (the first at offset {raw.index(0)}): it is "
+                        f"binary, or UTF-16/UTF-32 text without a byte-order mark; convert it "
+                        f"to UTF-8 first, e.g. `iconv -f UTF-16LE -t UTF-8`")
     return Corpus.from_text(text, validation_fraction)
 
 

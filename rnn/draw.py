@@ -5,7 +5,9 @@ Both views are derived from the real graph by its tags, never drawn by hand:
 x(t), h(t), o(t), L(t), y(t), L, and labels each contracted edge with the
 parameters it multiplies by (``W`` on h(t-1) → h(t)). :func:`draw_unrolled`
 draws one cluster per time step; :func:`draw_folded` merges the steps by role
-into the recurrent loop. The graph is only read.
+into the recurrent loop. The graph is only read. Every node and edge is
+written with :func:`minigrad.draw.statement`, which escapes all text, so a
+tensor name never becomes markup.
 
 >>> import numpy as np
 >>> from rnn import RNN
@@ -24,8 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from minigrad import Tensor
-from minigrad.draw import NONFINITE, HeatScale, grad_norm, nonfinite, render, walk
+from minigrad.draw import (FORMATS, NONFINITE, HeatScale, Html, escape, grad_norm, nonfinite,
+                           render, statement, walk)
 from rnn.model import PARAMETER_NAMES, RNN, Unrolled
+from rnn.ranges import Range
 
 __all__ = ["RoleGraph", "role_graph", "draw_unrolled", "draw_folded", "add_render_arguments",
            "render_command"]
@@ -167,9 +171,9 @@ def _node_label(kind: str, t, tensor: Tensor, norm, show_grads: bool) -> str:
     else:
         text = tensor.name or {"L_t": f"L({t})"}.get(kind, kind)
     if nonfinite(norm):
-        return f"{text}\\ngrad {nonfinite(norm)}!"
+        return f"{text}\ngrad {nonfinite(norm)}!"
     if show_grads and norm is not None and kind != "x":
-        return f"{text}\\n‖grad‖ {norm:.1e}"
+        return f"{text}\n‖grad‖ {norm:.1e}"
     return text
 
 
@@ -189,16 +193,16 @@ def _params_table(rg: RoleGraph, scale: HeatScale | None, tau_text: str) -> str:
         if name not in rg.params:
             continue
         tensor, steps = rg.params[name], rg.uses.get(name, [])
-        cell = f'<font color="{PARAMETER_COLOURS[name]}"><b>{name}</b></font>'
-        bg, extra = "#cfe2f3", ""
+        colour, bg, extra = PARAMETER_COLOURS[name], "#cfe2f3", ""
         if scale is not None:
             bg = scale.style(grad_norm(tensor))["fillcolor"]
-            cell = f'<font color="{HeatScale.text_colour(bg)}"><b>{name}</b></font>'
+            colour = HeatScale.text_colour(bg)
             extra = f", ‖grad‖ {grad_norm(tensor):.1e}" if tensor.grad is not None else ""
+        cell = f'<font color="{colour}"><b>{escape(name, html=True)}</b></font>'
         used = f"{len(steps)} steps" if len(steps) != 1 else "1 step"
         rows.append(f'<tr><td bgcolor="{bg}">{cell}</td><td align="left">{"×".join(map(str, tensor.shape))}'
-                    f'</td><td align="left">{where.get(name, "")}</td><td align="left">'
-                    f'{used}{extra}</td></tr>')
+                    f'</td><td align="left">{escape(where.get(name, ""), html=True)}</td>'
+                    f'<td align="left">{used}{extra}</td></tr>')
     return (f'<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
             f'<tr><td colspan="4"><b>shared parameters: one tensor each, reused at every step '
             f'{tau_text}</b></td></tr>{"".join(rows)}</table>')
@@ -215,8 +219,8 @@ def _pattern(key: Key, previous: bool = False) -> str:
 def _same_rank_as_h(dot, node: str) -> None:
     """Put ``node`` on the rank of h(t) (one above x(t)) with an invisible stand-in
     for x, so that every spine edge is flat and dot keeps the steps in order."""
-    dot.node(f"{node}_below", "", style="invis", shape="point")
-    dot.edge(f"{node}_below", node, style="invis")
+    dot.body.append(statement(f"{node}_below", {"label": "", "style": "invis", "shape": "point"}))
+    dot.body.append(statement(f"{node}_below", {"style": "invis"}, head=node))
 
 
 def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int = 3,
@@ -271,8 +275,8 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
 
     def add(dot, key, **extra):
         kind, t = key
-        dot.node(node_id(key), _node_label(kind, t, rg.nodes[key], norms.get(key), show_grads),
-                 **{**attrs(kind, key), **extra})
+        label = _node_label(kind, t, rg.nodes[key], norms.get(key), show_grads)
+        dot.body.append(statement(node_id(key), {"label": label, **attrs(kind, key), **extra}))
 
     dot = _new_digraph("unrolled", "BT")
     if ("h", 0) in rg.nodes:
@@ -291,8 +295,8 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
         if scale is not None and None not in hs:  # a strip fading like the hidden h(t)
             first, last = (scale.style(n)["fillcolor"] for n in hs)
             cells += f'<tr><td bgcolor="{first}:{last}" height="10"></td></tr>'
-        dot.node("middle", f'<<table border="0" cellspacing="0" cellpadding="2">{cells}</table>>',
-                 **STYLE["middle"])
+        label = Html(f'<<table border="0" cellspacing="0" cellpadding="2">{cells}</table>>')
+        dot.body.append(statement("middle", {"label": label, **STYLE["middle"]}))
         _same_rank_as_h(dot, "middle")
 
     for t in shown:
@@ -304,11 +308,12 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
                 if (kind, t) in rg.nodes:
                     add(c, (kind, t))
             if t in rg.targets:
-                c.node(f"y_{t}", f"y({t}) = {_text(rg.targets[t])}", **STYLE["y"])
+                c.body.append(statement(f"y_{t}", {"label": f"y({t}) = {_text(rg.targets[t])}",
+                                                   **STYLE["y"]}))
             if params == "per_step":
                 for key, ps in [(target, ps) for _, target, ps in rg.edges] + list(rg.biases.items()):
                     for p in ps if key[1] == t else ():
-                        c.node(f"{p}_{t}", p, **STYLE["param"])
+                        c.body.append(statement(f"{p}_{t}", {"label": p, **STYLE["param"]}))
     if ("L", None) in rg.nodes:
         add(dot, ("L", None))
 
@@ -332,16 +337,17 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
             drawn_middle.add(pair)
             if target[0] == "L":  # not constraining: the middle stays on the spine
                 a.update(label=f"L({middle[0]}) … L({middle[-1]})", constraint="false")
-        dot.edge(end(source), end(target), **a)
+        dot.body.append(statement(end(source), a, head=end(target)))
     for t in shown:
         if t in rg.targets and ("L_t", t) in rg.nodes:
-            dot.edge(f"y_{t}", node_id(("L_t", t)))
+            dot.body.append(statement(f"y_{t}", {}, head=node_id(("L_t", t))))
         if params == "per_step":  # drawn head to tail (dir=back): each copy sits above its node
             for key, ps in [(target, ps) for _, target, ps in rg.edges] + list(rg.biases.items()):
                 if key[1] == t:
                     for p in ps:
-                        dot.edge(node_id(key), f"{p}_{t}", dir="back", style="dashed",
-                                 color=PARAMETER_COLOURS[p])
+                        dot.body.append(statement(node_id(key), {
+                            "dir": "back", "style": "dashed", "color": PARAMETER_COLOURS[p]},
+                            head=f"{p}_{t}"))
     # Below the picture: the title, the shared parameters and the heat legend.
     title = f"unrolled RNN, τ = {tau}" + (f" (steps {keep + 1} … {tau - keep} collapsed)"
                                            if collapsed else "")
@@ -369,7 +375,7 @@ def draw_folded(graph: Unrolled):
     >>> from rnn import RNN
     >>> graph = RNN(4, 3, 4).unroll(np.array([0, 2, 1]), np.array([2, 1, 3]))
     >>> [line.split(" [")[0].strip() for line in draw_folded(graph).source.splitlines() if "->" in line]
-    ['x -> h', 'h -> h', 'h -> o', 'o -> L', 'y -> L']
+    ['"x" -> "h"', '"h" -> "h"', '"h" -> "o"', '"o" -> "L"', '"y" -> "L"']
     """
     rg = role_graph(graph)
     edges: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -388,37 +394,54 @@ def draw_folded(graph: Unrolled):
     dot = _new_digraph("folded", "BT")
     dot.attr(label=f"folded RNN: the τ = {graph.tau} graph merged by role", labelloc="t")
     for kind in kinds:
-        label = kind + (f" {sizes[kind]}" if kind == "L" else f"\\n({sizes[kind]})" if sizes.get(kind) else "")
+        size = sizes.get(kind)
+        label = kind + (f" {size}" if kind == "L" else f"\n({size})" if size else "")
         if biases.get(kind):
             label += " + " + " + ".join(biases[kind])
-        dot.node(kind, label, **STYLE["L" if kind == "L" else kind])
+        dot.body.append(statement(kind, {"label": label, **STYLE["L" if kind == "L" else kind]}))
     if rg.targets:
-        dot.node("y", "y", **STYLE["y"])
+        dot.body.append(statement("y", {"label": "y", **STYLE["y"]}))
     for (source, target), params in edges.items():
         a = _edge_attrs(params)
         if source == target:
-            a.update(label=f"{a.get('label', '')}\\n(delay: {source}(t-1))", penwidth="2")
-        dot.edge(source, target, **a)
+            a.update(label=f"{a.get('label', '')}\n(delay: {source}(t-1))", penwidth="2")
+        dot.body.append(statement(source, a, head=target))
     if rg.targets and "L" in kinds:
-        dot.edge("y", "L")
+        dot.body.append(statement("y", {}, head="L"))
     return dot
 
 
 # -- command line ---------------------------------------------------------------------------
 
+def _drawing_path(string: str) -> str:
+    """An argparse ``type``: a file name whose suffix :func:`minigrad.draw.render` writes."""
+    suffixes = [f".{f}" for f in (*FORMATS, "dot", "gv")]
+    if Path(string).suffix.lower() not in suffixes:
+        raise argparse.ArgumentTypeError(f"expected a file name ending in {', '.join(suffixes)}, "
+                                         f"got {string!r}")
+    return string
+
+
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m rnn render``: which view, the sizes, τ and seed of a
     random token problem, the optional backward pass for gradient heat, the file."""
+    size, count = Range(int, 1).parse, Range(int, 0).parse
     parser.add_argument("--view", choices=["unrolled", "folded"], default="unrolled",
                         help="unrolled in time, or folded into the recurrent loop (default: %(default)s)")
-    parser.add_argument("--input-size", type=int, default=4, help="token types D (default: %(default)s)")
-    parser.add_argument("--hidden", type=int, default=3, help="hidden units H (default: %(default)s)")
-    parser.add_argument("--output-size", type=int, default=None, help="classes K (default: D)")
-    parser.add_argument("--tau", type=int, default=4, help="time steps τ (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the parameters and the random tokens (default: %(default)s)")
-    parser.add_argument("--w-scale", type=float, default=1.0,
-                        help="multiply W by this; below ~0.5 gradients vanish visibly (default: %(default)s)")
+    parser.add_argument("--input-size", type=size, metavar="D", default=4,
+                        help="token types D, at least 1 (default: %(default)s)")
+    parser.add_argument("--hidden", type=size, metavar="H", default=3,
+                        help="hidden units H, at least 1 (default: %(default)s)")
+    parser.add_argument("--output-size", type=size, metavar="K", default=None,
+                        help="classes K, at least 1 (default: D)")
+    parser.add_argument("--tau", type=size, metavar="T", default=4,
+                        help="time steps τ, at least 1 (default: %(default)s)")
+    parser.add_argument("--seed", type=count, default=0,
+                        help="seed of the parameters and the random tokens, ≥ 0 "
+                             "(default: %(default)s)")
+    parser.add_argument("--w-scale", type=Range(float).parse, metavar="S", default=1.0,
+                        help="multiply W by this finite number; below ~0.5 gradients vanish "
+                             "visibly (default: %(default)s)")
     parser.add_argument("--heat", action="store_true",
                         help="run backward first and colour nodes by log10 ‖grad‖")
     parser.add_argument("--loss", choices=["total", "last"], default="total",
@@ -428,9 +451,12 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
                         help="shared parameters drawn once, or also inside every step (default: %(default)s)")
     parser.add_argument("--all-steps", action="store_true",
                         help="draw every step (default: collapse the middle above --collapse-above)")
-    parser.add_argument("--collapse-above", type=int, default=12, help="(default: %(default)s)")
-    parser.add_argument("--out", default="out/rnn_unrolled.svg",
-                        help="file to write; .svg, .png, .pdf, or .dot for the DOT text (default: %(default)s)")
+    parser.add_argument("--collapse-above", type=count, metavar="N", default=12,
+                        help="draw at most this many steps, ≥ 0; longer sequences show the first "
+                             "and last three and one node for the middle (default: %(default)s)")
+    parser.add_argument("--out", type=_drawing_path, metavar="FILE", default="out/rnn_unrolled.svg",
+                        help="file to write; .svg, .png, .pdf, or .dot/.gv for the DOT text "
+                             "(default: %(default)s)")
 
 
 def render_command(args: argparse.Namespace) -> Path:

@@ -17,7 +17,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import Tensor
 
-__all__ = ["RNN", "Unrolled", "PARAMETER_NAMES"]
+__all__ = ["RNN", "Unrolled", "Softmaxes", "PARAMETER_NAMES"]
 
 PARAMETER_NAMES = ("U", "W", "V", "b", "c")
 SHAPES = {"U": "H×D", "W": "H×H", "V": "K×H", "b": "(H,)", "c": "(K,)"}  # H hidden, D input, K output

@@ -9,7 +9,8 @@ graph (``gradients="autodiff"``, the default) or from the analytic BPTT oracle
 ...                      train_strings=50, validation_strings=20, progress=False)
 >>> trainer = Trainer(config)
 >>> before = trainer.evaluate().loss
->>> trainer.run(log=None)
+>>> trainer.run(log=None)                 # the files written: none without out
+[]
 >>> trainer.step, trainer.evaluate().loss < before
 (20, True)
 """
@@ -19,6 +20,7 @@ import csv
 import dataclasses
 import json
 import math
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +33,11 @@ from rnn import bptt as oracle
 from rnn import checkpoint, grammar
 from rnn.data import Corpus, Vocab, load_text, random_windows, stream_chunks
 from rnn.model import PARAMETER_NAMES, RNN
-from rnn.optim import clip_grad_norm, clip_grad_value, make_optimizer
+from rnn.optim import OPTIMIZERS, clip_grad_norm, clip_grad_value, make_optimizer
+from rnn.ranges import Range
 
-__all__ = ["TrainConfig", "ConfigError", "Trainer", "Evaluation", "ValidationSet", "evaluate",
+__all__ = ["TrainConfig", "ConfigError", "TrainingDiverged", "RANGES", "CHOICES", "Trainer",
+           "Evaluation", "ValidationSet", "evaluate",
            "sample", "sample_strings", "grammatical_fraction", "default_prime", "plot_losses",
            "write_metrics", "model_from_checkpoint"]
 
@@ -42,6 +46,27 @@ LN2 = math.log(2.0)
 
 class ConfigError(ValueError):
     """Training settings that do not make sense together."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss, a gradient or the updated parameters stopped being finite."""
+
+
+COUNT = Range(int, 1)
+RANGES = {  # the accepted values of TrainConfig's numeric fields (the CLI parses with them too)
+    "hidden": COUNT, "tau": COUNT, "batch": COUNT, "steps": COUNT,
+    "lr": Range(float, 0, low_open=True),
+    "lr_final": Range(float, 0, 1, low_open=True, note="a fraction of lr"),
+    "clip_norm": Range(float, 0, low_open=True),
+    "clip_value": Range(float, 0, low_open=True),
+    "seed": Range(int, 0),
+    "train_strings": COUNT, "validation_strings": COUNT,
+    "validation_fraction": Range(float, 0, 1, low_open=True, high_open=True),
+    "eval_every": COUNT, "sample_every": COUNT, "checkpoint_every": COUNT,
+    "temperature": Range(float, 0, note="0 samples the most likely character"),
+}
+CHOICES = {"grammar": (None, "reber", "embedded"), "batching": ("stream", "random"),
+           "gradients": ("autodiff", "bptt"), "optimizer": tuple(OPTIMIZERS)}
 
 
 @dataclass
@@ -54,7 +79,10 @@ class TrainConfig:
     or ``"random"`` (random windows from a zero state). Optimiser: ``optimizer``
     ("adam", "adagrad", "sgd") with learning rate ``lr`` decayed linearly to
     ``lr * lr_final`` over the run; ``clip_norm`` / ``clip_value`` clip the
-    gradient of the mean per-character loss (None: off).
+    gradient of the mean per-character loss (None: off). Output: ``out``, a
+    directory (None: nothing is written); a new run refuses to replace a
+    checkpoint there unless ``overwrite``. Every field is checked on
+    construction (:data:`RANGES`, :data:`CHOICES`); ConfigError names the first bad one.
     """
 
     grammar: str | None = "embedded"
@@ -80,25 +108,27 @@ class TrainConfig:
     temperature: float = 1.0
     out: str | None = "out"
     progress: bool = True
+    overwrite: bool = False
 
     def __post_init__(self):
-        checks = [
-            (self.text is not None or self.grammar in ("reber", "embedded"),
-             f"grammar must be 'reber' or 'embedded' (or give a text file), got {self.grammar!r}"),
-            (self.batching in ("stream", "random"),
-             f"batching must be 'stream' or 'random', got {self.batching!r}"),
-            (self.gradients in ("autodiff", "bptt"),
-             f"gradients must be 'autodiff' or 'bptt', got {self.gradients!r}"),
-            (min(self.hidden, self.tau, self.batch) >= 1, "hidden, tau and batch must be at least 1"),
-            (self.steps >= 0, "steps must not be negative"),
-            (min(self.eval_every, self.sample_every, self.checkpoint_every) >= 1,
-             "intervals must be at least 1"),
-            (self.lr > 0 and 0 < self.lr_final <= 1, "lr must be positive and lr_final in (0, 1]"),
-            (self.temperature > 0, "temperature must be positive"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        for name, accepted in RANGES.items():
+            value = getattr(self, name)
+            if value is None and name in ("clip_norm", "clip_value"):
+                continue
+            try:
+                setattr(self, name, accepted.check(value, name))
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name}: expected one of {choices}, got {getattr(self, name)!r}")
+        for name in ("text", "out"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                raise ConfigError(f"{name}: expected a path or None, got {getattr(self, name)!r}")
+        if not (isinstance(self.progress, bool) and isinstance(self.overwrite, bool)):
+            raise ConfigError("progress and overwrite must be True or False")
+        if self.text is None and self.grammar is None:
+            raise ConfigError("give a grammar ('reber' or 'embedded') or a text file")
         if self.text is not None:
             self.grammar = None
 
@@ -136,7 +166,11 @@ class Trainer:
 
     :meth:`run` trains until ``config.steps``; :meth:`save` / :meth:`resume`
     round-trip everything through a checkpoint, so an interrupted run that is
-    resumed ends with exactly the parameters of an uninterrupted one.
+    resumed ends with exactly the parameters of an uninterrupted one. Each
+    step is a transaction (:meth:`advance`): whatever interrupts it, the
+    trainer is left at the last completed step, and a step whose loss,
+    gradients or updated parameters are not finite is undone and stops the
+    run with :class:`TrainingDiverged` before anything is saved.
     """
 
     def __init__(self, config: TrainConfig, corpus: Corpus | None = None):
@@ -151,6 +185,7 @@ class Trainer:
         self.h = np.zeros((config.hidden, config.batch))     # carried hidden state (stream batching)
         self.history: list[dict] = []
         self.validation = ValidationSet.of(self.corpus)
+        self.resumed, self.saved_step, self.written = False, None, []
 
     # -- one step ------------------------------------------------------------
     def gradients(self, x, y, h0) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
@@ -168,20 +203,52 @@ class Trainer:
         return graph.loss.item(), grads, graph.h[-1].data
 
     def train_step(self, x, y, h0) -> float:
-        """One optimiser step on the mean per-character loss; returns that loss (nats)."""
+        """One optimiser step on the mean per-character loss; returns that loss
+        (nats). TrainingDiverged if the loss, a gradient or an updated
+        parameter is not finite (call it through :meth:`advance`, which then
+        undoes the step)."""
         config = self.config
         loss, grads, h_last = self.gradients(x, y, h0)
         n = x.size
         grads = {name: g / n for name, g in grads.items()}
+        bad = [name for name, g in grads.items() if not np.all(np.isfinite(g))]
+        if not math.isfinite(loss) or bad:
+            raise TrainingDiverged(f"training diverged at step {self.step + 1}: the loss is "
+                                   f"{loss / n:.4g}" + (f", the gradients of {bad} are not finite"
+                                                        if bad else ""))
         if config.clip_value is not None:
             grads = clip_grad_value(grads, config.clip_value)
         if config.clip_norm is not None:
             grads, _ = clip_grad_norm(grads, config.clip_norm)
         self.optimizer.lr = config.lr * (1 - (1 - config.lr_final) * self.step / max(config.steps, 1))
         self.optimizer.step(grads)
+        bad = [name for name, p in self.params.items() if not np.all(np.isfinite(p.data))]
+        if bad:
+            raise TrainingDiverged(f"training diverged at step {self.step + 1}: the update made "
+                                   f"parameters {bad} non-finite (loss {loss / n:.4g}, learning "
+                                   f"rate {self.optimizer.lr:.3g})")
         self.h = h_last
         self.step += 1
         return loss / n
+
+    def advance(self) -> float:
+        """The next batch and one :meth:`train_step`, as a transaction: if
+        anything interrupts it (Ctrl-C, TrainingDiverged, an error), the
+        parameters, optimiser state, RNG, carried state and step are put back
+        as they were, so a checkpoint saved afterwards holds the last
+        completed step."""
+        params = {name: p.data for name, p in self.params.items()}   # rebound, never mutated
+        state = {key: np.array(a) for key, a in self.optimizer.state_dict().items()}
+        lr, rng, h, step = self.optimizer.lr, self.rng.bit_generator.state, self.h, self.step
+        try:
+            return self.train_step(*self.next_batch())
+        except BaseException:
+            for name, p in self.params.items():
+                p.data = params[name]
+            self.optimizer.load_state_dict(state)
+            self.optimizer.lr, self.rng.bit_generator.state = lr, rng
+            self.h, self.step = h, step
+            raise
 
     def next_batch(self):
         """``(x, y, h0)`` for the current step."""
@@ -194,17 +261,33 @@ class Trainer:
         return x, y, (np.zeros_like(self.h) if position == 0 else self.h)
 
     # -- the loop ------------------------------------------------------------
-    def run(self, log=print) -> None:
+    def run(self, log=print) -> list[Path]:
         """Train to ``config.steps``, evaluating, sampling and checkpointing at
-        the configured intervals. Ctrl-C saves a checkpoint and stops cleanly."""
+        the configured intervals; returns the files written (also in
+        ``self.written``).
+
+        Before training, ``config.out`` is checked: a new run refuses to
+        replace a checkpoint there unless ``config.overwrite``, and the first
+        checkpoint is written at once, so an unwritable or full directory
+        fails before any work. Ctrl-C saves the last completed step and
+        re-raises; TrainingDiverged leaves the last good checkpoint as it was.
+        """
         config, start = self.config, self.step
+        if self.step >= config.steps:
+            raise ConfigError(f"the run is already at step {self.step}, and steps is "
+                              f"{config.steps}: nothing to train (give more steps)")
+        self.written = []
+        if config.out is not None:
+            self._check_out()
         if not self.history:
             self._record(None, None, log)
+        if config.out is not None:
+            self.save()
         bar = _progress(config, start)
         losses, tick = [], time.perf_counter()
         try:
             while self.step < config.steps:
-                losses.append(self.train_step(*self.next_batch()))
+                losses.append(self.advance())
                 if bar is not None:
                     bar.update(1)
                     if self.step % 10 == 0:
@@ -224,13 +307,35 @@ class Trainer:
                 _write(bar, log, f"interrupted at step {self.step}; checkpoint written to "
                                  f"{config.checkpoint_path}; continue with --resume")
             raise
+        except TrainingDiverged as error:
+            kept = ("nothing was saved" if self.saved_step is None else
+                    f"{config.checkpoint_path} keeps step {self.saved_step}")
+            raise TrainingDiverged(f"{error}; {kept}. Try a smaller --lr or gradient "
+                                   f"clipping (--clip-norm)") from None
         finally:
             if bar is not None:
                 bar.close()
-        if config.out is not None and self.history:
-            write_metrics(self.history, Path(config.out) / "metrics.csv")
-            plot_losses(self.history, Path(config.out) / "loss.png", bound=self.bound,
-                        title=self.title)
+        if config.out is not None:
+            out = Path(config.out)
+            write_metrics(self.history, out / "metrics.csv")
+            plot_losses(self.history, out / "loss.png", bound=self.bound, title=self.title)
+            self.written += [out / "metrics.csv", out / "loss.png"]
+        return self.written
+
+    def _check_out(self) -> None:
+        """Refuse to replace another run's checkpoint; make sure ``out`` is a
+        writable directory (ConfigError naming it otherwise)."""
+        out, path = Path(self.config.out), self.config.checkpoint_path
+        if path.exists() and not self.resumed and not self.config.overwrite:
+            raise ConfigError(f"{path} already holds a checkpoint: continue that run with "
+                              f"--resume, replace it with --overwrite, or choose another --out")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=out):
+                pass
+        except OSError as error:
+            raise ConfigError(f"cannot write to the output directory {out}: "
+                              f"{error.strerror or error}") from None
 
     def _record(self, train_loss: float | None, steps_per_s: float | None, log) -> None:
         ev = self.evaluate()
@@ -280,8 +385,13 @@ class Trainer:
         meta = {"step": self.step, "vocab": self.corpus.vocab.chars,
                 "config": dataclasses.asdict(self.config),
                 "rng": self.rng.bit_generator.state, "history": self.history}
-        checkpoint.save(path or self.config.checkpoint_path, self.arrays(), meta,
-                        optimizer=self.optimizer.state_dict(), carry={"h": self.h})
+        path = Path(path or self.config.checkpoint_path)
+        checkpoint.save(path, self.arrays(), meta, optimizer=self.optimizer.state_dict(),
+                        carry={"h": self.h})
+        if path == self.config.checkpoint_path:
+            self.saved_step = self.step
+        if path not in self.written:
+            self.written.append(path)
 
     @classmethod
     def resume(cls, path, config: TrainConfig | None = None) -> "Trainer":
@@ -289,8 +399,11 @@ class Trainer:
         settings may differ (e.g. more ``steps``) but the data, model and batch
         shape must match the checkpoint's, else CheckpointError says which."""
         saved = checkpoint.load(path)
-        stored = TrainConfig(**{k: v for k, v in saved.meta["config"].items()
-                                if k in {f.name for f in dataclasses.fields(TrainConfig)}})
+        try:
+            stored = TrainConfig(**{k: v for k, v in saved.meta["config"].items()
+                                    if k in {f.name for f in dataclasses.fields(TrainConfig)}})
+        except ConfigError as error:
+            raise checkpoint.CheckpointError(f"{path}: its stored settings: {error}") from None
         if config is not None:
             fixed = ("grammar", "text", "hidden", "tau", "batch", "batching", "optimizer",
                      "seed", "train_strings", "validation_strings", "validation_fraction")
@@ -314,8 +427,9 @@ class Trainer:
         except (ValueError, TypeError, KeyError) as error:
             raise checkpoint.CheckpointError(f"{path}: {error}") from None
         trainer.model.set_params(**saved.params)
-        trainer.step, trainer.h = int(saved.meta["step"]), h
+        trainer.step, trainer.h = saved.meta["step"], h
         trainer.history = list(saved.meta.get("history", []))
+        trainer.resumed, trainer.saved_step = True, trainer.step
         return trainer
 
 
@@ -380,19 +494,36 @@ class ValidationSet(NamedTuple):
         return cls(x, y, mask, ideal, (np.concatenate(rows), np.concatenate(cols)))
 
 
-def evaluate(params: dict[str, np.ndarray], validation: ValidationSet) -> Evaluation:
+EVAL_BLOCK = 2 ** 20   # logits per block of evaluation: 8 MB, whatever the validation length
+
+
+def evaluate(params: dict[str, np.ndarray], validation: ValidationSet,
+             block: int = EVAL_BLOCK) -> Evaluation:
     """Held-out loss per predicted character (see :class:`ValidationSet`), the
-    ideal predictor's on the same characters, and the closing-letter accuracy."""
-    o = oracle.forward(*(params[n] for n in PARAMETER_NAMES), validation.x).o  # [T, K, B]
-    log_p = o - _logsumexp(o, axis=1)
-    losses = -np.take_along_axis(log_p, validation.y[:, None, :], axis=1)[:, 0, :]
-    count = validation.mask.sum()
+    ideal predictor's on the same characters, and the closing-letter accuracy.
+
+    The pieces are read in blocks of time steps holding about ``block``
+    logits (at least one step), the hidden state carried from block to
+    block, so the memory used does not grow with the validation length."""
+    args = [params[n] for n in PARAMETER_NAMES]
+    T, B = validation.x.shape
+    rows = max(1, block // (len(params["c"]) * B))
+    closing_rows, closing_cols = validation.closing or (np.zeros(0, int), np.zeros(0, int))
+    total, right, h = 0.0, 0, None
+    for start in range(0, T, rows):
+        stop = min(T, start + rows)
+        fwd = oracle.forward(*args, validation.x[start:stop], h0=h)
+        o, h = fwd.o, fwd.h[-1]                                           # o: [rows, K, B]
+        y, mask = validation.y[start:stop], validation.mask[start:stop]
+        log_p = (np.take_along_axis(o, y[:, None, :], axis=1) - _logsumexp(o, axis=1))[:, 0, :]
+        total -= float(log_p[mask].sum())
+        here = (closing_rows >= start) & (closing_rows < stop)
+        r, c = closing_rows[here] - start, closing_cols[here]
+        right += int((o[r, :, c].argmax(axis=1) == y[r, c]).sum())
+    count = int(validation.mask.sum())
     ideal = None if validation.ideal is None else validation.ideal / count
-    accuracy = None
-    if validation.closing is not None:
-        rows, cols = validation.closing
-        accuracy = float((o[rows, :, cols].argmax(axis=1) == validation.y[rows, cols]).mean())
-    return Evaluation(float(losses[validation.mask].mean()), ideal, accuracy)
+    accuracy = None if validation.closing is None else right / len(closing_rows)
+    return Evaluation(total / count, ideal, accuracy)
 
 
 def _logsumexp(o, axis):
@@ -403,8 +534,11 @@ def _logsumexp(o, axis):
 # -- sampling ----------------------------------------------------------------------
 
 def _draw(o: np.ndarray, temperature: float, rng: np.random.Generator) -> np.ndarray:
-    """One character id per column of the logits ``o`` [K, B] from softmax(o / T)."""
-    z = o / temperature
+    """One character id per column of the logits ``o`` [K, B] from softmax(o / T);
+    T = 0 takes the most likely character (greedy; no randomness used)."""
+    if temperature == 0:
+        return o.argmax(axis=0)
+    z = (o - o.max(axis=0)) / temperature          # ≤ 0, so even a tiny T cannot overflow
     p = np.exp(z - _logsumexp(z, axis=0))
     cumulative = np.cumsum(p, axis=0)
     u = rng.random(o.shape[1]) * cumulative[-1]
@@ -457,7 +591,8 @@ def default_prime(grammar_name: str | None, vocab: Vocab) -> str:
 def sample(params: dict[str, np.ndarray], vocab: Vocab, prime: str, length: int,
            temperature: float = 1.0, rng: np.random.Generator | None = None) -> str:
     """``length`` characters that the model writes after reading ``prime``.
-    Lower temperatures (< 1) make it more conservative, higher more random.
+    Lower temperatures (< 1) make it more conservative, higher more random;
+    0 always writes the most likely character (greedy decoding).
 
     >>> import numpy as np
     >>> model = RNN(3, 4, 3, seed=0)

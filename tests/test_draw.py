@@ -295,3 +295,31 @@ def test_unknown_format_is_refused(tmp_path):
 def test_docstring_examples_run():
     failed, attempted = doctest.testmod(minigrad.draw)
     assert failed == 0 and attempted >= 8
+
+
+# -- graphs too large for dot ---------------------------------------------------------------
+
+def _op_level_rnn(tau):
+    from rnn import RNN
+    return RNN(4, 3, 4, seed=0).unroll(np.arange(tau) % 4, np.arange(tau) % 4).loss
+
+
+def test_dot_is_stopped_after_the_timeout_with_advice(tmp_path):
+    import time
+    from minigrad.draw import DrawingTooLarge
+    loss = _op_level_rnn(14)              # 350 nodes: dot needs ~40 s on a 2-core Xeon
+    start = time.perf_counter()
+    with pytest.raises(DrawingTooLarge, match=r"dot was stopped after 1 s .*collapse.*fold"):
+        render(loss, tmp_path / "g.svg", timeout=1, max_nodes=None)
+    assert time.perf_counter() - start < 10 and not (tmp_path / "g.svg").exists()
+
+
+def test_a_graph_with_too_many_nodes_is_refused_before_dot_runs(tmp_path, monkeypatch):
+    from minigrad.draw import MAX_NODES, DrawingTooLarge, count_nodes
+    loss = _op_level_rnn(150)
+    assert count_nodes(draw(loss).source) == len(walk([loss])) + sum(
+        t.op is not None for t in walk([loss])) > MAX_NODES
+    monkeypatch.setenv("PATH", str(tmp_path))          # dot must not even be looked for
+    with pytest.raises(DrawingTooLarge, match=rf"has \d+ nodes, more than the {MAX_NODES}"):
+        render(loss, tmp_path / "g.svg")
+    assert render(loss, tmp_path / "g.dot").exists()   # the DOT text is always available

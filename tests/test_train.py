@@ -1,5 +1,6 @@
 """Training: data batching, optimisers, clipping, evaluation, sampling, and the
-training runs themselves (autodiff = analytic BPTT, resume = uninterrupted)."""
+training runs themselves (autodiff = analytic BPTT); interrupted and resumed runs are in
+test_reliability."""
 import dataclasses
 import doctest
 
@@ -70,8 +71,12 @@ def test_text_corpus_vocabulary_and_split(tmp_path):
     assert len(corpus.validation) == 3
 
 
-@pytest.mark.parametrize("content, message", [(b"", "empty"), (b"abc\xff\xfeabc", "not UTF-8"),
-                                              (b"a", "too short")])
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"), (b"abc\xff\xfeabc", "not UTF-8 text: byte 0xff at offset 3"),
+    ("a text\n".encode("utf-16"), "not UTF-8 but UTF-16LE text .*iconv -f UTF-16LE"),
+    ("a text\n".encode("utf-32-be"), "holds NUL characters .*UTF-16/UTF-32"),  # no mark
+    (b"\xfe\xff\x00a\x00b", "not UTF-8 but UTF-16BE"),
+    (b"a", "too short")])
 def test_unusable_text_files_are_refused_with_the_reason(tmp_path, content, message):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
@@ -237,39 +242,6 @@ def test_autodiff_and_analytic_bptt_give_the_same_training_run(optimizer, batchi
     np.testing.assert_allclose(losses_a, losses_b, rtol=1e-10, atol=0)
     for name in params_a:
         np.testing.assert_allclose(params_a[name], params_b[name], rtol=1e-9, atol=1e-12)
-
-
-class _Interrupted(Trainer):
-    """Training that is stopped by Ctrl-C right after step ``stop_at``."""
-    stop_at = 17
-
-    def train_step(self, x, y, h0):
-        loss = super().train_step(x, y, h0)
-        if self.step == self.stop_at:
-            raise KeyboardInterrupt
-        return loss
-
-
-@pytest.mark.parametrize("batching", ["stream", "random"])
-def test_an_interrupted_and_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, batching):
-    config = dataclasses.replace(TINY, batching=batching, steps=40, eval_every=10,
-                                 checkpoint_every=7)
-    whole = Trainer(dataclasses.replace(config, out=str(tmp_path / "whole")))
-    whole.run(log=None)
-
-    parts = dataclasses.replace(config, out=str(tmp_path / "parts"))
-    with pytest.raises(KeyboardInterrupt):
-        _Interrupted(parts).run(log=None)
-    resumed = Trainer.resume(parts.checkpoint_path, parts)
-    assert resumed.step == _Interrupted.stop_at
-    resumed.run(log=None)
-
-    for name, value in whole.arrays().items():
-        assert np.array_equal(resumed.arrays()[name], value), name
-    assert np.array_equal(resumed.h, whole.h)
-    for key, value in whole.optimizer.state_dict().items():
-        assert np.array_equal(resumed.optimizer.state_dict()[key], value), key
-    assert [r["step"] for r in resumed.history] == [r["step"] for r in whole.history]
 
 
 def test_resuming_with_a_different_model_is_refused(tmp_path):
