@@ -138,3 +138,43 @@ def test_example_01_runs_and_agrees(capsys):
     printed = capsys.readouterr().out
     assert float(re.search(r"largest difference: (\S+)", printed)[1]) < 1e-8
     assert printed.rstrip().endswith("(the whole Jacobian): True")
+
+
+# -- a check that cannot tell never passes (issue 11, bug 6) ------------------------------
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log")
+def test_a_nan_central_difference_fails_instead_of_passing():
+    """log at 1e-7 ± 1e-6 is NaN on one side: the checker cannot compare, so it must fail
+    (before the fix, NaN compared as "not bad" and this wrong VJP passed)."""
+    x = mg.tensor([1e-7], requires_grad=True, name="x")
+    with pytest.raises(GradcheckError, match=r"input 0 \(x.*numerical nan.*not finite"):
+        gradcheck(lambda x: (mg.log(x) * x.detach()).sum(), x)
+
+
+@pytest.mark.parametrize("max_full", [256, 0], ids=["full Jacobian", "projections"])
+def test_an_infinite_analytic_value_fails(max_full):
+    def forward(x):
+        return 2 * x, lambda g: (np.full_like(g, np.inf),)
+    wrong = lambda x: apply("infinite_vjp", forward, (x,), {})  # noqa: E731
+    with pytest.raises(GradcheckError, match="analytical inf"):
+        gradcheck(wrong, leaf((2,)), max_full=max_full)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log")
+def test_a_function_that_is_not_finite_at_the_inputs_fails():
+    x = mg.tensor([0.5, 2.0], requires_grad=True)
+    with pytest.raises(GradcheckError, match="value is not finite"):
+        gradcheck(lambda x: mg.log(x - 1.0).sum(), x)
+
+
+@pytest.mark.parametrize("bad", [
+    dict(eps=0), dict(eps=-1e-6), dict(eps=float("nan")), dict(eps=float("inf")), dict(eps=1.0),
+    dict(eps=1e-300), dict(atol=float("nan")), dict(atol=-1e-6), dict(atol=float("inf")),
+    dict(atol=5.0), dict(rtol=float("nan")), dict(rtol=-0.1), dict(rtol=1.0), dict(rtol=1e9),
+    dict(eps="1e-6"),
+])
+def test_absurd_steps_and_tolerances_are_refused(bad):
+    """eps = 0 made every difference 0/0 = NaN, which passed; rtol >= 1 accepts a zero
+    gradient; a step too small to move the input in float64 measures nothing."""
+    with pytest.raises(ValueError, match=f"gradcheck: {next(iter(bad))}"):
+        gradcheck(scaled_mul(1.5), leaf((2,)), leaf((2,), seed=1, name="y"), **bad)

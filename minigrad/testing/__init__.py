@@ -29,6 +29,14 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
     well above the error of central differences (about 1e-10·|f| + 1e-13·|f‴|)
     and catch a rule that is wrong by 0.1 %.
 
+    A check that cannot tell is a failure, never a pass: a central difference
+    or an analytic value that is NaN or inf (the function is not differentiable
+    there, or a step of ``eps`` leaves its domain) raises
+    :class:`GradcheckError`, and so does a function whose value is not finite
+    at the inputs. ``eps`` must be finite, in (0, 1), and large enough to move
+    every checked element; ``atol`` and ``rtol`` must be finite, in [0, 1)
+    (``rtol`` >= 1 would accept a zero gradient); anything else is a ValueError.
+
     Raises :class:`GradcheckError` naming the input, the element and both
     values; returns True otherwise.
 
@@ -38,6 +46,12 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
     >>> gradcheck(lambda x: mg.tanh(x * x).sum(), x)
     True
     """
+    for what, value, low in (("eps", eps, 0.0), ("atol", atol, None), ("rtol", rtol, None)):
+        if not (isinstance(value, (int, float, np.floating, np.integer))
+                and np.isfinite(value) and (value > 0 if low is not None else value >= 0)
+                and value < 1):
+            raise ValueError(f"gradcheck: {what} must be a finite number in "
+                             f"{'(0, 1)' if low is not None else '[0, 1)'}, got {value!r}")
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor) and x.data.dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} ({x.name!r}) is {x.data.dtype}; "
@@ -52,7 +66,16 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
         with no_grad():
             return np.array(fn(*leaves).data, dtype=np.float64)
 
+    for i in checked:
+        x = leaves[i].data
+        if np.any(x + eps == x) or np.any(x - eps == x):
+            raise ValueError(f"gradcheck: eps={eps!r} does not move input {i} "
+                             f"({leaves[i].name!r}, largest magnitude "
+                             f"{np.max(np.abs(x)):.3g}) in float64; use a larger eps")
     out = fn(*leaves)
+    if not np.all(np.isfinite(out.data)):
+        raise GradcheckError(f"gradcheck: the function's value is not finite at the inputs: "
+                             f"{out.data!r}")
     rng = np.random.default_rng(seed)
 
     def analytic(u: np.ndarray) -> list[np.ndarray]:
@@ -72,15 +95,17 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
         return (plus - minus) / (2 * eps)
 
     def compare(what: str, i: int, num, ana) -> None:
-        bad = np.abs(num - ana) > atol + rtol * np.abs(num)
-        if np.any(bad) or not np.all(np.isfinite(ana)):
-            k = tuple(int(n) for n in np.unravel_index(np.argmax(bad | ~np.isfinite(ana)),
-                                                       np.shape(bad)))
+        finite = np.isfinite(num) & np.isfinite(ana)
+        bad = ~(finite & (np.abs(num - ana) <= atol + rtol * np.abs(num)))
+        if np.any(bad):
+            k = tuple(int(n) for n in np.unravel_index(np.argmax(bad), np.shape(bad)))
             name = leaves[i].name or f"#{i}"
+            why = "" if finite[k] else (" (not finite: the function is not differentiable "
+                                        "there, or a step of eps leaves its domain)")
             raise GradcheckError(
                 f"gradcheck: input {i} ({name}, shape {leaves[i].shape}), {what} {k}: "
                 f"numerical {float(np.asarray(num)[k])!r} vs analytical "
-                f"{float(np.asarray(ana)[k])!r}")
+                f"{float(np.asarray(ana)[k])!r}{why}")
 
     for j, i in enumerate(checked):
         x = leaves[i].data
