@@ -15,7 +15,7 @@ from rnn.analysis import (SUCCESS, clipping_run, eigen, grad_norms, jacobian_pro
                           last_step_profile, linear, memory_task, scaled_orthogonal, step_jacobians,
                           train_memory, with_spectrum)
 from rnn.optim import clip_grad_norm, global_norm
-from rnn_strategies import RNNProblem, make_problem, rnn_problems
+from minigrad.testing.rnn import RNNProblem, make_problem, rnn_problems
 
 ROUNDOFF = 1e-12   # slack for an inequality that can hold with equality (tanh'(a) = 1 at a = 0)
 

@@ -11,8 +11,8 @@ import rnn.seed_formulas
 from rnn.bptt import bptt, forward
 from rnn.seed_formulas import (seed_bptt, seed_dL_do, seed_next_dL_dh_10_20,
                                seed_next_dL_dh_10_21)
-from rnn_strategies import (PARAMETER_NAMES as NAMES, RNNProblem, assert_roundoff_equal,
-                            make_problem, rnn_problems)
+from minigrad.testing import assert_roundoff_equal
+from minigrad.testing.rnn import PARAMETER_NAMES as NAMES, RNNProblem, make_problem, rnn_problems
 
 # Central differences D(ε) = (f(θ+ε) − f(θ−ε)) / 2ε in float64 carry a truncation error of
 # about ε²/6·|∂³L| and a rounding error of about ε_mach·|L|/ε ≈ 2e-10·|L| (a few ulp of the
@@ -25,7 +25,7 @@ from rnn_strategies import (PARAMETER_NAMES as NAMES, RNNProblem, assert_roundof
 # formula misses by O(1) relative (see the seed tests below), far outside this band.
 EPS = 1e-6
 ATOL, RTOL = 1e-6, 1e-5
-# The problems are tests/rnn_strategies.rnn_problems: scales up to 10 (tanh saturated, W
+# The problems are minigrad.testing.rnn.rnn_problems: scales up to 10 (tanh saturated, W
 # large enough that gradients explode) stay inside this band (checked with 1000 examples).
 
 

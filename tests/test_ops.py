@@ -5,7 +5,6 @@ Each test declares the rules it covers with ``@covers``; the declaration is chec
 (the op must appear in a graph the test built) and ``test_every_rule_is_covered``
 fails when a rule is added to ``minigrad.RULES`` without a test here.
 """
-import doctest
 import functools
 import operator
 import warnings
@@ -393,11 +392,6 @@ def test_cross_entropy_rejects_bad_targets(bad, message):
     with pytest.raises((ValueError, TypeError), match=message):
         mg.cross_entropy(mg.tensor(np.zeros((2, 3))), **bad)
 
-
-
-def test_strategy_docstring_examples_run():
-    import minigrad.testing.strategies
-    assert doctest.testmod(minigrad.testing.strategies).failed == 0
 
 
 # -- the primitives the VJPs are written in ---------------------------------------------

@@ -10,13 +10,14 @@ import minigrad as mg
 import rnn.model
 from rnn import RNN, Unrolled
 from rnn.bptt import bptt
-from rnn_strategies import (PARAMETER_NAMES as NAMES, assert_roundoff_equal, make_problem,
-                            reachable, rnn_problems)
+from minigrad.draw import walk
+from minigrad.testing import assert_roundoff_equal
+from minigrad.testing.rnn import PARAMETER_NAMES as NAMES, make_problem, rnn_problems
 
 
 def all_nodes(graph: Unrolled):
     """Every node behind L and the ŷ(t)."""
-    return reachable(*(n for n in (graph.loss, *graph.y_hat[1:]) if n is not None))
+    return walk([n for n in (graph.loss, *graph.y_hat[1:]) if n is not None])
 
 
 # Names by role, as the seed writes the quantities (the model's documented contract).

@@ -1,6 +1,5 @@
 """The unrolled minigrad RNN (rnn.model) against the analytic BPTT oracle (rnn.bptt),
 central differences, and properties that hold for every RNN problem."""
-import doctest
 import runpy
 from pathlib import Path
 
@@ -9,13 +8,13 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import minigrad as mg
-import rnn_strategies
-from minigrad.testing import gradcheck
+from minigrad.draw import walk
+from minigrad.testing import assert_roundoff_equal, gradcheck
+from minigrad.testing.rnn import (PARAMETER_NAMES as NAMES, RNNProblem, log_uniform, make_problem,
+                                  rnn_problems)
 from rnn import RNN
 from rnn.bptt import bptt
 from rnn.seed_formulas import seed_bptt, seed_dL_do
-from rnn_strategies import (PARAMETER_NAMES as NAMES, RNNProblem, assert_roundoff_equal,
-                            make_problem, reachable, rnn_problems)
 
 
 def autodiff(p: RNNProblem):
@@ -82,7 +81,7 @@ FD_EXAMPLES = max(3, settings().max_examples // 3)
 
 
 @settings(max_examples=FD_EXAMPLES)
-@given(rnn_problems(with_h0=st.just(True), scale=rnn_strategies.log_uniform(1e-3, 2.0)))
+@given(rnn_problems(with_h0=st.just(True), scale=log_uniform(1e-3, 2.0)))
 @example(TAU_1)
 @example(HIDDEN_1)
 def test_autodiff_matches_central_differences(p):
@@ -204,7 +203,7 @@ def test_graph_size_is_linear_in_tau(p, tau):
     graph = RNN.from_arrays(**p.params).unroll(x, np.resize(p.y, steps), p.h0)
     alpha = 8 + (0 if p.batch is None else 2)
     beta = 8 + (0 if p.tokens else 1)
-    assert len(reachable(graph.loss)) == alpha + beta * tau
+    assert len(walk([graph.loss])) == alpha + beta * tau
 
 
 @given(rnn_problems())
@@ -213,7 +212,7 @@ def test_shared_parameters_feed_every_step(p):
     and c through one reshape node each, into columns, shared by all steps)."""
     model = RNN.from_arrays(**p.params)
     graph = model.unroll(p.x, p.y, p.h0)
-    nodes = reachable(graph.loss)
+    nodes = walk([graph.loss])
     shared = model.parameters()
     if p.batch is not None:
         for name in ("b", "c"):
@@ -285,11 +284,6 @@ def test_seed_formulas_disagree_with_autodiff_where_the_oracle_agrees(p, errors,
             assert_roundoff_equal(printed.grads[name], grad, f"printed ∂L/∂{name}")
     for t in range(1, p.tau):
         assert relative_miss(printed.dL_dh[t - 1], graph.h[t].grad) > 1e-2, t
-
-
-def test_strategy_docstrings_run():
-    failed, attempted = doctest.testmod(rnn_strategies)
-    assert attempted > 0 and failed == 0
 
 
 def test_the_gradients_example_shows_agreement(capsys):

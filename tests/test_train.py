@@ -18,7 +18,7 @@ from rnn.model import RNN
 from rnn.optim import SGD, Adagrad, Adam, clip_grad_norm, clip_grad_value, global_norm
 from rnn.train import (TrainConfig, Trainer, ValidationSet, evaluate, grammatical_fraction,
                        sample, sample_strings)
-from rnn_strategies import rnn_problems
+from minigrad.testing.rnn import rnn_problems
 
 TINY = TrainConfig(grammar="reber", hidden=8, tau=8, batch=4, steps=30, lr=0.03,
                    train_strings=300, validation_strings=50, out=None, progress=False)

@@ -1,4 +1,10 @@
-"""Checking gradients: autodiff against central differences, for users too."""
+"""Checking gradients, for users too: autodiff against central differences
+(:func:`gradcheck`), two exact computations against each other
+(:func:`assert_roundoff_equal`), a minigrad function against an independent
+implementation (:func:`minigrad.testing.differential.differential_check`).
+Hypothesis strategies live in :mod:`minigrad.testing.strategies` (arrays, tensors),
+:mod:`minigrad.testing.graphs` (random computation graphs) and
+:mod:`minigrad.testing.rnn` (RNN problems)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -7,11 +13,21 @@ import numpy as np
 
 from minigrad.tensor import Tensor, backward, no_grad
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["gradcheck", "GradcheckError", "assert_roundoff_equal"]
 
 
 class GradcheckError(AssertionError):
-    """Autodiff and central differences disagree."""
+    """Autodiff and central differences disagree (or cannot be compared: NaN or inf).
+
+    >>> import minigrad as mg
+    >>> from minigrad.testing import GradcheckError, gradcheck
+    >>> x = mg.tensor([1e-7], requires_grad=True)
+    >>> try:
+    ...     gradcheck(lambda x: mg.log(x).sum(), x)  # x - eps < 0: log is NaN there
+    ... except GradcheckError as error:
+    ...     print("caught")
+    caught
+    """
 
 
 def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float = 1e-6,
@@ -122,3 +138,30 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
                 ana = np.sum(analytic(u)[j] * v)
                 compare("projection <u, J v>", i, np.array([num]), np.array([ana]))
     return True
+
+
+def assert_roundoff_equal(actual, expected, what: str, tol: float = 1e-9) -> None:
+    """Two exact computations of the same quantity, differing only in the order of
+    floating-point operations: same shape, finite, and
+    |actual − expected| ≤ tol·max(1, ‖expected‖_∞) everywhere.
+
+    The bound is relative to the array's scale, not per element: an entry that is a
+    sum of large terms cancelling to ~0 carries round-off of the terms' size, so its
+    own relative error means nothing. Round-off is a few ulp times the number of
+    accumulated terms and the depth of the computation, ≲ 1e-13 of the scale for the
+    graphs in this project's tests; the default 1e-9 leaves room for growth through
+    long products, and a wrong formula misses by O(1) of the scale.
+
+    >>> import numpy as np
+    >>> from minigrad.testing import assert_roundoff_equal
+    >>> assert_roundoff_equal(0.1 + 0.2 + 0.3, 0.3 + 0.2 + 0.1, "sum")
+    >>> assert_roundoff_equal(np.ones(2), np.array([1.0, 1.1]), "x")
+    Traceback (most recent call last):
+    AssertionError: x: off by 0.1 at scale 1.1
+    """
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    assert np.all(np.isfinite(actual)), f"{what}: non-finite value {actual}"
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    error = float(np.max(np.abs(actual - expected), initial=0.0))
+    assert error <= tol * scale, f"{what}: off by {error:.3g} at scale {scale:.3g}"

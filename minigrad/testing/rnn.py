@@ -1,11 +1,12 @@
-"""Hypothesis strategies for RNN problems, and the round-off comparison and graph walk
-shared by the RNN test modules.
+"""Hypothesis strategies for RNN problems: the vanilla RNN of Deep Learning §10.2
+with concrete numpy parameters, inputs, targets and h(0), everything
+:func:`rnn.bptt.bptt` and :meth:`rnn.RNN.unroll` take (this module needs only
+numpy and Hypothesis, not the ``rnn`` package).
 
-A problem is the seed's RNN with concrete numpy parameters, inputs, targets and
-h(0): everything :func:`rnn.bptt.bptt` and :meth:`rnn.RNN.unroll` take.
-
->>> from hypothesis import given
->>> @given(rnn_problems())
+>>> from hypothesis import given, settings
+>>> from minigrad.testing.rnn import rnn_problems
+>>> @settings(max_examples=5)
+... @given(rnn_problems())
 ... def test(problem):
 ...     assert problem.U.shape == (problem.H, problem.D)
 >>> test()
@@ -17,8 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from hypothesis import strategies as st
 
-__all__ = ["RNNProblem", "make_problem", "rnn_problems", "log_uniform", "assert_roundoff_equal",
-           "reachable", "PARAMETER_NAMES"]
+__all__ = ["RNNProblem", "make_problem", "rnn_problems", "log_uniform", "PARAMETER_NAMES"]
 
 PARAMETER_NAMES = ("U", "W", "V", "b", "c")
 
@@ -27,7 +27,15 @@ PARAMETER_NAMES = ("U", "W", "V", "b", "c")
 class RNNProblem:
     """Parameters ``U`` (H×D), ``W`` (H×H), ``V`` (K×H), ``b`` (H,), ``c`` (K,);
     inputs ``x`` (int tokens [τ(, B)] or floats [τ(, B), D]); targets ``y`` [τ(, B)];
-    ``h0`` (H(, B)) or None for the zeros default. ``batch`` None is one sequence."""
+    ``h0`` (H(, B)) or None for the zeros default. ``batch`` None is one sequence.
+
+    >>> from minigrad.testing.rnn import make_problem
+    >>> p = make_problem(H=2, D=3, K=4, tau=5, with_h0=False)
+    >>> p.H, p.D, p.K, p.tau, p.batch, p.tokens, p.h0_or_zeros().shape
+    (2, 3, 4, 5, None, True, (2,))
+    >>> sorted(p.params), len(p.args), p.with_params(b=p.b + 1).b.shape
+    (['U', 'V', 'W', 'b', 'c'], 7, (2,))
+    """
     U: np.ndarray
     W: np.ndarray
     V: np.ndarray
@@ -93,7 +101,13 @@ def make_problem(H=3, D=4, K=3, tau=5, batch=None, *, tokens=True, with_h0=True,
 
 
 def log_uniform(low: float, high: float) -> st.SearchStrategy[float]:
-    """Floats between low and high, uniform in log10."""
+    """Floats between low and high, uniform in log10.
+
+    >>> from hypothesis import find
+    >>> from minigrad.testing.rnn import log_uniform
+    >>> 1e-3 <= find(log_uniform(1e-3, 10.0), lambda s: s > 1.0) <= 10.0
+    True
+    """
     return st.floats(np.log10(low), np.log10(high)).map(lambda e: float(10.0 ** e))
 
 
@@ -105,38 +119,15 @@ def rnn_problems(draw, H=st.integers(1, 6), D=st.integers(1, 6), K=st.integers(1
     """Random problems. Every argument is a strategy; the defaults cover sizes 1..6,
     τ 1..12, one sequence or a batch of 1..4, token or dense inputs, h(0) given or
     zeros, and a scale per parameter from 1e-3 (tanh nearly linear) to 10 (tanh
-    saturated, logits in the tens)."""
+    saturated, logits in the tens).
+
+    >>> from hypothesis import find, strategies as st
+    >>> from minigrad.testing.rnn import rnn_problems
+    >>> p = find(rnn_problems(batch=st.integers(2, 4)), lambda p: p.tau > 3)
+    >>> p.y.shape, p.x.shape[:2] == p.y.shape
+    ((4, 2), True)
+    """
     sizes = dict(H=draw(H), D=draw(D), K=draw(K), tau=draw(tau), batch=draw(batch))
     return make_problem(**sizes, tokens=draw(tokens), with_h0=draw(with_h0),
                         scale={name: draw(scale) for name in PARAMETER_NAMES},
                         seed=draw(st.integers(0, 2 ** 32 - 1)))
-
-
-def assert_roundoff_equal(actual, expected, what):
-    """Two exact computations of the same quantity, differing only in the order of
-    floating-point operations: |actual − expected| ≤ 1e-9·max(1, ‖expected‖_∞).
-
-    The bound is relative to the array's scale, not per element: an entry that is a
-    sum of large terms cancelling to ~0 carries round-off of the terms' size, so its
-    own relative error means nothing. Round-off here is a few ulp times the number
-    of accumulated terms (≤ 12 steps × 4 sequences × 6 units) and the depth of the
-    recursion, ≲ 1e-13 of the scale; 1e-9 leaves room for growth through the W
-    products, and a wrong formula misses by O(1) of the scale."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    assert np.all(np.isfinite(actual)), f"{what}: non-finite value {actual}"
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    error = float(np.max(np.abs(actual - expected), initial=0.0))
-    assert error <= 1e-9 * scale, f"{what}: off by {error:.3g} at scale {scale:.3g}"
-
-
-def reachable(*roots) -> list:
-    """Every node the roots depend on, constants and leaves included, each once
-    (iterative depth-first walk over ``inputs``)."""
-    seen, stack = {id(root): root for root in roots}, list(roots)
-    while stack:
-        for x in stack.pop().inputs:
-            if id(x) not in seen:
-                seen[id(x)] = x
-                stack.append(x)
-    return list(seen.values())
