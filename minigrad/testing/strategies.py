@@ -1,9 +1,11 @@
 """Hypothesis strategies for testing differentiable code built on minigrad.
 
-Everything here draws plain float64 numpy arrays (or shapes, axes), small
-enough that a full Jacobian by central differences stays cheap. Wrap the
-arrays in :func:`minigrad.tensor` yourself, so that the test says which inputs
-require grad.
+Everything here draws what users pass: float64 arrays (or shapes, axes),
+small enough that a full Jacobian by central differences stays cheap; leaf
+tensors (:func:`tensors`); indices of every kind numpy accepts, with every
+integer dtype (:func:`indices`); transpose axes, negative ones included
+(:func:`transpose_axes`); exponents, 0 and 1 included (:data:`exponents`).
+Shapes may have size-0 sides where a function says so (``min_side=0``).
 
 >>> import minigrad as mg
 >>> from hypothesis import given, settings
@@ -22,8 +24,11 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["shapes", "arrays", "positive_arrays", "nonzero_arrays", "distinct_arrays",
-           "broadcastable_shapes", "matmul_shapes", "axes", "keepdims"]
+import minigrad
+
+__all__ = ["shapes", "arrays", "tensors", "positive_arrays", "nonzero_arrays",
+           "distinct_arrays", "broadcastable_shapes", "matmul_shapes", "axes", "keepdims",
+           "transpose_axes", "indices", "index_arrays", "INDEX_DTYPES", "exponents"]
 
 MAX_SIDE = 4
 
@@ -65,6 +70,22 @@ def arrays(shape=None, min_value: float = -3.0, max_value: float = 3.0,
     """
     elements = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False)
     return hnp.arrays(np.float64, _shape(shape), elements=elements, **kwargs)
+
+
+def tensors(shape=None, min_value: float = -3.0, max_value: float = 3.0, *,
+            requires_grad: bool = True, name: str | None = None,
+            **kwargs) -> st.SearchStrategy[minigrad.Tensor]:
+    """Leaf tensors over :func:`arrays` (same arguments), float64, requiring grad
+    unless told otherwise.
+
+    >>> from hypothesis import find
+    >>> from minigrad.testing.strategies import tensors
+    >>> t = find(tensors((2, 3), name="W"), lambda t: t.data.min() < 0)
+    >>> t.shape, t.dtype, t.requires_grad, t.name, t.is_leaf
+    ((2, 3), dtype('float64'), True, 'W', True)
+    """
+    return arrays(shape, min_value, max_value, **kwargs).map(
+        lambda a: minigrad.tensor(a, requires_grad=requires_grad, name=name))
 
 
 def positive_arrays(shape=None, min_value: float = 0.1,
@@ -168,3 +189,79 @@ def axes(ndim: int) -> st.SearchStrategy:
 
 keepdims = st.booleans()
 """The ``keepdims`` argument of a reduction."""
+
+exponents = st.sampled_from([0, 1, 2, 3, -1, -2, 0.5, 1.5, -2.5, np.float64(2.0)])
+"""Constant exponents of ``x ** c``: 0 and 1 first, integers (any base), fractions
+(positive bases only), and a numpy float."""
+
+INDEX_DTYPES = tuple(np.dtype(f"{kind}{bits}") for kind in ("int", "uint") for bits in (8, 16, 32, 64))
+"""Every integer dtype an index array may have: int8 … int64, uint8 … uint64."""
+
+
+def transpose_axes(ndim: int) -> st.SearchStrategy[tuple]:
+    """The ``axes`` of a transpose of an ``ndim``-dimensional array: a permutation,
+    each axis given as ``k`` or as ``k - ndim`` (numpy accepts both).
+
+    >>> from hypothesis import find
+    >>> from minigrad.testing.strategies import transpose_axes
+    >>> axes = find(transpose_axes(3), lambda axes: min(axes) < 0)
+    >>> min(axes) < 0, sorted(k % 3 for k in axes)
+    (True, [0, 1, 2])
+    """
+    return st.permutations(range(ndim)).flatmap(lambda perm: st.tuples(*(
+        st.sampled_from([k, k - ndim]) for k in perm)))
+
+
+@st.composite
+def index_arrays(draw, side: int, dtype=None, min_length: int = 0, max_length: int = 4):
+    """1-d integer arrays of ids into an axis of length ``side``: any dtype of
+    :data:`INDEX_DTYPES` (or the one given), negative ids for signed dtypes,
+    repeats likely, lengths ``min_length`` … ``max_length``, and the empty array (the
+    only one when ``side`` is 0).
+
+    >>> from hypothesis import find
+    >>> from minigrad.testing.strategies import index_arrays
+    >>> ids = find(index_arrays(3), lambda ids: ids.dtype == "int8" and ids.min(initial=0) < 0)
+    >>> bool(ids.min() >= -3 and ids.max() < 3)
+    True
+    """
+    dtype = np.dtype(draw(st.sampled_from(INDEX_DTYPES)) if dtype is None else dtype)
+    if side == 0:
+        return np.zeros(0, dtype)
+    low = -side if dtype.kind == "i" else 0
+    return draw(hnp.arrays(dtype, st.integers(min_length, max_length),
+                           elements=st.integers(low, side - 1)))
+
+
+@st.composite
+def indices(draw, shape: tuple):
+    """Indices ``x[index]`` for an array of ``shape``, of every kind numpy accepts:
+    basic (integers, slices with negative steps, Ellipsis, np.newaxis), integer
+    arrays of any :data:`INDEX_DTYPES` on one axis (``x[:, ids]``) or on every
+    axis, boolean masks of the whole shape or of one axis, and empty ids.
+
+    >>> import numpy as np
+    >>> from hypothesis import find
+    >>> from minigrad.testing.strategies import indices
+    >>> index = find(indices((2, 3)), lambda i: isinstance(i, tuple) and len(i) == 2
+    ...              and isinstance(i[1], np.ndarray) and i[1].dtype == bool)
+    >>> np.arange(6).reshape(2, 3)[index].shape
+    (2, 0)
+    """
+    ndim = len(shape)
+    kinds = ["basic"] + (["ids on one axis", "ids on every axis", "mask", "mask on one axis"]
+                         if ndim else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind == "basic":
+        return draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True,
+                                      allow_ellipsis=True))
+    if kind == "mask":
+        return draw(hnp.arrays(bool, shape))
+    axis = draw(st.integers(0, ndim - 1))
+    if kind == "mask on one axis":
+        return (slice(None),) * axis + (draw(hnp.arrays(bool, shape[axis])),)
+    dtype = draw(st.sampled_from(INDEX_DTYPES))
+    if kind == "ids on one axis":
+        return (slice(None),) * axis + (draw(index_arrays(shape[axis], dtype)),)
+    length = 0 if 0 in shape else draw(st.integers(0, 4))
+    return tuple(draw(index_arrays(n, dtype, length, length)) for n in shape)
