@@ -1,0 +1,212 @@
+"""Differential testing: minigrad's values and gradients against an independent engine.
+
+Two oracles, both written from the definitions of the ops, sharing no code with
+minigrad: ``"autograd"`` (HIPS autograd, differentiating
+:func:`minigrad.testing.graphs.array_rules` over ``autograd.numpy``) and
+``"torch"`` (PyTorch's own ops, float64 on the CPU). Each is imported only when
+asked for (``pip install autograd`` / ``pip install torch``).
+
+Conventions that differ on purpose, and how the oracles are held to minigrad's:
+
+- ``max`` with ties: minigrad shares the gradient equally among the tied
+  maxima (a subgradient). autograd's ``np.max`` and ``torch.amax`` do the same;
+  ``torch.max(x, dim)`` would give it all to one index, so the torch oracle uses
+  ``amax``. Programs draw ties on purpose (leaves of -1, 0, 1 only).
+- ``relu`` at 0: minigrad's derivative is 0, as torch's. autograd's
+  ``np.maximum(x, 0)`` gives 0.5 at a tie, so the rules write
+  ``where(x > 0, x, 0)``.
+- ``x ** y`` (both differentiable), ∂/∂y at x ≤ 0: minigrad takes 0 where
+  ``log x`` is undefined; autograd and torch give NaN (or ±inf). Programs make
+  ``x ** y`` only for bases ≥ 0.1; tests/test_ops.py checks minigrad's
+  convention by itself.
+- ``x ** 0``: the constant 1, derivative 0 even at x = 0. autograd's rule
+  computes 0 · 0⁻¹ = NaN there, so the rules write ``x ** 0`` as 1.
+- ``cross_entropy(reduction="mean")`` over zero targets: minigrad gives 0 (the
+  empty sum, not divided); torch gives NaN (0/0). The oracles use minigrad's.
+- ``transpose`` with negative axes: autograd's VJP inverts the permutation
+  without normalising it (the bug minigrad had), so the rules normalise first.
+- Oracle-only gaps: torch has no negative-step slices, so its ``getitem`` gathers
+  through the flat positions numpy picks; ``torch.sum(x, dim=())`` reduces every
+  axis where numpy reduces none, so an empty axis tuple returns ``x``.
+
+Values and gradients are compared with
+:func:`minigrad.testing.assert_roundoff_equal` at ``tol`` (default 1e-10) of each
+array's scale: both sides are exact, so they differ by round-off only.
+
+>>> import autograd.numpy as anp
+>>> import minigrad as mg
+>>> from minigrad.testing.differential import differential_check
+>>> differential_check(lambda x: mg.tanh(x) * x, lambda x: anp.tanh(x) * x, [0.5, -2.0])
+True
+"""
+from __future__ import annotations
+
+import operator
+from typing import Callable
+
+import numpy as np
+
+import minigrad as mg
+from minigrad.testing import assert_roundoff_equal
+from minigrad.testing.graphs import Program, array_rules, evaluate, run_minigrad
+
+__all__ = ["ORACLES", "torch_rules", "oracle_gradients", "check_program", "differential_check"]
+
+
+def torch_rules() -> dict:
+    """Each op of :data:`minigrad.testing.graphs.OPS` in PyTorch (float64 tensors in,
+    tensors out), with the conventions of this module's docstring.
+
+    >>> import torch
+    >>> from minigrad.testing.differential import torch_rules
+    >>> torch_rules()["max"](torch.tensor([[1.0, 3.0]]), axis=-1, keepdims=True)
+    tensor([[3.]])
+    """
+    import torch
+
+    def reduction(f):
+        def reduce(x, *, axis=None, keepdims=False):
+            dims = tuple(range(x.ndim)) if axis is None else (
+                axis if isinstance(axis, tuple) else (axis,))
+            return f(x, dim=dims, keepdim=keepdims) if dims else x
+        return reduce
+
+    def getitem(x, *, index):
+        flat = np.arange(x.numel()).reshape(tuple(x.shape))[index]
+        return x.reshape(-1)[torch.as_tensor(np.ravel(flat), dtype=torch.int64)].reshape(
+            np.shape(flat))
+
+    def cross_entropy(x, *, targets, reduction="sum", axis=-1):
+        t = torch.as_tensor(np.asarray(targets, dtype=np.int64)).unsqueeze(axis % x.ndim)
+        losses = -torch.gather(torch.log_softmax(x, dim=axis), axis % x.ndim, t).squeeze(
+            axis % x.ndim)
+        if reduction == "none":
+            return losses
+        return losses.sum() / (losses.numel() if reduction == "mean" and losses.numel() else 1)
+
+    return {
+        "neg": operator.neg, "add": operator.add, "sub": operator.sub, "mul": operator.mul,
+        "div": operator.truediv, "power": lambda x, *, exponent: x ** float(exponent),
+        "pow": torch.pow, "exp": torch.exp, "log": torch.log, "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid, "relu": torch.relu, "matmul": torch.matmul,
+        "sum": reduction(torch.sum), "mean": reduction(torch.mean), "max": reduction(torch.amax),
+        "softmax": lambda x, *, axis=-1: torch.softmax(x, dim=axis),
+        "log_softmax": lambda x, *, axis=-1: torch.log_softmax(x, dim=axis),
+        "cross_entropy": cross_entropy,
+        "reshape": lambda x, *, shape: torch.reshape(x, shape),
+        "transpose": lambda x, *, axes=None: torch.permute(
+            x, tuple(reversed(range(x.ndim))) if axes is None else axes),
+        "getitem": getitem,
+        "concat": lambda *xs, axis=0: torch.cat(xs, dim=axis),
+        "stack": lambda *xs, axis=0: torch.stack(xs, dim=axis),
+        "where": lambda x, y, *, condition: torch.where(torch.as_tensor(condition), x, y),
+    }
+
+
+def _autograd(forward: Callable, leaves: list, pairs: list):
+    import autograd
+    import autograd.numpy as anp
+    total = lambda xs: sum(anp.sum(forward(xs)[k] * w) for k, w in pairs)  # noqa: E731
+    return forward(leaves), autograd.grad(total)(leaves)
+
+
+def _torch(forward: Callable, leaves: list, pairs: list):
+    import torch
+    xs = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in leaves]
+    nodes = forward(xs)
+    total = sum((nodes[k] * torch.as_tensor(w)).sum() for k, w in pairs)
+    grads = torch.autograd.grad(total, xs, allow_unused=True)
+    return ([n.detach().numpy() for n in nodes],
+            [np.zeros_like(x) if g is None else g.numpy() for x, g in zip(leaves, grads)])
+
+
+def _program_forward(program: Program, oracle: str) -> Callable:
+    if oracle == "autograd":
+        import autograd.numpy as anp
+        rules = array_rules(anp)
+        return lambda xs: evaluate(program, rules, xs)
+    import torch
+    rules = torch_rules()
+    return lambda xs: evaluate(program, rules, xs, lambda c: torch.as_tensor(c) if isinstance(
+        c, np.ndarray) else c)
+
+
+ORACLES = {"autograd": _autograd, "torch": _torch}
+"""Name -> engine: ``engine(forward, leaf arrays, pairs)`` runs ``forward`` (the
+oracle's leaves -> list of nodes) and returns the nodes' values and each leaf's
+gradient of ``Σ <w, nodes[k]>`` over the ``(k, w)`` pairs."""
+
+
+def oracle_gradients(program: Program, oracle: str = "autograd"):
+    """Every node's value and each leaf's gradient of the program's loss
+    ``Σ_k <weights[k], node[outputs[k]]>``, computed by ``oracle``.
+
+    >>> import numpy as np
+    >>> from minigrad.testing.graphs import Program, Step
+    >>> from minigrad.testing.differential import oracle_gradients
+    >>> p = Program([Step("leaf", params={"value": np.array([1.0, 2.0])}),
+    ...              Step("mul", (0, 0), "operator")], [], outputs=(1,), weights=(np.ones(2),))
+    >>> oracle_gradients(p, "torch")[1][0]
+    array([2., 4.])
+    """
+    leaves = [program.steps[k].params["value"] for k in program.leaves]
+    return ORACLES[oracle](_program_forward(program, oracle), leaves,
+                           list(zip(program.outputs, program.weights)))
+
+
+def check_program(program: Program, oracle: str = "autograd", tol: float = 1e-10) -> None:
+    """minigrad's value of every node and gradient of every leaf (:func:`run_minigrad`)
+    equal ``oracle``'s to ``tol`` of each array's scale; an AssertionError names the
+    node or leaf and lists the program.
+
+    >>> from hypothesis import given, settings
+    >>> from minigrad.testing.graphs import programs
+    >>> from minigrad.testing.differential import check_program
+    >>> @settings(max_examples=5)
+    ... @given(programs(ops=("add", "matmul", "max", "getitem")))
+    ... def test_against_autograd(program):
+    ...     check_program(program, "autograd")
+    >>> test_against_autograd()
+    """
+    nodes, grads = run_minigrad(program)
+    values, expected = oracle_gradients(program, oracle)
+    where = f" ({oracle}); program:\n{program.listing()}"
+    for k, (node, value) in enumerate(zip(nodes, values)):
+        assert_roundoff_equal(node.data, value, f"value of node {k}{where}", tol)
+    for k, got, want in zip(program.leaves, grads, expected):
+        assert_roundoff_equal(got, want, f"gradient of leaf {k}{where}", tol)
+
+
+def differential_check(fn: Callable[..., mg.Tensor], reference: Callable, *inputs,
+                       oracle: str = "autograd", weights=None, tol: float = 1e-10,
+                       seed: int = 0) -> bool:
+    """Check a minigrad function against an independent implementation: ``fn`` on
+    leaf Tensors and ``reference`` on the oracle's arrays (``autograd.numpy`` for
+    ``"autograd"``, float64 torch tensors for ``"torch"``) give the same value, and
+    the same gradient of ``<weights, output>`` for every input, to ``tol`` of each
+    array's scale. ``weights`` default to seeded standard normals. Point it at a new
+    op: write the op once in minigrad and once in the oracle's language. The
+    conventions that differ on purpose between minigrad and the oracles are in this
+    module's docstring.
+
+    >>> import torch
+    >>> import minigrad as mg
+    >>> from minigrad.testing.differential import differential_check
+    >>> differential_check(lambda x, y: mg.max(x * y, axis=0),
+    ...                    lambda x, y: torch.amax(x * y, dim=0),
+    ...                    [[1.0, 2.0], [3.0, -1.0]], [2.0, 5.0], oracle="torch")
+    True
+    """
+    arrays = [np.array(x, dtype=np.float64) for x in inputs]
+    leaves = [mg.tensor(a, requires_grad=True, name=f"input {i}") for i, a in enumerate(arrays)]
+    out = fn(*leaves)
+    w = np.random.default_rng(seed).standard_normal(out.shape) if weights is None else (
+        np.asarray(weights, dtype=np.float64))
+    out.backward(w)
+
+    values, grads = ORACLES[oracle](lambda xs: [reference(*xs)], arrays, [(0, w)])
+    assert_roundoff_equal(out.data, values[-1], f"value ({oracle})", tol)
+    for i, (x, g) in enumerate(zip(leaves, grads)):
+        got = np.zeros_like(x.data) if x.grad is None else x.grad
+        assert_roundoff_equal(got, g, f"gradient of input {i} ({oracle})", tol)
+    return True
