@@ -127,7 +127,7 @@ def _program_forward(program: Program, oracle: str) -> Callable:
         return lambda xs: evaluate(program, rules, xs)
     import torch
     rules = torch_rules()
-    return lambda xs: evaluate(program, rules, xs, lambda c: torch.as_tensor(c) if isinstance(
+    return lambda xs: evaluate(program, rules, xs, lambda c: torch.tensor(c) if isinstance(
         c, np.ndarray) else c)
 
 

@@ -133,7 +133,9 @@ def array_rules(xp=np) -> dict:
     """Each op of :data:`OPS` as a plain formula over ``xp`` (numpy, or a numpy-like
     module: ``autograd.numpy`` differentiates them), written from the definitions,
     not from minigrad's code. Conventions: ``x ** 0`` is the constant 1; relu'(0) = 0;
-    ``cross_entropy(reduction="mean")`` over zero targets is 0.
+    ``cross_entropy(reduction="mean")`` over zero targets is 0; ``where`` selects by
+    weights 1 and 0 (``c·x + (1 − c)·y``, exact for finite values: autograd's own
+    ``where`` fails to unbroadcast onto a 0-d operand).
 
     >>> import numpy as np
     >>> from minigrad.testing.graphs import array_rules
@@ -175,7 +177,7 @@ def array_rules(xp=np) -> dict:
         "getitem": lambda x, *, index: x[index],
         "concat": lambda *xs, axis=0: xp.concatenate(xs, axis=axis),
         "stack": lambda *xs, axis=0: xp.stack(xs, axis=axis),
-        "where": lambda x, y, *, condition: xp.where(condition, x, y),
+        "where": lambda x, y, *, condition: condition * x + (1.0 - condition) * y,  # select
     }
 
 
@@ -306,7 +308,7 @@ def _pick(draw, values, ok=lambda v: True):
 
 def _piece(draw, shape) -> tuple:
     """A shape that broadcasts with ``shape``: a suffix, some sides replaced by 1."""
-    k = draw(st.integers(0, len(shape)))
+    k = draw(st.sampled_from(range(len(shape), -1, -1)))  # all of it, most often
     return tuple(draw(st.sampled_from([n, 1])) for n in shape[len(shape) - k:])
 
 
@@ -323,8 +325,10 @@ def _at_least(low):
 
 
 def _elements(draw):
-    """Floats in [-2, 2], or only -1, 0, 1 (ties for max, zeros for relu and x ** 0)."""
-    return draw(st.sampled_from([st.floats(-2.0, 2.0), st.sampled_from([-1.0, 0.0, 1.0])]))
+    """Floats in [-2, 2]; or only -1, 0, 1 (ties for max, zeros for relu and x ** 0);
+    or positive ones, in [0.1, 2] (inputs of log, bases of x ** y)."""
+    return draw(st.sampled_from([st.floats(-2.0, 2.0), st.sampled_from([-1.0, 0.0, 1.0]),
+                                 st.floats(0.1, 2.0)]))
 
 
 def _leaf(draw, values, base):
@@ -374,7 +378,8 @@ def _power(draw, values, base):
 
 def _pow(draw, values, base):
     positive = lambda v: v.size == 0 or v.min() >= 0.1
-    kind = draw(st.sampled_from(["nodes", "constant exponent", "constant base"]))
+    kinds = ["nodes", "constant exponent"] if any(positive(v) for v in values) else []
+    kind = draw(st.sampled_from(kinds + ["constant base"]))
     if kind == "constant base":  # c ** x: Tensor.__rpow__
         i = _pick(draw, values, lambda v: v.size == 0 or np.max(np.abs(v)) <= 5)
         return None if i is None else Step("pow", (i,), "operator", {
@@ -536,8 +541,8 @@ _BUILD = {"leaf": _leaf, "neg": _unary("neg"), **{op: _binary(op) for op in BINA
 
 @st.composite
 def steps(draw, program: Program, ops=OPS):
-    """``(step, value)``: one step valid after ``program`` (a new leaf about one time
-    in five, else one of ``ops``), with its numpy value; add it with
+    """``(step, value)``: one step valid after ``program`` (a new leaf or one of
+    ``ops``, each op four times as likely as a leaf), with its numpy value; add it with
     :meth:`Program.add`. A program with no node yet gets a leaf.
 
     >>> from hypothesis import find
@@ -549,8 +554,7 @@ def steps(draw, program: Program, ops=OPS):
     """
     values = program.values
     for _ in range(10):
-        leaf = not values or draw(st.integers(0, 4)) == 0
-        op = "leaf" if leaf else draw(st.sampled_from(ops))
+        op = draw(st.sampled_from(("leaf",) + tuple(ops) * 4)) if values else "leaf"
         step = _BUILD[op](draw, values, program.base)
         value = None if step is None else (
             step.params["value"] if op == "leaf" else _value(step, values))
@@ -570,7 +574,8 @@ def programs(draw, min_steps: int = 1, max_steps: int = 10, ops=OPS):
     >>> sorted({s.op for s in p.steps}), p.outputs[-1] == len(p.steps) - 1
     (['leaf', 'matmul'], True)
     """
-    base = tuple(draw(st.lists(st.sampled_from([2, 3, 1, 4, 0]), max_size=3)))
+    ndim = draw(st.sampled_from([2, 3, 1]))  # 0-d leaves are pieces of any base
+    base = tuple(draw(st.sampled_from([2, 3, 1, 4, 0])) for _ in range(ndim))
     program = Program([], [], base=base)
     for _ in range(draw(st.integers(min_steps, max_steps))):
         program.add(*draw(steps(program, ops)))

@@ -249,7 +249,7 @@ def indices(draw, shape: tuple):
     (2, 0)
     """
     ndim = len(shape)
-    kinds = ["basic"] + (["ids on one axis", "ids on every axis", "mask", "mask on one axis"]
+    kinds = ["basic"] + (["ids on one axis"] * 2 + ["ids on every axis", "mask", "mask on one axis"]
                          if ndim else [])
     kind = draw(st.sampled_from(kinds))
     if kind == "basic":
