@@ -6,7 +6,8 @@ import inspect
 
 import pytest
 
-MODULES = ["minigrad.testing", "minigrad.testing.strategies", "minigrad.testing.rnn"]
+MODULES = ["minigrad.testing", "minigrad.testing.strategies", "minigrad.testing.rnn",
+           "minigrad.testing.graphs", "minigrad.testing.differential"]
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in log")  # GradcheckError

@@ -52,6 +52,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
     at the inputs. ``eps`` must be finite, in (0, 1), and large enough to move
     every checked element; ``atol`` and ``rtol`` must be finite, in [0, 1)
     (``rtol`` >= 1 would accept a zero gradient); anything else is a ValueError.
+    When an input or the output has no elements the Jacobian is empty, and the
+    check is that backward gives that input a gradient of its shape.
 
     Raises :class:`GradcheckError` naming the input, the element and both
     values; returns True otherwise.
