@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 import minigrad as mg
 from minigrad.tensor import topological_order
 from minigrad.testing import assert_roundoff_equal
-from minigrad.testing.graphs import FORMS, Program, array_rules, steps
+from minigrad.testing.graphs import OPS, Program, array_rules, call_minigrad, steps
 from minigrad.testing.strategies import arrays
 
 VALUE = array_rules()  # values: formulas written from the definitions
@@ -107,7 +107,6 @@ def reference_gradient(program, output, weights, leaf):
 
 
 def test_the_forward_mode_rules_cover_every_op_the_generator_makes():
-    from minigrad.testing.graphs import OPS
     assert set(JVP) == set(OPS)
 
 
@@ -118,15 +117,8 @@ class RandomGraph(RuleBasedStateMachine):
 
     def apply(self, step, value):
         """The step in minigrad, in its form; the program keeps it and its numpy value."""
-        if step.op == "leaf":
-            tensor = mg.tensor(step.params["value"], requires_grad=True)
-        else:
-            operands = [self.tensors[i] for i in step.args]
-            if "constant" in step.params:
-                operands.insert(len(operands) if step.params["side"] else 0,
-                                step.params["constant"])
-            tensor = FORMS[step.op, step.form](*operands, **step.static())
-        self.tensors.append(tensor)
+        self.tensors.append(mg.tensor(step.params["value"], requires_grad=True)
+                            if step.op == "leaf" else call_minigrad(step, self.tensors))
         self.program.add(step, value)
 
     @initialize(data=st.data())

@@ -26,6 +26,7 @@ from hypothesis.extra import numpy as hnp
 import minigrad as mg
 from minigrad.tensor import topological_order
 from minigrad.testing import gradcheck
+from minigrad.testing.graphs import tensor_index
 from minigrad.testing.strategies import (INDEX_DTYPES, arrays, axes, broadcastable_shapes,
                                          distinct_arrays, exponents, index_arrays, indices,
                                          keepdims, matmul_shapes, nonzero_arrays,
@@ -408,14 +409,6 @@ def positions(shape, index):
 def gather(x, index):
     picked = positions(x.shape, index)
     return np.array([x.flat[k] for k in picked.ravel()]).reshape(picked.shape)
-
-
-def tensor_index(index):
-    """The same index with every array part given as a Tensor of the same dtype."""
-    parts = index if isinstance(index, tuple) else (index,)
-    wrapped = tuple(mg.tensor(i, dtype=i.dtype) if isinstance(i, np.ndarray) else i
-                    for i in parts)
-    return wrapped if isinstance(index, tuple) else wrapped[0]
 
 
 @covers("getitem")

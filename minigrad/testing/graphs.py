@@ -39,8 +39,8 @@ from hypothesis.extra import numpy as hnp
 import minigrad as mg
 from minigrad.testing.strategies import arrays, axes, exponents, indices, transpose_axes
 
-__all__ = ["Step", "Program", "OPS", "LIMIT", "steps", "programs", "array_rules", "evaluate",
-           "run_minigrad"]
+__all__ = ["Step", "Program", "OPS", "LIMIT", "FORMS", "steps", "programs", "array_rules",
+           "evaluate", "call_minigrad", "run_minigrad", "tensor_index"]
 
 LIMIT = 1e4  # steps whose values leave [-LIMIT, LIMIT] (or are not finite) are not made
 BINARY = ("add", "sub", "mul", "div")
@@ -220,8 +220,14 @@ _NUMPY = array_rules()
 
 # -- minigrad, called in each form --------------------------------------------------
 
-def _tensor_index(index):
-    """An index with each array part given as a Tensor of the same dtype."""
+def tensor_index(index):
+    """The same index with each array part given as a Tensor of the same dtype.
+
+    >>> import numpy as np
+    >>> from minigrad.testing.graphs import tensor_index
+    >>> tensor_index((slice(None), np.array([True, False])))[1].dtype
+    dtype('bool')
+    """
     parts = index if isinstance(index, tuple) else (index,)
     wrapped = tuple(mg.tensor(i, dtype=i.dtype) if isinstance(i, np.ndarray) else i
                     for i in parts)
@@ -250,7 +256,7 @@ FORMS = {
     ("transpose", "method*"): lambda x, *, axes: x.transpose(*axes),
     ("transpose", "T"): lambda x, *, axes: x.T,
     ("getitem", "operator"): lambda x, *, index: x[index],
-    ("getitem", "tensor index"): lambda x, *, index: x[_tensor_index(index)],
+    ("getitem", "tensor index"): lambda x, *, index: x[tensor_index(index)],
     ("getitem", "iteration"): lambda x, *, index: list(x)[index],
     ("concat", "function"): lambda *xs, axis: mg.concat(xs, axis=axis),
     ("stack", "function"): lambda *xs, axis: mg.stack(list(xs), axis=axis),
@@ -259,6 +265,18 @@ FORMS = {
         mg.tensor(condition, dtype=bool), x, y),
 }
 """``(op, form) -> call``: how :func:`run_minigrad` calls minigrad for each step."""
+
+
+def call_minigrad(step: Step, nodes: list) -> mg.Tensor:
+    """The minigrad node of one (non-leaf) step, called in its form on earlier ``nodes``.
+
+    >>> import minigrad as mg
+    >>> from minigrad.testing.graphs import Step, call_minigrad
+    >>> x = mg.tensor([1.0, 2.0])
+    >>> call_minigrad(Step("sub", (0,), "operator", {"constant": 3.0, "side": 0}), [x]).data
+    array([2., 1.])
+    """
+    return FORMS[step.op, step.form](*_operands(step, nodes), **step.static())
 
 
 def run_minigrad(program: Program):
@@ -277,8 +295,7 @@ def run_minigrad(program: Program):
     """
     leaves = [mg.tensor(program.steps[k].params["value"], requires_grad=True, name=f"{k}")
               for k in program.leaves]
-    nodes = _run(program, leaves, lambda step, nodes: FORMS[step.op, step.form](
-        *_operands(step, nodes), **step.static()))
+    nodes = _run(program, leaves, call_minigrad)
     outputs = [nodes[k] for k in program.outputs]
     weights = [mg.tensor(w) if program.tensor_grads else w for w in program.weights]
     if outputs:
