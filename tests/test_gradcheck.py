@@ -154,7 +154,7 @@ def test_a_nan_central_difference_fails_instead_of_passing():
 @pytest.mark.parametrize("max_full", [256, 0], ids=["full Jacobian", "projections"])
 def test_an_infinite_analytic_value_fails(max_full):
     def forward(x):
-        return 2 * x, lambda g: (np.full_like(g, np.inf),)
+        return 2 * x, lambda g, out, x: (np.full_like(g, np.inf),)
     wrong = lambda x: apply("infinite_vjp", forward, (x,), {})  # noqa: E731
     with pytest.raises(GradcheckError, match="analytical inf"):
         gradcheck(wrong, leaf((2,)), max_full=max_full)

@@ -54,7 +54,8 @@ def _linear(op):
 # `out`) to the result's tangent.
 JVP = {
     **{op: _linear(op) for op in ("neg", "add", "sub", "sum", "mean", "reshape", "transpose",
-                                  "getitem", "concat", "stack", "where")},
+                                  "broadcast_to", "getitem", "scatter_add", "concat", "stack",
+                                  "where")},
     "mul": lambda xs, ts, out: ts[0] * xs[1] + xs[0] * ts[1],
     "div": lambda xs, ts, out: ts[0] / xs[1] - xs[0] * ts[1] / (xs[1] * xs[1]),
     "matmul": lambda xs, ts, out: ts[0] @ xs[1] + xs[0] @ ts[1],

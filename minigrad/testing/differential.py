@@ -48,7 +48,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.testing import assert_roundoff_equal
-from minigrad.testing.graphs import Program, array_rules, evaluate, run_minigrad
+from minigrad.testing.graphs import Program, array_rules, evaluate, run_minigrad, scatter_matrix
 
 __all__ = ["ORACLES", "torch_rules", "oracle_gradients", "check_program", "differential_check"]
 
@@ -96,7 +96,9 @@ def torch_rules() -> dict:
         "reshape": lambda x, *, shape: torch.reshape(x, shape),
         "transpose": lambda x, *, axes=None: torch.permute(
             x, tuple(reversed(range(x.ndim))) if axes is None else axes),
-        "getitem": getitem,
+        "broadcast_to": lambda x, *, shape: torch.broadcast_to(x, shape), "getitem": getitem,
+        "scatter_add": lambda g, *, shape, index: torch.reshape(torch.as_tensor(
+            scatter_matrix(shape, index)) @ torch.reshape(g, (-1,)), shape),
         "concat": lambda *xs, axis=0: torch.cat(xs, dim=axis),
         "stack": lambda *xs, axis=0: torch.stack(xs, dim=axis),
         "where": lambda x, y, *, condition: torch.where(torch.as_tensor(condition), x, y),

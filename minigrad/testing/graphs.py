@@ -37,17 +37,18 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
-from minigrad.testing.strategies import arrays, axes, exponents, indices, transpose_axes
+from minigrad.testing.strategies import (arrays, axes, exponents, index_arrays, indices,
+                                         transpose_axes)
 
 __all__ = ["Step", "Program", "OPS", "LIMIT", "FORMS", "steps", "programs", "array_rules",
-           "evaluate", "call_minigrad", "run_minigrad", "tensor_index"]
+           "scatter_matrix", "evaluate", "call_minigrad", "run_minigrad", "tensor_index"]
 
 LIMIT = 1e4  # steps whose values leave [-LIMIT, LIMIT] (or are not finite) are not made
 BINARY = ("add", "sub", "mul", "div")
 UNARY = ("exp", "log", "tanh", "sigmoid", "relu")
 OPS = ("neg", *BINARY, "power", "pow", *UNARY, "matmul", "sum", "mean", "max", "softmax",
-       "log_softmax", "cross_entropy", "reshape", "transpose", "getitem", "concat", "stack",
-       "where")
+       "log_softmax", "cross_entropy", "reshape", "transpose", "broadcast_to", "getitem",
+       "scatter_add", "concat", "stack", "where")
 """Every op the generator makes: each rule of ``minigrad.RULES``, by its public name."""
 
 
@@ -159,6 +160,9 @@ def array_rules(xp=np) -> dict:
     def transpose(x, *, axes=None):
         return xp.transpose(x, None if axes is None else tuple(a % x.ndim for a in axes))
 
+    def scatter_add(g, *, shape, index):  # a 0/1 matrix from target positions to g's elements
+        return xp.reshape(xp.matmul(scatter_matrix(shape, index), xp.reshape(g, (-1,))), shape)
+
     return {
         "neg": lambda x: -x, "add": operator.add, "sub": operator.sub, "mul": operator.mul,
         "div": operator.truediv,
@@ -174,11 +178,30 @@ def array_rules(xp=np) -> dict:
         "softmax": lambda x, *, axis=-1: xp.exp(log_softmax(x, axis=axis)),
         "log_softmax": log_softmax, "cross_entropy": cross_entropy,
         "reshape": lambda x, *, shape: xp.reshape(x, shape), "transpose": transpose,
-        "getitem": lambda x, *, index: x[index],
+        "broadcast_to": lambda x, *, shape: x * np.ones(shape),
+        "getitem": lambda x, *, index: x[index], "scatter_add": scatter_add,
         "concat": lambda *xs, axis=0: xp.concatenate(xs, axis=axis),
         "stack": lambda *xs, axis=0: xp.stack(xs, axis=axis),
         "where": lambda x, y, *, condition: condition * x + (1.0 - condition) * y,  # select
     }
+
+
+def scatter_matrix(shape: tuple, index) -> np.ndarray:
+    """P with P[p, j] = 1 where element j of ``zeros(shape)[index]`` sits at flat position
+    p: ``scatter_add(g, shape, index)`` is ``(P @ g.ravel()).reshape(shape)``, repeated
+    positions adding up.
+
+    >>> import numpy as np
+    >>> from minigrad.testing.graphs import scatter_matrix
+    >>> scatter_matrix((3,), np.array([0, 2, 0]))
+    array([[1., 0., 1.],
+           [0., 0., 0.],
+           [0., 1., 0.]])
+    """
+    positions = np.ravel(np.arange(int(np.prod(shape))).reshape(shape)[index])
+    matrix = np.zeros((int(np.prod(shape)), positions.size))
+    matrix[positions, np.arange(positions.size)] = 1.0
+    return matrix
 
 
 def _operands(step: Step, nodes: list, constant=lambda c: c) -> list:
@@ -255,6 +278,7 @@ FORMS = {
     ("transpose", "method"): lambda x, *, axes: x.transpose(axes),
     ("transpose", "method*"): lambda x, *, axes: x.transpose(*axes),
     ("transpose", "T"): lambda x, *, axes: x.T,
+    ("broadcast_to", "function"): mg.broadcast_to, ("scatter_add", "function"): mg.scatter_add,
     ("getitem", "operator"): lambda x, *, index: x[index],
     ("getitem", "tensor index"): lambda x, *, index: x[tensor_index(index)],
     ("getitem", "iteration"): lambda x, *, index: list(x)[index],
@@ -516,6 +540,30 @@ def _getitem(draw, values, base):
     return Step("getitem", (i,), form, {"index": index})
 
 
+def _broadcast_to(draw, values, base):
+    i = _pick(draw, values)
+    shape = values[i].shape
+    extra = tuple(draw(st.lists(st.integers(0, 3), max_size=2)))
+    target = extra + tuple(draw(st.integers(0, 3)) if n == 1 else n for n in shape)
+    return Step("broadcast_to", (i,), "function", {"shape": target})
+
+
+def _scatter_add(draw, values, base):
+    """zeros(shape) with node g added at index: ids along axis 0 or 1 (repeats likely) or
+    an integer, so that zeros(shape)[index] has g's shape."""
+    i = _pick(draw, values)
+    g = values[i].shape
+    n = draw(st.integers(1, 4))
+    if not g:
+        return Step("scatter_add", (i,), "function", {"shape": (n,), "index": draw(
+            st.integers(-n, n - 1))})
+    axis = draw(st.sampled_from([0, 1] if len(g) >= 2 else [0]))
+    ids = draw(index_arrays(n, min_length=g[axis], max_length=g[axis]))
+    shape = g[:axis] + (n,) + g[axis + 1:]
+    return Step("scatter_add", (i,), "function", {"shape": shape,
+                                                  "index": (slice(None),) * axis + (ids,)})
+
+
 def _join(op):
     def build(draw, values, base):
         i = _pick(draw, values, lambda v: v.ndim >= 1 or op == "stack")
@@ -553,6 +601,7 @@ _BUILD = {"leaf": _leaf, "neg": _unary("neg"), **{op: _binary(op) for op in BINA
           "matmul": _matmul, **{op: _reduction(op) for op in ("sum", "mean", "max")},
           **{op: _axis_op(op) for op in ("softmax", "log_softmax", "cross_entropy")},
           "reshape": _reshape, "transpose": _transpose, "getitem": _getitem,
+          "broadcast_to": _broadcast_to, "scatter_add": _scatter_add,
           "concat": _join("concat"), "stack": _join("stack"), "where": _where}
 
 
