@@ -187,9 +187,14 @@ def differential_check(fn: Callable[..., mg.Tensor], reference: Callable, *input
     ``"autograd"``, float64 torch tensors for ``"torch"``) give the same value, and
     the same gradient of ``<weights, output>`` for every input, to ``tol`` of each
     array's scale. ``weights`` default to seeded standard normals. Point it at a new
-    op: write the op once in minigrad and once in the oracle's language. The
-    conventions that differ on purpose between minigrad and the oracles are in this
-    module's docstring.
+    op: write the op once in minigrad and once in the oracle's language.
+
+    Conventions that differ on purpose (write ``reference`` in minigrad's): ties in
+    ``max`` share the gradient equally (``torch.amax`` does, ``torch.max(x, dim)``
+    does not); relu'(0) = 0 (``np.maximum(x, 0)`` in autograd gives 0.5); ∂/∂y of
+    ``x ** y`` is 0 where x ≤ 0 (the oracles give NaN); ``x ** 0`` has derivative 0
+    at 0 (autograd: NaN); ``cross_entropy(reduction="mean")`` over zero targets is 0
+    (torch: NaN). The module docstring says how the program oracles handle each.
 
     >>> import torch
     >>> import minigrad as mg
