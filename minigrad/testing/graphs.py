@@ -533,7 +533,10 @@ def _getitem(draw, values, base):
     if shape and shape[0] and draw(st.integers(0, 3)) == 0:  # list(x)[k]: iteration
         return Step("getitem", (i,), "iteration", {"index": draw(st.integers(-shape[0],
                                                                             shape[0] - 1))})
-    index = draw(indices(shape))
+    if len(shape) == 2 and draw(st.booleans()):  # the RNN's U[:, ids], any integer dtype
+        index = (slice(None), draw(index_arrays(shape[1])))
+    else:
+        index = draw(indices(shape))
     parts = index if isinstance(index, tuple) else (index,)
     has_array = any(isinstance(p, np.ndarray) for p in parts)
     form = draw(st.sampled_from(["operator", "tensor index"])) if has_array else "operator"
