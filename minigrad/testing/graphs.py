@@ -233,7 +233,8 @@ def evaluate(program: Program, rules: dict | None = None, leaves=None,
     [2.0, 4.0, -3.0]
     """
     rules = _NUMPY if rules is None else rules
-    leaves = [program.steps[k].params["value"] for k in program.leaves] if leaves is None else leaves
+    if leaves is None:
+        leaves = [program.steps[k].params["value"] for k in program.leaves]
     return _run(program, leaves, lambda step, nodes: rules[step.op](
         *_operands(step, nodes, constant), **step.static()))
 
