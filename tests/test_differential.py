@@ -57,3 +57,12 @@ def test_the_differential_check_catches_a_vjp_off_by_a_millionth(oracle):
 def test_the_differential_check_catches_a_wrong_value():
     with pytest.raises(AssertionError, match="value"):
         differential_check(lambda x: mg.tanh(x) * 1.001, lambda x: anp.tanh(x), [0.5, 1.0])
+
+
+@pytest.mark.parametrize("oracle", ["autograd", "torch"])
+@SETTINGS
+@given(program=programs(max_steps=10))
+def test_second_derivatives_agree_with_an_independent_engine(oracle, program):
+    """Hessian-vector products: minigrad differentiating its own backward pass
+    (grad with create_graph=True, twice) against the oracle's second derivatives."""
+    check_program(program, oracle, order=2)

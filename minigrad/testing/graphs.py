@@ -136,7 +136,9 @@ def array_rules(xp=np) -> dict:
     not from minigrad's code. Conventions: ``x ** 0`` is the constant 1; relu'(0) = 0;
     ``cross_entropy(reduction="mean")`` over zero targets is 0; ``where`` selects by
     weights 1 and 0 (``c·x + (1 − c)·y``, exact for finite values: autograd's own
-    ``where`` fails to unbroadcast onto a 0-d operand).
+    ``where`` fails to unbroadcast onto a 0-d operand); ``getitem`` and ``scatter_add``
+    multiply by the 0/1 matrix of :func:`scatter_matrix` (exact, and differentiable to
+    any order in autograd).
 
     >>> import numpy as np
     >>> from minigrad.testing.graphs import array_rules
@@ -163,6 +165,11 @@ def array_rules(xp=np) -> dict:
     def scatter_add(g, *, shape, index):  # a 0/1 matrix from target positions to g's elements
         return xp.reshape(xp.matmul(scatter_matrix(shape, index), xp.reshape(g, (-1,))), shape)
 
+    def getitem(x, *, index):  # the transposed matrix gathers (autograd's own x[()] fails
+        picked = np.arange(x.size).reshape(x.shape)[index]  # to differentiate twice at 0-d)
+        return xp.reshape(xp.matmul(scatter_matrix(x.shape, index).T, xp.reshape(x, (-1,))),
+                          np.shape(picked))
+
     return {
         "neg": lambda x: -x, "add": operator.add, "sub": operator.sub, "mul": operator.mul,
         "div": operator.truediv,
@@ -179,7 +186,7 @@ def array_rules(xp=np) -> dict:
         "log_softmax": log_softmax, "cross_entropy": cross_entropy,
         "reshape": lambda x, *, shape: xp.reshape(x, shape), "transpose": transpose,
         "broadcast_to": lambda x, *, shape: x * np.ones(shape),
-        "getitem": lambda x, *, index: x[index], "scatter_add": scatter_add,
+        "getitem": getitem, "scatter_add": scatter_add,
         "concat": lambda *xs, axis=0: xp.concatenate(xs, axis=axis),
         "stack": lambda *xs, axis=0: xp.stack(xs, axis=axis),
         "where": lambda x, y, *, condition: condition * x + (1.0 - condition) * y,  # select
