@@ -8,10 +8,13 @@ asked for (``pip install autograd`` / ``pip install torch``).
 
 Conventions that differ on purpose, and how the oracles are held to minigrad's:
 
-- ``max`` with ties: minigrad shares the gradient equally among the tied
-  maxima (a subgradient). autograd's ``np.max`` and ``torch.amax`` do the same;
-  ``torch.max(x, dim)`` would give it all to one index, so the torch oracle uses
-  ``amax``. Programs draw ties on purpose (leaves of -1, 0, 1 only).
+- ``max`` and ``min`` with ties: minigrad shares the gradient equally among the
+  tied extremes (a subgradient). autograd's ``np.max`` and ``torch.amax`` do the
+  same; ``torch.max(x, dim)`` would give it all to one index, so the torch oracle
+  uses ``amax``/``amin``. Programs draw ties on purpose (leaves of -1, 0, 1 only).
+- ``clip`` at a bound: minigrad passes the gradient where low ≤ x ≤ high (as
+  ``torch.clamp``); autograd's ``np.clip`` blocks it at the bounds, so the rules
+  select by 0/1 weights. Programs draw bounds that tie with leaves.
 - ``relu`` at 0: minigrad's derivative is 0, as torch's. autograd's
   ``np.maximum(x, 0)`` gives 0.5 at a tie, so the rules write
   ``where(x > 0, x, 0)``.
@@ -92,8 +95,12 @@ def torch_rules() -> dict:
         "neg": operator.neg, "add": operator.add, "sub": operator.sub, "mul": operator.mul,
         "div": operator.truediv, "power": lambda x, *, exponent: x ** float(exponent),
         "pow": torch.pow, "exp": torch.exp, "log": torch.log, "tanh": torch.tanh,
-        "sigmoid": torch.sigmoid, "relu": torch.relu, "matmul": torch.matmul,
+        "sigmoid": torch.sigmoid, "relu": torch.relu, "abs": torch.abs, "sqrt": torch.sqrt,
+        "square": torch.square, "matmul": torch.matmul,
+        "clip": lambda x, *, low=None, high=None: x if low is None and high is None else
+        torch.clamp(x, min=low, max=high),
         "sum": reduction(torch.sum), "mean": reduction(torch.mean), "max": reduction(torch.amax),
+        "min": reduction(torch.amin),
         "softmax": lambda x, *, axis=-1: torch.softmax(x, dim=axis),
         "log_softmax": lambda x, *, axis=-1: torch.log_softmax(x, dim=axis),
         "cross_entropy": cross_entropy,
@@ -123,15 +130,16 @@ def _torch(forward: Callable, leaves: list, pairs: list, directions=None):
     import torch
     xs = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in leaves]
     nodes = forward(xs)
-    total = sum((nodes[k] * torch.as_tensor(w)).sum() for k, w in pairs)
+    total = sum((nodes[k] * torch.tensor(w)).sum() for k, w in pairs)
     grads = torch.autograd.grad(total, xs, allow_unused=True, create_graph=directions is not None)
     if directions is not None:
-        along = sum((g * torch.as_tensor(u)).sum() for g, u in zip(grads, directions)
+        along = sum((g * torch.tensor(u)).sum() for g, u in zip(grads, directions)
                     if g is not None and g.requires_grad)
         grads = (torch.autograd.grad(along, xs, allow_unused=True) if torch.is_tensor(along)
                  else [None] * len(xs))
     return ([n.detach().numpy() for n in nodes],
-            [np.zeros_like(x) if g is None else g.detach().numpy() for x, g in zip(leaves, grads)])
+            [np.zeros_like(x) if g is None else g.detach().numpy(force=True)
+             for x, g in zip(leaves, grads)])
 
 
 def _program_forward(program: Program, oracle: str) -> Callable:
