@@ -38,11 +38,19 @@ def _cross_entropy_jvp(xs, ts, out, targets, reduction="sum", axis=-1):
     return losses.sum() / (losses.size if reduction == "mean" and losses.size else 1)
 
 
-def _max_jvp(xs, ts, out, axis=None, keepdims=False):
-    x, t = xs[0], ts[0]
-    hit = x == np.max(x, axis=axis, keepdims=True)  # ties share the derivative, as in minigrad
-    share = t * hit / hit.sum(axis=axis, keepdims=True)
-    return share.sum(axis=axis, keepdims=keepdims)
+def _extreme_jvp(extreme):
+    def jvp(xs, ts, out, axis=None, keepdims=False):
+        x, t = xs[0], ts[0]
+        hit = x == extreme(x, axis=axis, keepdims=True)  # ties share the derivative
+        share = t * hit / hit.sum(axis=axis, keepdims=True)
+        return share.sum(axis=axis, keepdims=keepdims)
+    return jvp
+
+
+def _clip_jvp(xs, ts, out, low=None, high=None):
+    inside = (xs[0] >= (-np.inf if low is None else low)) & (xs[0] <= (np.inf if high is None
+                                                                        else high))
+    return ts[0] * inside
 
 
 def _linear(op):
@@ -67,7 +75,11 @@ JVP = {
     "tanh": lambda xs, ts, out: ts[0] * (1 - out * out),
     "sigmoid": lambda xs, ts, out: ts[0] * out * (1 - out),
     "relu": lambda xs, ts, out: np.where(xs[0] > 0, ts[0], 0.0),
-    "max": _max_jvp,
+    "max": _extreme_jvp(np.max), "min": _extreme_jvp(np.min),
+    "abs": lambda xs, ts, out: ts[0] * np.sign(xs[0]),
+    "sqrt": lambda xs, ts, out: ts[0] / (2 * out),
+    "square": lambda xs, ts, out: 2 * xs[0] * ts[0],
+    "clip": _clip_jvp,
     "softmax": lambda xs, ts, out, axis: _softmax_jvp(out, ts[0], axis),
     "log_softmax": lambda xs, ts, out, axis: ts[0] - (np.exp(out) * ts[0]).sum(axis=axis,
                                                                              keepdims=True),

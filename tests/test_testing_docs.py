@@ -16,7 +16,8 @@ def test_every_public_name_has_a_docstring_example_that_runs(name):
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder()
     documented = [public for public in module.__all__  # functions and classes, not constants
-                  if inspect.isfunction(getattr(module, public)) or inspect.isclass(getattr(module, public))]
+                  if inspect.isfunction(getattr(module, public))
+                  or inspect.isclass(getattr(module, public))]
     without = [public for public in documented
                if not any(t.examples for t in finder.find(getattr(module, public), public,
                                                         globs={}))]

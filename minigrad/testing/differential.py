@@ -8,10 +8,13 @@ asked for (``pip install autograd`` / ``pip install torch``).
 
 Conventions that differ on purpose, and how the oracles are held to minigrad's:
 
-- ``max`` with ties: minigrad shares the gradient equally among the tied
-  maxima (a subgradient). autograd's ``np.max`` and ``torch.amax`` do the same;
-  ``torch.max(x, dim)`` would give it all to one index, so the torch oracle uses
-  ``amax``. Programs draw ties on purpose (leaves of -1, 0, 1 only).
+- ``max`` and ``min`` with ties: minigrad shares the gradient equally among the
+  tied extremes (a subgradient). autograd's ``np.max`` and ``torch.amax`` do the
+  same; ``torch.max(x, dim)`` would give it all to one index, so the torch oracle
+  uses ``amax``/``amin``. Programs draw ties on purpose (leaves of -1, 0, 1 only).
+- ``clip`` at a bound: minigrad passes the gradient where low ≤ x ≤ high (as
+  ``torch.clamp``); autograd's ``np.clip`` blocks it at the bounds, so the rules
+  select by 0/1 weights. Programs draw bounds that tie with leaves.
 - ``relu`` at 0: minigrad's derivative is 0, as torch's. autograd's
   ``np.maximum(x, 0)`` gives 0.5 at a tie, so the rules write
   ``where(x > 0, x, 0)``.
@@ -27,7 +30,9 @@ Conventions that differ on purpose, and how the oracles are held to minigrad's:
   without normalising it (the bug minigrad had), so the rules normalise first.
 - Oracle-only gaps: torch has no negative-step slices, so its ``getitem`` gathers
   through the flat positions numpy picks; ``torch.sum(x, dim=())`` reduces every
-  axis where numpy reduces none, so an empty axis tuple returns ``x``.
+  axis where numpy reduces none, so an empty axis tuple returns ``x``; autograd's
+  ``where`` and its second derivative of ``x[()]`` fail at 0-d, so the rules select
+  with 0/1 weights and gather with a 0/1 matrix.
 
 Values and gradients are compared with
 :func:`minigrad.testing.assert_roundoff_equal` at ``tol`` (default 1e-10) of each
@@ -48,9 +53,11 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.testing import assert_roundoff_equal
-from minigrad.testing.graphs import Program, array_rules, evaluate, run_minigrad, scatter_matrix
+from minigrad.testing.graphs import (Program, array_rules, call_minigrad, evaluate, run_minigrad,
+                                     scatter_matrix)
 
-__all__ = ["ORACLES", "torch_rules", "oracle_gradients", "check_program", "differential_check"]
+__all__ = ["ORACLES", "torch_rules", "oracle_gradients", "minigrad_hvp", "check_program",
+           "differential_check"]
 
 
 def torch_rules() -> dict:
@@ -88,8 +95,12 @@ def torch_rules() -> dict:
         "neg": operator.neg, "add": operator.add, "sub": operator.sub, "mul": operator.mul,
         "div": operator.truediv, "power": lambda x, *, exponent: x ** float(exponent),
         "pow": torch.pow, "exp": torch.exp, "log": torch.log, "tanh": torch.tanh,
-        "sigmoid": torch.sigmoid, "relu": torch.relu, "matmul": torch.matmul,
+        "sigmoid": torch.sigmoid, "relu": torch.relu, "abs": torch.abs, "sqrt": torch.sqrt,
+        "square": torch.square, "matmul": torch.matmul,
+        "clip": lambda x, *, low=None, high=None: x if low is None and high is None else
+        torch.clamp(x, min=low, max=high),
         "sum": reduction(torch.sum), "mean": reduction(torch.mean), "max": reduction(torch.amax),
+        "min": reduction(torch.amin),
         "softmax": lambda x, *, axis=-1: torch.softmax(x, dim=axis),
         "log_softmax": lambda x, *, axis=-1: torch.log_softmax(x, dim=axis),
         "cross_entropy": cross_entropy,
@@ -105,21 +116,30 @@ def torch_rules() -> dict:
     }
 
 
-def _autograd(forward: Callable, leaves: list, pairs: list):
+def _autograd(forward: Callable, leaves: list, pairs: list, directions=None):
     import autograd
     import autograd.numpy as anp
     total = lambda xs: sum(anp.sum(forward(xs)[k] * w) for k, w in pairs)  # noqa: E731
-    return forward(leaves), autograd.grad(total)(leaves)
+    if directions is None:
+        return forward(leaves), autograd.grad(total)(leaves)
+    along = lambda xs: sum(anp.sum(g * u) for g, u in zip(autograd.grad(total)(xs), directions))
+    return forward(leaves), autograd.grad(along)(leaves)  # noqa: E731
 
 
-def _torch(forward: Callable, leaves: list, pairs: list):
+def _torch(forward: Callable, leaves: list, pairs: list, directions=None):
     import torch
     xs = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in leaves]
     nodes = forward(xs)
-    total = sum((nodes[k] * torch.as_tensor(w)).sum() for k, w in pairs)
-    grads = torch.autograd.grad(total, xs, allow_unused=True)
+    total = sum((nodes[k] * torch.tensor(w)).sum() for k, w in pairs)
+    grads = torch.autograd.grad(total, xs, allow_unused=True, create_graph=directions is not None)
+    if directions is not None:
+        along = sum((g * torch.tensor(u)).sum() for g, u in zip(grads, directions)
+                    if g is not None and g.requires_grad)
+        grads = (torch.autograd.grad(along, xs, allow_unused=True) if torch.is_tensor(along)
+                 else [None] * len(xs))
     return ([n.detach().numpy() for n in nodes],
-            [np.zeros_like(x) if g is None else g.numpy() for x, g in zip(leaves, grads)])
+            [np.zeros_like(x) if g is None else g.detach().numpy(force=True)
+             for x, g in zip(leaves, grads)])
 
 
 def _program_forward(program: Program, oracle: str) -> Callable:
@@ -134,14 +154,17 @@ def _program_forward(program: Program, oracle: str) -> Callable:
 
 
 ORACLES = {"autograd": _autograd, "torch": _torch}
-"""Name -> engine: ``engine(forward, leaf arrays, pairs)`` runs ``forward`` (the
-oracle's leaves -> list of nodes) and returns the nodes' values and each leaf's
-gradient of ``Σ <w, nodes[k]>`` over the ``(k, w)`` pairs."""
+"""Name -> engine: ``engine(forward, leaf arrays, pairs, directions=None)`` runs
+``forward`` (the oracle's leaves -> list of nodes) and returns the nodes' values and
+each leaf's gradient of ``L = Σ <w, nodes[k]>`` over the ``(k, w)`` pairs; given
+``directions`` (one array per leaf) it returns the Hessian-vector product
+``∇(Σ <∇L, u>)`` instead of ``∇L``."""
 
 
-def oracle_gradients(program: Program, oracle: str = "autograd"):
+def oracle_gradients(program: Program, oracle: str = "autograd", directions=None):
     """Every node's value and each leaf's gradient of the program's loss
-    ``Σ_k <weights[k], node[outputs[k]]>``, computed by ``oracle``.
+    ``Σ_k <weights[k], node[outputs[k]]>``, computed by ``oracle`` (or, given
+    ``directions``, the Hessian-vector products; see :data:`ORACLES`).
 
     >>> import numpy as np
     >>> from minigrad.testing.graphs import Program, Step
@@ -153,13 +176,43 @@ def oracle_gradients(program: Program, oracle: str = "autograd"):
     """
     leaves = [program.steps[k].params["value"] for k in program.leaves]
     return ORACLES[oracle](_program_forward(program, oracle), leaves,
-                           list(zip(program.outputs, program.weights)))
+                           list(zip(program.outputs, program.weights)), directions)
 
 
-def check_program(program: Program, oracle: str = "autograd", tol: float = 1e-10) -> None:
+def minigrad_hvp(program: Program, directions: list) -> list:
+    """Each leaf's Hessian-vector product ``∇(Σ_k <∇_k L, u_k>)`` of the program's loss
+    L, by minigrad differentiating its own backward pass (``grad(create_graph=True)``
+    twice).
+
+    >>> import numpy as np
+    >>> from minigrad.testing.graphs import Program, Step
+    >>> from minigrad.testing.differential import minigrad_hvp
+    >>> p = Program([Step("leaf", params={"value": np.array([1.0, 2.0])}),
+    ...              Step("power", (0,), "operator", {"exponent": 3})], [], outputs=(1,),
+    ...             weights=(np.ones(2),))
+    >>> minigrad_hvp(p, [np.array([1.0, 0.0])])[0]  # d²(Σx³) = diag(6x)
+    array([6., 0.])
+    """
+    leaves = [mg.tensor(program.steps[k].params["value"], requires_grad=True)
+              for k in program.leaves]
+    given, nodes = iter(leaves), []
+    for step in program.steps:
+        nodes.append(next(given) if step.op == "leaf" else call_minigrad(step, nodes))
+    grads = mg.grad([nodes[k] for k in program.outputs], leaves, list(program.weights),
+                    create_graph=True, allow_unused=True)
+    along = [mg.sum(g * u) for g, u in zip(grads, directions) if g.requires_grad]
+    if not along:
+        return [np.zeros_like(u) for u in directions]
+    total = sum(along[1:], along[0])
+    return [np.asarray(h.data) for h in mg.grad(total, leaves, allow_unused=True)]
+
+
+def check_program(program: Program, oracle: str = "autograd", tol: float = 1e-10,
+                  order: int = 1) -> None:
     """minigrad's value of every node and gradient of every leaf (:func:`run_minigrad`)
     equal ``oracle``'s to ``tol`` of each array's scale; an AssertionError names the
-    node or leaf and lists the program.
+    node or leaf and lists the program. With ``order=2`` the gradients compared are
+    Hessian-vector products along seeded normal directions (:func:`minigrad_hvp`).
 
     >>> from hypothesis import given, settings
     >>> from minigrad.testing.graphs import programs
@@ -171,8 +224,15 @@ def check_program(program: Program, oracle: str = "autograd", tol: float = 1e-10
     >>> test_against_autograd()
     """
     nodes, grads = run_minigrad(program)
-    values, expected = oracle_gradients(program, oracle)
-    where = f" ({oracle}); program:\n{program.listing()}"
+    directions = None
+    if order == 2:
+        rng = np.random.default_rng(0)
+        directions = [rng.standard_normal(program.values[k].shape) for k in program.leaves]
+        grads = minigrad_hvp(program, directions)
+    elif order != 1:
+        raise ValueError(f"check_program: order must be 1 or 2, got {order!r}")
+    values, expected = oracle_gradients(program, oracle, directions)
+    where = f" ({oracle}, order {order}); program:\n{program.listing()}"
     for k, (node, value) in enumerate(zip(nodes, values)):
         assert_roundoff_equal(node.data, value, f"value of node {k}{where}", tol)
     for k, got, want in zip(program.leaves, grads, expected):
@@ -187,9 +247,14 @@ def differential_check(fn: Callable[..., mg.Tensor], reference: Callable, *input
     ``"autograd"``, float64 torch tensors for ``"torch"``) give the same value, and
     the same gradient of ``<weights, output>`` for every input, to ``tol`` of each
     array's scale. ``weights`` default to seeded standard normals. Point it at a new
-    op: write the op once in minigrad and once in the oracle's language. The
-    conventions that differ on purpose between minigrad and the oracles are in this
-    module's docstring.
+    op: write the op once in minigrad and once in the oracle's language.
+
+    Conventions that differ on purpose (write ``reference`` in minigrad's): ties in
+    ``max`` share the gradient equally (``torch.amax`` does, ``torch.max(x, dim)``
+    does not); relu'(0) = 0 (``np.maximum(x, 0)`` in autograd gives 0.5); ∂/∂y of
+    ``x ** y`` is 0 where x ≤ 0 (the oracles give NaN); ``x ** 0`` has derivative 0
+    at 0 (autograd: NaN); ``cross_entropy(reduction="mean")`` over zero targets is 0
+    (torch: NaN). The module docstring says how the program oracles handle each.
 
     >>> import torch
     >>> import minigrad as mg

@@ -45,8 +45,9 @@ __all__ = ["Step", "Program", "OPS", "LIMIT", "FORMS", "steps", "programs", "arr
 
 LIMIT = 1e4  # steps whose values leave [-LIMIT, LIMIT] (or are not finite) are not made
 BINARY = ("add", "sub", "mul", "div")
-UNARY = ("exp", "log", "tanh", "sigmoid", "relu")
-OPS = ("neg", *BINARY, "power", "pow", *UNARY, "matmul", "sum", "mean", "max", "softmax",
+UNARY = ("exp", "log", "tanh", "sigmoid", "relu", "abs", "sqrt", "square")
+REDUCTIONS = ("sum", "mean", "max", "min")
+OPS = ("neg", *BINARY, "power", "pow", *UNARY, "clip", "matmul", *REDUCTIONS, "softmax",
        "log_softmax", "cross_entropy", "reshape", "transpose", "broadcast_to", "getitem",
        "scatter_add", "concat", "stack", "where")
 """Every op the generator makes: each rule of ``minigrad.RULES``, by its public name."""
@@ -134,9 +135,12 @@ def array_rules(xp=np) -> dict:
     """Each op of :data:`OPS` as a plain formula over ``xp`` (numpy, or a numpy-like
     module: ``autograd.numpy`` differentiates them), written from the definitions,
     not from minigrad's code. Conventions: ``x ** 0`` is the constant 1; relu'(0) = 0;
-    ``cross_entropy(reduction="mean")`` over zero targets is 0; ``where`` selects by
+    ``cross_entropy(reduction="mean")`` over zero targets is 0; ``clip`` passes the
+    gradient at its bounds (autograd's ``np.clip`` blocks it there); ``where`` selects by
     weights 1 and 0 (``c·x + (1 − c)·y``, exact for finite values: autograd's own
-    ``where`` fails to unbroadcast onto a 0-d operand).
+    ``where`` fails to unbroadcast onto a 0-d operand); ``getitem`` and ``scatter_add``
+    multiply by the 0/1 matrix of :func:`scatter_matrix` (exact, and differentiable to
+    any order in autograd).
 
     >>> import numpy as np
     >>> from minigrad.testing.graphs import array_rules
@@ -163,6 +167,15 @@ def array_rules(xp=np) -> dict:
     def scatter_add(g, *, shape, index):  # a 0/1 matrix from target positions to g's elements
         return xp.reshape(xp.matmul(scatter_matrix(shape, index), xp.reshape(g, (-1,))), shape)
 
+    def clip(x, *, low=None, high=None):  # selects by 0/1 weights: the bounds let g through
+        x = x if low is None else (x < low) * low + (x >= low) * x
+        return x if high is None else (x > high) * high + (x <= high) * x
+
+    def getitem(x, *, index):  # the transposed matrix gathers (autograd's own x[()] fails
+        picked = np.arange(x.size).reshape(x.shape)[index]  # to differentiate twice at 0-d)
+        return xp.reshape(xp.matmul(scatter_matrix(x.shape, index).T, xp.reshape(x, (-1,))),
+                          np.shape(picked))
+
     return {
         "neg": lambda x: -x, "add": operator.add, "sub": operator.sub, "mul": operator.mul,
         "div": operator.truediv,
@@ -171,15 +184,18 @@ def array_rules(xp=np) -> dict:
         "exp": xp.exp, "log": xp.log, "tanh": xp.tanh,
         "sigmoid": lambda x: 0.5 * (1.0 + xp.tanh(0.5 * x)),
         "relu": lambda x: xp.where(x > 0, x, 0.0),
+        "abs": lambda x: xp.where(x < 0, -x, x), "sqrt": lambda x: x ** 0.5,
+        "square": lambda x: x * x, "clip": clip,
         "matmul": xp.matmul,
         "sum": lambda x, *, axis=None, keepdims=False: xp.sum(x, axis=axis, keepdims=keepdims),
         "mean": lambda x, *, axis=None, keepdims=False: xp.mean(x, axis=axis, keepdims=keepdims),
         "max": lambda x, *, axis=None, keepdims=False: xp.max(x, axis=axis, keepdims=keepdims),
+        "min": lambda x, *, axis=None, keepdims=False: xp.min(x, axis=axis, keepdims=keepdims),
         "softmax": lambda x, *, axis=-1: xp.exp(log_softmax(x, axis=axis)),
         "log_softmax": log_softmax, "cross_entropy": cross_entropy,
         "reshape": lambda x, *, shape: xp.reshape(x, shape), "transpose": transpose,
         "broadcast_to": lambda x, *, shape: x * np.ones(shape),
-        "getitem": lambda x, *, index: x[index], "scatter_add": scatter_add,
+        "getitem": getitem, "scatter_add": scatter_add,
         "concat": lambda *xs, axis=0: xp.concatenate(xs, axis=axis),
         "stack": lambda *xs, axis=0: xp.stack(xs, axis=axis),
         "where": lambda x, y, *, condition: condition * x + (1.0 - condition) * y,  # select
@@ -233,7 +249,8 @@ def evaluate(program: Program, rules: dict | None = None, leaves=None,
     [2.0, 4.0, -3.0]
     """
     rules = _NUMPY if rules is None else rules
-    leaves = [program.steps[k].params["value"] for k in program.leaves] if leaves is None else leaves
+    if leaves is None:
+        leaves = [program.steps[k].params["value"] for k in program.leaves]
     return _run(program, leaves, lambda step, nodes: rules[step.op](
         *_operands(step, nodes, constant), **step.static()))
 
@@ -262,15 +279,17 @@ _OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
 
 FORMS = {
     **{(op, "operator"): f for op, f in _OPERATORS.items()},
-    ("neg", "operator"): operator.neg,
+    ("neg", "operator"): operator.neg, ("abs", "operator"): operator.abs,
     ("power", "operator"): lambda x, *, exponent: x ** exponent,
-    **{(op, "function"): getattr(mg, op) for op in (*UNARY, "matmul", "sum", "mean", "max",
-                                                  "softmax", "log_softmax", "transpose",
-                                                  "reshape")},
+    **{(op, "function"): getattr(mg, op) for op in (
+        *BINARY, "neg", "power", "pow", *UNARY, "clip", "matmul", *REDUCTIONS, "softmax",
+        "log_softmax", "transpose", "reshape", "getitem", "broadcast_to", "scatter_add")},
     **{(op, "method"): (lambda op: lambda x, **p: getattr(x, op)(**p))(op)
-       for op in (*UNARY, "softmax", "log_softmax")},
+       for op in (*UNARY, "clip", "softmax", "log_softmax")},
     **{(op, "positional method"): (lambda op: lambda x, *, axis, keepdims: getattr(x, op)(
-        axis, keepdims))(op) for op in ("sum", "mean", "max")},
+        axis, keepdims))(op) for op in REDUCTIONS},
+    **{(op, "positional function"): (lambda op: lambda x, *, axis, keepdims: getattr(mg, op)(
+        x, axis, keepdims))(op) for op in REDUCTIONS},
     ("cross_entropy", "function"): lambda x, *, targets, reduction, axis: mg.cross_entropy(
         x, targets, reduction=reduction, axis=axis),
     ("reshape", "method"): lambda x, *, shape: x.reshape(shape),
@@ -278,7 +297,6 @@ FORMS = {
     ("transpose", "method"): lambda x, *, axes: x.transpose(axes),
     ("transpose", "method*"): lambda x, *, axes: x.transpose(*axes),
     ("transpose", "T"): lambda x, *, axes: x.T,
-    ("broadcast_to", "function"): mg.broadcast_to, ("scatter_add", "function"): mg.scatter_add,
     ("getitem", "operator"): lambda x, *, index: x[index],
     ("getitem", "tensor index"): lambda x, *, index: x[tensor_index(index)],
     ("getitem", "iteration"): lambda x, *, index: list(x)[index],
@@ -395,17 +413,18 @@ def _binary(op):
     denominator = _at_least(0.25) if op == "div" else (lambda v: True)
 
     def build(draw, values, base):
+        form = draw(st.sampled_from(["operator", "function"]))  # x - y or mg.sub(x, y)
         if draw(st.booleans()):  # two nodes (perhaps the same one twice)
             i = _pick(draw, values)
             j = _pick(draw, values, lambda v: _broadcasts(values[i].shape, v.shape)
                       and denominator(v))
-            return None if j is None else Step(op, (i, j), "operator")
+            return None if j is None else Step(op, (i, j), form)
         side = draw(st.integers(0, 1))  # side of the constant: 0 is `c - x`
         i = _pick(draw, values, denominator if side == 0 else (lambda v: True))
         if i is None:
             return None
         c = _constant(draw, values[i].shape, nonzero=op == "div" and side == 1)
-        return Step(op, (i,), "operator", {"constant": c, "side": side})
+        return Step(op, (i,), form, {"constant": c, "side": side})
     return build
 
 
@@ -414,7 +433,8 @@ def _power(draw, values, base):
     integer = float(c) == int(c)
     ok = lambda v: (integer or v.size == 0 or v.min() >= 0.1) and (c >= 0 or _at_least(0.25)(v))
     i = _pick(draw, values, ok)
-    return None if i is None else Step("power", (i,), "operator", {"exponent": c})
+    form = draw(st.sampled_from(["operator", "function"]))
+    return None if i is None else Step("power", (i,), form, {"exponent": c})
 
 
 def _pow(draw, values, base):
@@ -433,16 +453,20 @@ def _pow(draw, values, base):
             "constant": draw(arrays(_piece(draw, values[i].shape), -2.0, 2.0)), "side": 1})
     j = _pick(draw, values, lambda v: _broadcasts(values[i].shape, v.shape)
               and (v.size == 0 or np.max(np.abs(v)) <= 3))
-    return None if j is None else Step("pow", (i, j), "operator")
+    form = draw(st.sampled_from(["operator", "function"]))  # x ** y or mg.pow(x, y)
+    return None if j is None else Step("pow", (i, j), form)
 
 
 def _unary(op):
-    domain = {"exp": lambda v: v.size == 0 or v.max() <= 8,
-              "log": lambda v: v.size == 0 or v.min() >= 0.1}.get(op, lambda v: True)
+    positive = lambda v: v.size == 0 or v.min() >= 0.1  # noqa: E731
+    domain = {"exp": lambda v: v.size == 0 or v.max() <= 8, "log": positive,
+              "sqrt": positive}.get(op, lambda v: True)
+    forms = {"neg": ["operator", "function"], "abs": ["operator", "function", "method"]}.get(
+        op, ["function", "method"])
 
     def build(draw, values, base):
         i = _pick(draw, values, domain)
-        form = "operator" if op == "neg" else draw(st.sampled_from(["function", "method"]))
+        form = draw(st.sampled_from(forms))
         return None if i is None else Step(op, (i,), form)
     return build
 
@@ -484,8 +508,8 @@ def _reduction(op):
         shape = values[i].shape
         axis, keep = draw(axes(len(shape))), draw(st.booleans())
         if op != "sum" and any(shape[a] == 0 for a in _reduced(shape, axis)):
-            return None  # max has no value and mean divides by 0 over an empty axis
-        form = draw(st.sampled_from(["function", "positional method"]))
+            return None  # max and min have no value and mean divides by 0 over an empty axis
+        form = draw(st.sampled_from(["function", "positional method", "positional function"]))
         return Step(op, (i,), form, {"axis": axis, "keepdims": keep})
     return build
 
@@ -533,11 +557,23 @@ def _getitem(draw, values, base):
     if shape and shape[0] and draw(st.integers(0, 3)) == 0:  # list(x)[k]: iteration
         return Step("getitem", (i,), "iteration", {"index": draw(st.integers(-shape[0],
                                                                             shape[0] - 1))})
-    index = draw(indices(shape))
+    if len(shape) == 2 and draw(st.booleans()):  # the RNN's U[:, ids], any integer dtype
+        index = (slice(None), draw(index_arrays(shape[1])))
+    else:
+        index = draw(indices(shape))
     parts = index if isinstance(index, tuple) else (index,)
     has_array = any(isinstance(p, np.ndarray) for p in parts)
-    form = draw(st.sampled_from(["operator", "tensor index"])) if has_array else "operator"
-    return Step("getitem", (i,), form, {"index": index})
+    forms = ["operator", "function"] + (["tensor index"] if has_array else [])
+    return Step("getitem", (i,), draw(st.sampled_from(forms)), {"index": index})
+
+
+def _clip(draw, values, base):
+    bound = st.none() | st.sampled_from([-1.0, 0.0, 0.5, 1.0])  # ties with -1, 0, 1 leaves
+    low, high = draw(bound), draw(bound)
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    return Step("clip", (_pick(draw, values),), draw(st.sampled_from(["function", "method"])),
+                {"low": low, "high": high})
 
 
 def _broadcast_to(draw, values, base):
@@ -598,7 +634,7 @@ def _where(draw, values, base):
 
 _BUILD = {"leaf": _leaf, "neg": _unary("neg"), **{op: _binary(op) for op in BINARY},
           "power": _power, "pow": _pow, **{op: _unary(op) for op in UNARY},
-          "matmul": _matmul, **{op: _reduction(op) for op in ("sum", "mean", "max")},
+          "clip": _clip, "matmul": _matmul, **{op: _reduction(op) for op in REDUCTIONS},
           **{op: _axis_op(op) for op in ("softmax", "log_softmax", "cross_entropy")},
           "reshape": _reshape, "transpose": _transpose, "getitem": _getitem,
           "broadcast_to": _broadcast_to, "scatter_add": _scatter_add,

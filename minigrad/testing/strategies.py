@@ -194,7 +194,8 @@ exponents = st.sampled_from([0, 1, 2, 3, -1, -2, 0.5, 1.5, -2.5, np.float64(2.0)
 """Constant exponents of ``x ** c``: 0 and 1 first, integers (any base), fractions
 (positive bases only), and a numpy float."""
 
-INDEX_DTYPES = tuple(np.dtype(f"{kind}{bits}") for kind in ("int", "uint") for bits in (8, 16, 32, 64))
+INDEX_DTYPES = tuple(np.dtype(f"{kind}{bits}") for kind in ("int", "uint")
+                     for bits in (8, 16, 32, 64))
 """Every integer dtype an index array may have: int8 … int64, uint8 … uint64."""
 
 
