@@ -6,7 +6,9 @@ DEPS = $(VENV)/.minigrad-deps.stamp
 
 DOT_HELP = Graphviz'\''s `dot` program is required: install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or see https://graphviz.org/download/
 
-.PHONY: deps graphviz test demo bench pictures examples docs clean
+CHROMIUM_HELP = The explorer'\''s browser tests need Debian'\''s chromium at /usr/bin/chromium: install it with `sudo apt-get install chromium` (Debian/Ubuntu)
+
+.PHONY: deps graphviz chromium test demo bench pictures examples docs clean
 
 deps: $(DEPS)
 
@@ -32,7 +34,16 @@ graphviz:
 	  echo '$(DOT_HELP)' >&2; exit 1; \
 	fi
 
-test: deps graphviz
+# The explorer's browser tests (Playwright) drive this browser; Playwright never downloads one.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update && apt-get install -y chromium; \
+	else \
+	  echo '$(CHROMIUM_HELP)' >&2; exit 1; \
+	fi
+
+test: deps graphviz chromium
 	$(PY) -m pytest
 
 # The main job: the embedded Reber grammar (out/), then the plain Reber grammar (out/reber/).

@@ -19,6 +19,7 @@ from minigrad.ops import (RULES, abs, add, div, mul, neg, pow, power, sub, broad
                           transpose, where)
 from minigrad.functional import (gradient, hessian, hvp, jacobian, jvp, value_and_gradient,
                                  vjp)
+from minigrad import explore  # a package, and callable: mg.explore(outputs).save("g.html")
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "arange", "randn", "backward", "zero_grad", "no_grad", "enable_grad", "is_grad_enabled",

@@ -19,7 +19,7 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.draw as mgdraw
-from rnn import checkpoint, grammar
+from rnn import checkpoint, explore_cli, grammar
 from rnn.data import DataError
 from rnn.ranges import Range, text
 from rnn.train import (LN2, RANGES, ConfigError, TrainConfig, Trainer, TrainingDiverged,
@@ -123,6 +123,8 @@ def train_command(args) -> None:
     written = trainer.run()
     print(f"validation loss {trainer.evaluate().bits:.4f} bits/char; wrote "
           f"{', '.join(map(str, written))}")
+    if args.explore:  # the explorer of the trained model (rnn/explore_cli.py)
+        explore_cli.explore_trained(trainer, args.explore)
 
 
 def sample_command(args) -> None:
@@ -184,6 +186,8 @@ def demo_command(args) -> None:
     for label, value in rows:
         print(f"  {label:<28}{value}")
     print(f"\nwrote {', '.join(str(p) for p in [*written, *pictures])}")
+    if args.explore:  # the explorer of the trained model (rnn/explore_cli.py)
+        explore_cli.explore_trained(trainer, args.explore)
 
 
 def _training_speed(history: list[dict]) -> float:
@@ -301,6 +305,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     draw.add_render_arguments(render)
     render.set_defaults(run=draw.render_command)
+    explore_cli.add_explore_command(commands)  # explorer hook (rnn/explore_cli.py)
+    for p in (demo, train):
+        explore_cli.add_explore_option(p)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Shared test configuration: Hypothesis profiles and the Graphviz requirement on CI.
+"""Shared test configuration: Hypothesis profiles, Graphviz and Chromium required on CI.
 
 Pick a profile with ``HYPOTHESIS_PROFILE=dev|ci|thorough`` (default ``dev``)."""
 import os
@@ -20,3 +20,15 @@ def graphviz_on_ci():
         pytest.exit("Graphviz's `dot` program is required on CI: install it with "
                     "`sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
                     "(macOS) or see https://graphviz.org/download/", returncode=1)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (make chromium), driven by Playwright
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chromium_on_ci():
+    """On CI the explorer's browser tests must run, so a missing Chromium stops the session."""
+    if os.environ.get("CI") and not os.access(CHROMIUM, os.X_OK):
+        pytest.exit(f"Chromium is required on CI at {CHROMIUM}: install it with "
+                    "`sudo apt-get install chromium` (Debian/Ubuntu), or run `make chromium`",
+                    returncode=1)
