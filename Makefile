@@ -57,6 +57,7 @@ demo: deps graphviz
 bench: deps
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/higher_order.py
 
 # The README's pictures (docs/img): graph drawings, then the vanishing-gradient study (~2 min).
 pictures: deps graphviz
@@ -70,6 +71,7 @@ examples: deps graphviz
 	$(PY) examples/03_draw_graphs.py out/examples
 	$(PY) examples/04_train_reber.py
 	$(PY) examples/05_vanishing_gradients.py --quick --out out/examples
+	$(PY) examples/06_second_order.py out/examples
 
 # The API reference from the docstrings (pdoc): out/api/index.html, rebuilt from scratch.
 docs: deps

@@ -57,6 +57,16 @@ def time_row(H, B, tau, repeats, min_seconds):
     bad = {name: e for name, e in errors.items() if not e <= TOLERANCE}
     if bad:
         raise SystemExit(f"H={H} B={B} τ={tau}: disagree with the baseline beyond {TOLERANCE}: {bad}")
+    medians, samples, calls = interleaved(steps, repeats, min_seconds)
+    return {"hidden": H, "batch": B, "tau": tau, "max_relative_error": errors,
+            "median_seconds": medians, "samples": samples, "calls_per_sample": calls,
+            "ratio": {name: m / medians[BASELINE] for name, m in medians.items()}}
+
+
+def interleaved(steps: dict, repeats: int, min_seconds: float):
+    """Median seconds per call of each ``steps[name]()``, timed in ``repeats`` interleaved
+    rounds (each sample at least ``min_seconds`` of calls); also the samples and the calls
+    per sample."""
     calls = {}
     for name, step in steps.items():  # calls per sample: at least min_seconds of work
         start = time.perf_counter()
@@ -69,10 +79,7 @@ def time_row(H, B, tau, repeats, min_seconds):
             for _ in range(calls[name]):
                 step()
             samples[name].append((time.perf_counter() - start) / calls[name])
-    medians = {name: statistics.median(s) for name, s in samples.items()}
-    return {"hidden": H, "batch": B, "tau": tau, "max_relative_error": errors,
-            "median_seconds": medians, "samples": samples, "calls_per_sample": calls,
-            "ratio": {name: m / medians[BASELINE] for name, m in medians.items()}}
+    return {name: statistics.median(s) for name, s in samples.items()}, samples, calls
 
 
 # -- memory, each implementation in a fresh interpreter ------------------------------

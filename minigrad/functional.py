@@ -11,8 +11,9 @@ anything else becomes a fresh float64 leaf. Everything is built on
   respect to a dummy cotangent u, of ⟨Jᵀu, v⟩, where Jᵀu comes from a backward
   pass recorded with ``create_graph=True``. No JVP rules are needed (the VJPs
   are linear in u and the engine can differentiate them); the price is a
-  recorded backward pass and a second backward pass through it, about three
-  times a VJP instead of about one (measured in ``benchmarks/higher_order.py``).
+  recorded backward pass and a second backward pass through it: 4–7.5 times a
+  VJP on the RNN at make bench's sizes (``benchmarks/higher_order.py``), most
+  where arrays are small and the recorded ops' Python overhead dominates.
 * :func:`hvp` — H v without H: reverse-over-reverse (default) or
   forward-over-reverse (the JVP of the gradient); both give the same vector.
 * :func:`jacobian`, :func:`hessian` — whole matrices, one reverse pass per output
@@ -140,13 +141,15 @@ def jvp(f: Callable, inputs, tangents) -> tuple[Tensor, Tensor]:
     vs = [tangents] if single else list(tangents)
     if len(vs) != len(xs):
         raise ValueError(f"jvp: {len(xs)} inputs but {len(vs)} tangents")
-    out = _call(f, xs)
-    u = Tensor(np.zeros_like(out.data), requires_grad=True, name="u")  # a dummy cotangent
-    jt_u = grad(out, xs, u, create_graph=True, allow_unused=True)        # Jᵀu, linear in u
     for v, x in zip(vs, xs):
         if np.shape(v.data if isinstance(v, Tensor) else v) != x.shape:
             raise ValueError(f"jvp: a tangent of shape {np.shape(v)} for an input of shape "
                              f"{x.shape}")
+    out = _call(f, xs)
+    if not out.requires_grad:  # f is a constant (e.g. the gradient of a linear function)
+        return out, Tensor(np.zeros_like(out.data))
+    u = Tensor(np.zeros_like(out.data), requires_grad=True, name="u")  # a dummy cotangent
+    jt_u = grad(out, xs, u, create_graph=True, allow_unused=True)        # Jᵀu, linear in u
     inner = _inner(jt_u, vs)
     if not inner.requires_grad:  # f does not depend on its inputs
         return out, Tensor(np.zeros_like(out.data))
@@ -169,7 +172,8 @@ def hvp(f: Callable, inputs, vector, mode: str = "rev-rev"):
         raise ValueError(f"hvp: {len(xs)} inputs but {len(vs)} vectors")
     if mode == "fwd-rev":
         df = gradient(f, argnums=tuple(range(len(xs))))
-        _, flat = jvp(lambda *ys: concat([g.reshape(-1) for g in df(*ys)]), tuple(xs), tuple(vs))
+        at = tuple(xs) if nested else tuple(x.data for x in xs)  # arrays: jvp records nothing
+        _, flat = jvp(lambda *ys: concat([g.reshape(-1) for g in df(*ys)]), at, tuple(vs))
         ends = np.cumsum([0] + [x.size for x in xs])
         return _one([flat[int(a):int(b)].reshape(x.shape)
                      for a, b, x in zip(ends[:-1], ends[1:], xs)], single)
@@ -195,7 +199,7 @@ def jacobian(f: Callable, x) -> Tensor:
     (x,), _, nested = _inputs(x)
     out = _call(f, [x])
     rows = [grad(out, x, e, create_graph=nested, allow_unused=True)
-            for e in np.eye(out.size).reshape((out.size,) + out.shape)]
+            for e in np.eye(out.size).reshape((out.size,) + out.shape)] if out.requires_grad else []
     return stack(rows).reshape(out.shape + x.shape) if rows else Tensor(
         np.zeros(out.shape + x.shape))
 

@@ -105,7 +105,12 @@ def power(x, *, exponent):                      # x ** c, c a constant number; d
 @primitive
 def pow(x, y):                                  # x ** y, both differentiable
     return x ** y, lambda g, out, x, y: (       # d/dy x^y = x^y log x, taken as 0 where x <= 0
-        g * y * x ** _select(y == 0, 1, y - 1), g * out * _log(_select(x > 0, x, 1.0)))
+        g * y * x ** _select(_zero(x) & _zero(y), 1, y - 1),  # 0 at x = y = 0, and only there:
+        g * out * _log(_select(x > 0, x, 1.0)))               # d/dy (y x^(y-1)) = 1/x at y = 0
+
+def _zero(t):
+    """Where ``t`` is 0: a constant boolean array."""
+    return (t.data if isinstance(t, Tensor) else t) == 0
 
 
 # -- elementwise functions -------------------------------------------------------

@@ -63,6 +63,13 @@ def test_adding_your_own_op_gives_its_first_and_second_derivatives(tmp_path, mon
                                rtol=1e-6)
 
 
+def test_the_higher_order_block_differentiates_twice_and_gradchecks_at_order_2(
+        tmp_path, monkeypatch, capsys):
+    printed = run_block("Higher order", tmp_path, monkeypatch, capsys).split()
+    assert float(printed[0]) == pytest.approx(float(printed[1]), rel=1e-14)  # d²tanh/dx², by hand
+    assert printed[-1] == "True"
+
+
 def test_example_04_reaches_the_entropy_bound(capsys):
     runpy.run_path(str(ROOT / "examples" / "04_train_reber.py"))
     out = capsys.readouterr().out

@@ -13,7 +13,6 @@ Each test declares the rules it covers with ``@covers``; the declaration is chec
 (the op must appear in a graph the test built) and ``test_every_rule_is_covered``
 fails when a rule is added to ``minigrad.RULES`` without a test here.
 """
-import functools
 import math
 import operator
 import warnings
@@ -31,6 +30,7 @@ from minigrad.testing.strategies import (INDEX_DTYPES, arrays, axes, broadcastab
                                          distinct_arrays, exponents, index_arrays, indices,
                                          keepdims, matmul_shapes, nonzero_arrays,
                                          positive_arrays, shapes, tensors, transpose_axes)
+from rule_coverage import Coverage
 
 # Central differences with step 1e-6 are off by ~1e-10·|f| (rounding) plus ~1e-13·|f'''|
 # (truncation); elements here are bounded by 3 (700 in the stability tests, where the
@@ -40,24 +40,8 @@ TOL = dict(atol=1e-6, rtol=1e-5)
 # Python's math and numpy's vectorised functions may differ by an ulp or two; sums in
 # another order by a few ulps of the largest term.
 ULPS = dict(rtol=1e-13, atol=1e-14)
-COVERED: set[str] = set()
-_seen: set[str] = set()
-
-
-def covers(*ops):
-    """Declare the rules a test exercises; the test fails if one never shows up in its graphs
-    (only the rule named by its ``op`` argument, for a test parametrized over rules)."""
-    def decorate(test):
-        COVERED.update(ops)
-
-        @functools.wraps(test)
-        def run(*args, **kwargs):
-            _seen.clear()
-            test(*args, **kwargs)
-            missing = ({kwargs["op"]} if "op" in kwargs else set(ops)) - _seen
-            assert not missing, f"declared but never recorded: {missing}"
-        return run
-    return decorate
+COVERAGE = Coverage()
+covers, seen = COVERAGE.covers, COVERAGE.seen
 
 
 def check(fn, reference, *arrays, **params):
@@ -71,18 +55,12 @@ def check(fn, reference, *arrays, **params):
     assert gradcheck(fn_with(params, fn), *xs, **TOL)
 
 
-def seen(out):
-    """Record the ops of out's graph for ``@covers``."""
-    _seen.update(node.op for node in topological_order([out]))
-    return out
-
-
 def fn_with(params, fn):
     return lambda *xs: fn(*xs, **params)
 
 
 def test_every_rule_is_covered():
-    assert set(mg.RULES) - COVERED == set(), "a rule without a test in tests/test_ops.py"
+    assert COVERAGE.missing() == set(), "a rule without a test in tests/test_ops.py"
 
 
 # -- independent references: one element at a time, broadcasting written out -------------

@@ -15,6 +15,8 @@ from hypothesis import example, given, strategies as st
 from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import RNNProblem, make_problem, rnn_problems
 import rnn.rop
+from minigrad.testing import assert_roundoff_equal
+from minigrad.testing.rnn import RNNProblem, make_problem, rnn_problems
 from rnn.bptt import bptt, forward
 from rnn.rop import DIRECTION_NAMES as NAMES, gnvp, hvp
 

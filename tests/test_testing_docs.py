@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 MODULES = ["minigrad.testing", "minigrad.testing.strategies", "minigrad.testing.rnn",
-           "minigrad.testing.graphs", "minigrad.testing.differential"]
+           "minigrad.testing.graphs", "minigrad.testing.differential", "minigrad.testing.higher"]
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in log")  # GradcheckError

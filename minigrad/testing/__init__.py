@@ -7,7 +7,7 @@ Hypothesis strategies live in :mod:`minigrad.testing.strategies` (arrays, tensor
 :mod:`minigrad.testing.rnn` (RNN problems)."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class GradcheckError(AssertionError):
 
 def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float = 1e-6,
               rtol: float = 1e-5, max_full: int = 256, projections: int = 3,
-              seed: int = 0) -> bool:
+              seed: int = 0, order: int = 1, modes: Sequence[str] = ("rev",)) -> bool:
     """Check ``fn``'s autodiff Jacobian against central differences.
 
     Every input that requires grad is checked (the others are held fixed).
@@ -55,6 +55,12 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
     When an input or the output has no elements the Jacobian is empty, and the
     check is that backward gives that input a gradient of its shape.
 
+    ``modes`` and ``order`` are JAX's ``check_grads``': ``"rev"`` is the check above,
+    ``"fwd"`` the same with the Jacobian from :func:`minigrad.jvp`; ``order=2``
+    also checks the autodiff first derivatives the same way (second derivatives
+    against central differences of first derivatives), and so on
+    (:mod:`minigrad.testing.higher`).
+
     Raises :class:`GradcheckError` naming the input, the element and both
     values; returns True otherwise.
 
@@ -63,7 +69,13 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
     >>> x = mg.tensor([0.5, -1.0], requires_grad=True, name="x")
     >>> gradcheck(lambda x: mg.tanh(x * x).sum(), x)
     True
+    >>> gradcheck(lambda x: mg.tanh(x * x).sum(), x, order=2, modes=("fwd", "rev"))
+    True
     """
+    if order != 1 or tuple(modes) != ("rev",):
+        from minigrad.testing.higher import check_orders
+        return check_orders(gradcheck, fn, inputs, order=order, modes=modes, seed=seed, eps=eps,
+                            atol=atol, rtol=rtol, max_full=max_full, projections=projections)
     for what, value, low in (("eps", eps, 0.0), ("atol", atol, None), ("rtol", rtol, None)):
         if not (isinstance(value, (int, float, np.floating, np.integer))
                 and np.isfinite(value) and (value > 0 if low is not None else value >= 0)
