@@ -213,7 +213,7 @@ def outer(g, y):
     :class:`Outer` gradient when the product is much bigger than its factors (m and n at
     least 4k; vectors of 16 or more), where one product per use would spend its time
     writing and adding m×n results; else (and on Tensors) the product itself."""
-    if isinstance(g, Tensor) or isinstance(y, Tensor):
+    if isinstance(g, Tensor):  # under create_graph every operand is a Tensor
         return g.reshape((-1, 1)) * y if g.ndim == 1 else g @ y.T
     m, n = g.shape[0], y.shape[0]
     if g.ndim == 1:

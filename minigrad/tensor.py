@@ -724,7 +724,7 @@ def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool =
         while waiting:
             node = heapq.heappop(waiting)[1]
             g = pending.pop(node)
-            if type(g) is not np.ndarray and not create_graph:
+            if type(g) not in _SUMMED:  # a _Sum or a LazyGradient
                 g = _dense(g)
             if watch:
                 _watch_visit(node, g, anomaly, observer)
@@ -745,11 +745,11 @@ def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool =
             if len(gs) != len(node.inputs):
                 raise OpError(f"VJP of op {node.op!r} returned {len(gs)} gradients for "
                               f"{len(node.inputs)} operands [{_operands(node)}]")
-            for i, (x, gx) in enumerate(zip(node.inputs, gs)):
+            if watch:
+                gs = _watch_sends(node, gs, *watch)
+            for x, gx in zip(node.inputs, gs):
                 if gx is None or not x.requires_grad:
                     continue
-                if watch:
-                    gx = _watch_send(node, i, gx, *watch)
                 data = x.data
                 if gx.shape != data.shape:
                     gx = unbroadcast(gx, x, node)
@@ -772,21 +772,25 @@ def _watch_visit(node: Tensor, g, anomaly: bool, observer) -> None:
                       node.inputs)
 
 
-def _watch_send(node: Tensor, i: int, gx, create_graph: bool, anomaly: bool, observer):
-    """A VJP output on its way to operand ``i`` outside an ordinary pass: made a Tensor
-    under create_graph, checked under detect_anomaly, shown to the observer."""
-    x = node.inputs[i]
-    if create_graph and not isinstance(gx, Tensor):
-        gx = Tensor._make(np.asarray(gx), False)
-    if anomaly:
-        gx = gx if create_graph else _dense(gx)
-        _check_finite(_array(gx), f"VJP of op {node.op!r} gave a non-finite gradient for "
-                      f"{_describe(x)}", node.inputs)
-    if observer:
-        shape = x.data.shape
-        observer(BackwardEvent("send", node, _shown(gx if gx.shape == shape else
-                                                    unbroadcast(gx, x, node)), x, i))
-    return gx
+def _watch_sends(node: Tensor, gs, create_graph: bool, anomaly: bool, observer) -> list:
+    """A VJP's outputs outside an ordinary pass: made Tensors under create_graph,
+    checked under detect_anomaly, shown to the observer, in operand order."""
+    gs = list(gs)
+    for i, (x, gx) in enumerate(zip(node.inputs, gs)):
+        if gx is None or not x.requires_grad:
+            continue
+        if create_graph and not isinstance(gx, Tensor):
+            gx = Tensor._make(np.asarray(gx), False)
+        if anomaly:
+            gx = gx if create_graph else _dense(gx)
+            _check_finite(_array(gx), f"VJP of op {node.op!r} gave a non-finite gradient for "
+                          f"{_describe(x)}", node.inputs)
+        if observer:
+            shape = x.data.shape
+            observer(BackwardEvent("send", node, _shown(gx if gx.shape == shape else
+                                                        unbroadcast(gx, x, node)), x, i))
+        gs[i] = gx
+    return gs
 
 
 def _recorded(node: Tensor) -> tuple:
@@ -867,6 +871,9 @@ def _accumulate(pending: dict, waiting: list, x: Tensor, g) -> None:
         pending[x] = previous + g
     else:
         pending[x] = _Sum(previous, g)
+
+
+_SUMMED = frozenset({np.ndarray, np.float64, np.float32, Tensor})  # gradients summed already
 
 
 def _dense(g) -> np.ndarray:

@@ -23,7 +23,6 @@ from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
-from minigrad.tensor import topological_order
 from minigrad.testing import gradcheck
 from minigrad.testing.graphs import tensor_index
 from minigrad.testing.strategies import (INDEX_DTYPES, arrays, axes, broadcastable_shapes,
