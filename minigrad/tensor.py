@@ -512,8 +512,9 @@ def apply(op: str, forward: Callable, operands: Sequence, params: dict) -> Tenso
         # inside no_grad() nothing is recorded: no op, no inputs kept alive
         node.op, node.inputs, node.params = op, tuple(operands), params or None
         if requires_grad:
-            arrays.insert(0, out)  # what the VJP runs on: vjp(g, out, *operands)
-            node.requires_grad, node.vjp, node.saved = True, vjp, arrays
+            # what the VJP runs on, vjp(g, out, *operands): a tuple of arrays, which the
+            # cyclic garbage collector stops tracking at its first pass (a list it never would)
+            node.requires_grad, node.vjp, node.saved = True, vjp, (out, *arrays)
             out.setflags(False)  # positional: half the cost of write=False
             node.frozen = out
             for x in operands:
