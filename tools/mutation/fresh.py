@@ -4,8 +4,9 @@ mutmut's workers are forked from a process that imported the targets before the 
 test was chosen, so a mutant of code that runs only at import (the module-level statements and
 the module's own decorators, listed by stage.py) never runs there and would survive by
 construction. Here each such mutant gets its own ``python -m pytest`` over the whole fast
-suite with ``MUTANT_UNDER_TEST`` set from the start, so the import runs the mutant; the exit
-code replaces mutmut's verdict in its ``.meta`` file, in mutmut's own codes.
+suite with ``MUTANT_UNDER_TEST`` set from the start, so the import runs the mutant. The verdict
+replaces mutmut's in its ``.meta`` file, in mutmut's codes: a failing test or a failing import
+(pytest's collection error) kills the mutant.
 
 Usage: ``python tools/mutation/fresh.py STAGING_DIR [JOBS]``
 """
@@ -21,17 +22,18 @@ import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-TIMEOUT_EXIT = 36  # mutmut's code for a timeout
+KILLED, SURVIVED, TIMEOUT = 1, 0, 36  # mutmut's codes
 
 
 def _run(mutants: Path, name: str, args: list[str], timeout: float) -> int:
     env = dict(os.environ, MUTANT_UNDER_TEST=name)
     command = [sys.executable, "-m", "pytest", "-x", "-q", "--rootdir=.", *args]
     try:
-        return subprocess.run(command, cwd=mutants, env=env, stdout=subprocess.DEVNULL,
+        code = subprocess.run(command, cwd=mutants, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, timeout=timeout).returncode
     except subprocess.TimeoutExpired:
-        return TIMEOUT_EXIT
+        return TIMEOUT
+    return SURVIVED if code == 0 else KILLED
 
 
 def check(staging: Path, jobs: int) -> dict[str, int]:
@@ -41,8 +43,8 @@ def check(staging: Path, jobs: int) -> dict[str, int]:
     mutants = staging / "mutants"
     start = time.monotonic()
     clean = _run(mutants, "", args, timeout=3600)
-    if clean != 0:
-        sys.exit(f"fresh.py: the fast suite fails without a mutant (exit {clean})")
+    if clean != SURVIVED:
+        sys.exit("fresh.py: the fast suite fails without a mutant")
     timeout = 10 * (time.monotonic() - start) + 10
     results = {}
     for path, info in stage.items():
@@ -66,5 +68,5 @@ if __name__ == "__main__":
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__.rsplit("Usage: ", 1)[1].strip())
     results = check(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else 2)
-    survived = sorted(name for name, code in results.items() if code == 0)
+    survived = sorted(name for name, code in results.items() if code == SURVIVED)
     print(f"fresh processes: {len(results)} import-time mutants, {len(survived)} survived")

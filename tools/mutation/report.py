@@ -26,7 +26,9 @@ TARGETS = {"engine": "minigrad/tensor.py", "op table": "minigrad/ops.py",
            "testing": "minigrad/testing/", "oracle": "rnn/bptt.py"}
 GOALS = {"engine": 0.90, "op table": 0.95, "oracle": 0.95}
 STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests",
-          36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout"}
+          36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
+          None: "not checked"}
+SHOWN = 5  # failing tests named per row of the kills table
 
 
 @dataclass
@@ -49,12 +51,14 @@ class Mutant:
 
 
 def _function_sources(code: str) -> dict[str, list[str]]:
-    """Source lines of every function and method of a mutmut-generated file, by def name."""
+    """Source lines of every function and method of a mutmut-generated file, by def name (the
+    name in the def line put back to the original's, so that only the mutation differs)."""
     lines, sources = code.splitlines(), {}
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             source = lines[node.lineno - 1:node.end_lineno]
-            sources[node.name] = [source[0].replace(node.name, "", 1)] + source[1:]
+            original = _display(node.name.rpartition("__mutmut_")[0]).rpartition(".")[2]
+            sources[node.name] = [source[0].replace(node.name, original, 1)] + source[1:]
     return sources
 
 
@@ -151,7 +155,10 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
             "operators cannot write (a transposed matrix, a dropped term).", "",
             "| bug | file | mutant | tests that fail |", "|---|---|---|---|"]
     for kill in kills:
-        tests = "<br>".join(f"`{t}`" for t in kill["failing"]) or "**none: survives**"
+        failing = kill["failing"]
+        tests = "<br>".join(f"`{t.removeprefix('tests/')}`" for t in failing[:SHOWN]) + (
+            f"<br>and {len(failing) - SHOWN} more" if len(failing) > SHOWN else "")
+        tests = tests or "**none: survives**"
         out.append(f"| {kill['bug']}{' (*hand-made*)' if kill['hand_made'] else ''} | "
                    f"`{kill['path']}` | {_code(kill['original'])} → {_code(kill['mutated'])} | "
                    f"{tests} |")
