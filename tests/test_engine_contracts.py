@@ -12,10 +12,13 @@ from minigrad.tensor import topological_order
 
 def test_repr_shows_the_values_the_name_and_how_the_tensor_was_made():
     leaf = mg.tensor([1.0, 2.5], requires_grad=True, name="w")
-    assert repr(leaf) == "Tensor([1.  2.5], name='w', requires_grad=True)"
-    assert repr(mg.tensor(3.0)) == "Tensor(3.)"
-    product = leaf * 2.0
-    assert repr(product).endswith(", requires_grad=True, op='mul')")
+    text = repr(leaf)
+    assert text.startswith("Tensor([1.  2.5], ") and "name='w'" in text
+    assert "requires_grad=True" in text and "op=" not in text
+    constant = repr(mg.tensor(3.0))
+    assert constant.startswith("Tensor(3., ") and "requires_grad" not in constant
+    assert "name=" not in constant
+    assert "op='mul'" in repr(leaf * 2.0)
     assert "..." in repr(mg.tensor(np.arange(100.0)))  # long arrays are summarized
 
 
