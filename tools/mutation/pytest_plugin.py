@@ -4,12 +4,14 @@ and loaded with ``-p mutation_plugin`` from pyproject's ``[tool.mutmut]``).
 * Hypothesis runs the ``mutation`` profile: the ``dev`` profile's examples, derandomized (the
   same examples for every mutant and every run, no example database) and without shrinking
   (a mutant is killed by the first failure; shrinking it only spends the time budget).
-  ``hypothesis.find`` keeps every phase: its result is, by definition, the shrunk example
-  (the strategies' docstrings show such minimal examples).
+  ``hypothesis.find`` keeps every phase, its result being by definition the shrunk example
+  (the strategies' docstrings show such minimal examples), and gets its determinism from a
+  fixed seed instead (derandomized, its search takes 10-100 times longer).
 * ``doctest`` skips mutmut's copies of each function (``x_f__mutmut_3``...): a module's
   docstring examples run once, through the function itself, as in the normal suite.
 """
 import doctest
+import random
 
 import hypothesis
 import pytest
@@ -19,8 +21,9 @@ _find = hypothesis.find
 
 
 def _shrinking_find(specifier, condition, *, settings=None, **kwargs):
-    return _find(specifier, condition, settings=hypothesis.settings(
-        settings or hypothesis.settings(max_examples=2000), phases=tuple(Phase)), **kwargs)
+    settings = hypothesis.settings(settings or hypothesis.settings(max_examples=2000),
+                                   phases=tuple(Phase), derandomize=False)
+    return _find(specifier, condition, settings=settings, random=random.Random(0), **kwargs)
 
 
 hypothesis.find = _shrinking_find  # before any test module imports it
