@@ -50,3 +50,16 @@ def test_the_notebook_view_lists_the_summary_and_escapes_the_name():
     for key, value in [("shape", "(2,)"), ("dtype", "float64"), ("requires_grad", "True")]:
         assert f"<tr><th>{key}</th><td>{value}</td></tr>" in page
     assert page.startswith("<table>") and page.endswith("<pre>[1. 2.]</pre>")
+
+
+def test_numpy_sees_the_data_without_a_copy_unless_asked_for_one():
+    t = mg.tensor([1.0, 2.0], name="t")
+    assert np.shares_memory(np.asarray(t), t.data)
+    assert np.shares_memory(np.asarray(t, dtype=np.float64, copy=False), t.data)
+    copied = np.array(t, copy=True)
+    assert copied.tolist() == [1.0, 2.0] and not np.shares_memory(copied, t.data)
+    for as32 in (np.asarray(t, dtype=np.float32), np.array(t, dtype=np.float32, copy=True)):
+        assert as32.dtype == np.float32 and as32.tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError, match=r"^np.asarray\(copy=False\) of 't' \(2,\) float64 as "
+                                         r"float32 needs a copy$"):
+        np.asarray(t, dtype=np.float32, copy=False)
