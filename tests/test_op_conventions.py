@@ -105,3 +105,9 @@ def test_where_takes_a_boolean_tensor_as_condition():
 def test_where_names_the_condition_dtype_it_refuses():
     with pytest.raises(TypeError, match="int64"):
         mg.where(np.array([1, 0]), mg.tensor([1.0, 2.0]), 0.0)
+
+
+def test_the_zeroth_power_has_zero_gradient_whatever_the_upstream_gradient():
+    x = mg.tensor([0.0, 2.0, -1.0], requires_grad=True)
+    (x ** 0).backward(np.array([0.0, 1.0, -3.0]))
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
