@@ -204,10 +204,12 @@ import-time mutants in fresh processes (tools/mutation/fresh.py), runs the kills
 * **Hypothesis is deterministic and does not shrink:** the `mutation` profile
   (tools/mutation/pytest_plugin.py) is the `dev` profile's examples with `derandomize=True`,
   no example database and no shrink phase, so every mutant meets the same examples.
-  `hypothesis.find` still shrinks (its result is the minimal example by definition).
+  `hypothesis.find` still shrinks (its result is the minimal example by definition), from a
+  fixed seed.
 * **Test selection:** mutmut runs, for each mutant, only the tests that call the mutated
   function, fastest mutants first, stopping at the first failure. The suite it draws from is
-  `{selection}` (pyproject's `[tool.mutmut]`), the fast part of the suite.
+  `{selection}` (pyproject's `[tool.mutmut]`, which says why each part is left out), the
+  fast part of the suite.
 * **Tool choice:** cosmic-ray 8.7.0 mutates decorated and module-level code as it is, but runs
   a fresh test process per mutant with no test selection: 1,314 mutants in `ops.py` alone at
   3.75 s each (measured) is 82 minutes on one worker before the other targets, over the
