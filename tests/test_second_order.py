@@ -32,6 +32,7 @@ FUNCTIONS = {  # x (2, 3) -> a Tensor; every op of the table, broadcasting and f
     "where": lambda x: mg.where(X > 0, x * x, -x),
     "matmul": lambda x: mg.tanh(x @ mg.tensor(W)) @ mg.tensor(W.T),
     "matmul-weight": lambda x: mg.tensor(W) @ x * x.T.sum(),
+    "matrix-vector": lambda x: (mg.tensor(W.T) @ x[0]) * (x[1] @ mg.tensor(W)),
     "sum-mean": lambda x: x.sum(axis=0, keepdims=True) * x.mean(axis=1, keepdims=True),
     "max": lambda x: x.max(axis=1) * x.sum(axis=1),
     "reshape-transpose": lambda x: x.reshape(3, 2).T * x,

@@ -14,7 +14,6 @@ import argparse
 import ast
 import difflib
 import json
-import subprocess
 import tomllib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -105,17 +104,12 @@ def _rules() -> list[str]:
 
 
 def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds: float,
-           jobs: int, selection: list[str]) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                            capture_output=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                           text=True, capture_output=True).stdout.strip()
+           jobs: int, selection: list[str], note: str, commit: str) -> str:
     out = ["# Mutation score", "",
-           f"Measured {date.today().isoformat()} on commit {commit}"
-           f"{' (with uncommitted changes)' if dirty else ''} with `make mutation` "
+           f"Measured {date.today().isoformat()} on commit {commit} with `make mutation` "
            f"(mutmut 3.8.1, {jobs} workers, {seconds / 60:.0f} min wall time on a 2-core "
            "machine). How it works and how to read this page: "
-           "[the last section](#how-the-run-works).", "",
+           "[the last section](#how-the-run-works)." + (f" {note}" if note else ""), "",
            "| target | file | mutants | killed | timeout | survived | no test | equivalent "
            "| score | goal |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for target, prefix in TARGETS.items():
@@ -146,7 +140,9 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
                    f"{sum(m.status == 'survived' and m.counted for m in group)} | "
                    f"{sum(not m.counted for m in group)} |")
     unmutated = [rule for rule in rules if not per.get(rule)]
-    out += ["", f"Rules without a mutant: {', '.join(unmutated) if unmutated else 'none'}."]
+    out += ["", "Rules without a mutant of their own (mutmut has no operator for what they do; "
+            f"a VJP written as a separate function appears above): "
+            f"{', '.join(unmutated) if unmutated else 'none'}."]
 
     out += ["", "## Which properties kill which mutants", "",
             "Each row is one mutant, run against the whole fast suite without stopping at the "
@@ -225,6 +221,7 @@ def main():
     parser.add_argument("out", type=Path)
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--jobs", type=int, required=True)
+    parser.add_argument("--note", default="", help="a sentence about this run, for the header")
     args = parser.parse_args()
     equivalents = tomllib.loads(Path(__file__).with_name("equivalent.toml").read_text())["mutant"]
     mutants = load_mutants(args.staging, equivalents)
@@ -233,7 +230,9 @@ def main():
     kills = json.loads(args.kills.read_text())
     selection = tomllib.loads((ROOT / "pyproject.toml").read_text())[
         "tool"]["mutmut"]["pytest_add_cli_args_test_selection"]
-    args.out.write_text(render(mutants, kills, stale, args.seconds, args.jobs, selection))
+    commit = (args.staging / "commit.txt").read_text().strip()
+    args.out.write_text(render(mutants, kills, stale, args.seconds, args.jobs, selection,
+                               args.note, commit))
     survivors = sum(m.counted and not m.killed for m in mutants)
     print(f"{args.out}: {len(mutants)} mutants, {survivors} not killed and not equivalent")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -94,6 +95,14 @@ def rewrite(source: str) -> tuple[str, list[dict], list[str]]:
     return module.with_changes(body=body).code, levels, sorted(decorators_used & defined)
 
 
+def _commit() -> str:
+    """The staged commit, marked when the work tree differs from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, text=True, capture_output=True).stdout
+    dirty = git("status", "--porcelain", "--untracked-files=no").strip()
+    return git("rev-parse", "--short", "HEAD").strip() + (" (with uncommitted changes)" if dirty else "")
+
+
 def _target_files(staging: Path) -> list[Path]:
     files = []
     for target in TARGETS:
@@ -125,6 +134,7 @@ def stage(staging: Path) -> dict:
             "module_level": levels,
             "import_time": [f["function"] for f in levels] + decorators}
     (staging / "mutation_stage.json").write_text(json.dumps(record, indent=1) + "\n")
+    (staging / "commit.txt").write_text(_commit() + "\n")
     return record
 
 
