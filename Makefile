@@ -87,8 +87,8 @@ mutation: deps graphviz
 	$(PY) -m pip install -q -e '.[mutation]'
 	@mkdir -p build && date +%s > $(MUTATION).start
 	$(PY) tools/mutation/stage.py $(MUTATION)
-	cd $(MUTATION) && $(abspath $(VENV))/bin/mutmut run --max-children $(MUTATION_JOBS) > mutmut.log 2>&1 \
-	  || { tail -c 3000 mutmut.log; exit 1; }
+	cd $(MUTATION) && $(abspath $(VENV))/bin/mutmut run --max-children $(MUTATION_JOBS) \
+	  > mutmut.log 2>&1 || { tail -c 3000 mutmut.log; exit 1; }
 	$(PY) tools/mutation/fresh.py $(MUTATION) $(MUTATION_JOBS)
 	$(PY) tools/mutation/kills.py $(MUTATION) $(MUTATION)/kills.json $(MUTATION_JOBS)
 	$(PY) tools/mutation/report.py $(MUTATION) $(MUTATION)/kills.json docs/mutation.md \

@@ -56,7 +56,7 @@ def test_reductions_default_to_all_axes_without_keeping_them(op):
 @pytest.mark.parametrize("op", [mg.sum, mg.mean, mg.max])
 @pytest.mark.parametrize("axis", [0, 1, -1, (0, 2), None])
 def test_keepdims_does_not_change_the_gradient(op, axis):
-    x = np.random.default_rng(7).permutation(24).reshape(2, 3, 4) / 7.0  # distinct: max has one winner
+    x = np.random.default_rng(7).permutation(24).reshape(2, 3, 4) / 7.0  # distinct: one max
     kept = grad_of(lambda t: (op(t, axis=axis, keepdims=True) ** 2).sum(), x)
     dropped = grad_of(lambda t: (op(t, axis=axis, keepdims=False) ** 2).sum(), x)
     np.testing.assert_allclose(kept, dropped, rtol=1e-12)

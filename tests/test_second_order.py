@@ -38,7 +38,8 @@ FUNCTIONS = {  # x (2, 3) -> a Tensor; every op of the table, broadcasting and f
     "reshape-transpose": lambda x: x.reshape(3, 2).T * x,
     "getitem": lambda x: x[1] * x[0, ::-1],
     "gather": lambda x: x[:, IDS] * x[:, IDS[::-1]],
-    "concat-stack": lambda x: mg.concat([x, x * x], axis=1) * mg.stack([x, x], axis=0).sum(axis=0).sum(),
+    "concat-stack": lambda x: (mg.concat([x, x * x], axis=1)
+                               * mg.stack([x, x], axis=0).sum(axis=0).sum()),
     "softmax": lambda x: mg.softmax(x, axis=1) * x,
     "log_softmax": lambda x: mg.log_softmax(x * x, axis=0),
     "cross_entropy-sum": lambda x: mg.cross_entropy(x * x, TARGETS),

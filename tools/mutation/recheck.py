@@ -2,8 +2,9 @@
 run: for tests written to kill survivors. Each surviving mutant (import-time ones excepted:
 fresh.py checks those) runs the given files, stopping at the first failure, in a process
 forked from one that has collected them once, as mutmut does; a failure turns its verdict
-into killed in mutmut's ``.meta`` file (a timeout too, as mutmut counts it). The test files are copied into the staged tree and
-mutmut's working copy first. ``make mutation`` does not need this: its run includes them.
+into killed in mutmut's ``.meta`` file (a timeout too, as mutmut counts it). The test
+files are copied into the staged tree and mutmut's working copy first. ``make mutation``
+does not need this: its run includes them.
 
 Usage: ``python tools/mutation/recheck.py STAGING_DIR JOBS TEST_FILE...``
 """

@@ -100,7 +100,8 @@ def _commit() -> str:
     def git(*args):
         return subprocess.run(["git", *args], cwd=ROOT, text=True, capture_output=True).stdout
     dirty = git("status", "--porcelain", "--untracked-files=no").strip()
-    return git("rev-parse", "--short", "HEAD").strip() + (" (with uncommitted changes)" if dirty else "")
+    mark = " (with uncommitted changes)" if dirty else ""
+    return git("rev-parse", "--short", "HEAD").strip() + mark
 
 
 def _target_files(staging: Path) -> list[Path]:
