@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from rnn.bptt import bptt, forward
-from rnn_strategies import PARAMETER_NAMES, assert_roundoff_equal, make_problem
+from minigrad.testing import assert_roundoff_equal
+from minigrad.testing.rnn import PARAMETER_NAMES, make_problem
 
 
 @pytest.mark.parametrize("tokens", [True, False])
