@@ -1,0 +1,46 @@
+"""pytest plugin for the mutation run (staged by tools/mutation/stage.py as mutation_plugin.py
+and loaded with ``-p mutation_plugin`` from pyproject's ``[tool.mutmut]``).
+
+* Hypothesis runs the ``mutation`` profile: the ``dev`` profile's examples, derandomized (the
+  same examples for every mutant and every run, no example database) and without shrinking
+  (a mutant is killed by the first failure; shrinking it only spends the time budget).
+  ``hypothesis.find`` keeps every phase, its result being by definition the shrunk example
+  (the strategies' docstrings show such minimal examples), and gets its determinism from a
+  fixed seed instead (derandomized, its search takes 10-100 times longer).
+* ``doctest`` skips mutmut's copies of each function (``x_f__mutmut_3``...): a module's
+  docstring examples run once, through the function itself, as in the normal suite.
+"""
+import doctest
+import random
+
+import hypothesis
+import pytest
+from hypothesis import Phase, settings
+
+_find = hypothesis.find
+
+
+def _shrinking_find(specifier, condition, *, settings=None, **kwargs):
+    settings = hypothesis.settings(settings or hypothesis.settings(max_examples=2000),
+                                   phases=tuple(Phase), derandomize=False)
+    return _find(specifier, condition, settings=settings, random=random.Random(0), **kwargs)
+
+
+hypothesis.find = _shrinking_find  # before any test module imports it
+_doctest_find = doctest.DocTestFinder._find
+
+
+def _find_without_mutant_copies(self, tests, obj, name, *args):
+    if "__mutmut_" not in name:
+        _doctest_find(self, tests, obj, name, *args)
+
+
+doctest.DocTestFinder._find = _find_without_mutant_copies
+
+
+@pytest.hookimpl(trylast=True)  # after tests/conftest.py has registered and loaded its profiles
+def pytest_configure(config):
+    settings.register_profile(
+        "mutation", parent=settings.get_profile("dev"), derandomize=True, database=None,
+        phases=[phase for phase in Phase if phase not in (Phase.shrink, Phase.explain)])
+    settings.load_profile("mutation")

@@ -1,0 +1,241 @@
+"""Turn a finished mutation run (mutmut's .meta files in STAGING/mutants) into docs/mutation.md.
+
+Each mutant is identified by its function and the source lines it changes (not by mutmut's
+number, which shifts when a function changes), so tools/mutation/equivalent.toml can say
+which survivors are equivalent, and why, across edits. The score of a target is
+killed / (mutants − equivalent); a timeout counts as killed, a mutant that no test reaches as
+not killed. The kills table comes from tools/mutation/kills.py's JSON.
+
+Usage: ``python tools/mutation/report.py STAGING_DIR KILLS_JSON OUT.md --seconds S --jobs N``
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import json
+import tomllib
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = {"engine": "minigrad/tensor.py", "op table": "minigrad/ops.py",
+           "testing": "minigrad/testing/", "oracle": "rnn/bptt.py"}
+GOALS = {"engine": 0.90, "op table": 0.95, "oracle": 0.95}
+STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests",
+          36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
+          None: "not checked"}
+SHOWN = 5  # failing tests named per row of the kills table
+
+
+@dataclass
+class Mutant:
+    name: str           # mutmut's, e.g. minigrad.ops.x_add__mutmut_2
+    path: str           # minigrad/ops.py
+    function: str       # add, Tensor.backward
+    original: str       # the changed lines, as in the source
+    mutated: str        # the same lines in the mutant
+    status: str
+    reason: str = ""    # why it is equivalent, if it is
+
+    @property
+    def counted(self) -> bool:
+        return not self.reason
+
+    @property
+    def killed(self) -> bool:
+        return self.status in ("killed", "timeout")
+
+
+def _function_sources(code: str) -> dict[str, list[str]]:
+    """Source lines of every function and method of a mutmut-generated file, by def name (the
+    name in the def line put back to the original's, so that only the mutation differs)."""
+    lines, sources = code.splitlines(), {}
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            source = lines[node.lineno - 1:node.end_lineno]
+            original = _display(node.name.rpartition("__mutmut_")[0]).rpartition(".")[2]
+            sources[node.name] = [source[0].replace(node.name, original, 1)] + source[1:]
+    return sources
+
+
+def _display(mangled: str) -> str:
+    """x_add -> add; xǁTensorǁbackward -> Tensor.backward."""
+    return ".".join(mangled.split("ǁ")[1:]) if mangled.startswith("xǁ") else mangled[2:]
+
+
+def load_mutants(staging: Path, equivalents: list[dict]) -> list[Mutant]:
+    stage = json.loads((staging / "mutation_stage.json").read_text())
+    mutants = []
+    for path, info in stage.items():
+        meta = json.loads((staging / "mutants" / f"{path}.meta").read_text())
+        sources = _function_sources((staging / "mutants" / path).read_text())
+        for name, code in meta["exit_code_by_key"].items():
+            definition = name.removeprefix(info["module"] + ".")
+            mangled = definition.rpartition("__mutmut_")[0]
+            before, after = sources[mangled + "__mutmut_orig"], sources[definition]
+            diff = list(difflib.ndiff(before, after))
+            removed = [line[2:].strip() for line in diff if line.startswith("- ")]
+            added = [line[2:].strip() for line in diff if line.startswith("+ ")]
+            mutants.append(Mutant(name, path, _display(mangled), " / ".join(removed),
+                                  " / ".join(added), STATUS.get(code, f"exit {code}")))
+    by_key = {(e["function"], e["original"], e["mutated"]): e["reason"] for e in equivalents}
+    for mutant in mutants:
+        if mutant.status == "survived":
+            mutant.reason = by_key.get((mutant.function, mutant.original, mutant.mutated), "")
+    return mutants
+
+
+def _target(path: str) -> str:
+    return next(t for t, prefix in TARGETS.items() if path.startswith(prefix))
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`" if text else "(nothing)"
+
+
+def _rules() -> list[str]:
+    """The @primitive rules of the op table, from the source."""
+    tree = ast.parse((ROOT / "minigrad/ops.py").read_text())
+    return [node.name for node in tree.body if isinstance(node, ast.FunctionDef)
+            and any(isinstance(d, ast.Name) and d.id == "primitive" for d in node.decorator_list)]
+
+
+def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds: float,
+           jobs: int, selection: list[str], note: str, commit: str) -> str:
+    out = ["# Mutation score", "",
+           f"Measured {date.today().isoformat()} on commit {commit} with `make mutation` "
+           f"(mutmut 3.8.1, {jobs} workers, {seconds / 60:.0f} min wall time on a 2-core "
+           "machine). How it works and how to read this page: "
+           "[the last section](#how-the-run-works)." + (f" {note}" if note else ""), "",
+           "| target | file | mutants | killed | timeout | survived | no test | equivalent "
+           "| score | goal |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for target, prefix in TARGETS.items():
+        group = [m for m in mutants if _target(m.path) == target]
+        status = Counter(m.status for m in group)
+        equivalent = sum(not m.counted for m in group)
+        counted = len(group) - equivalent
+        killed = sum(m.killed for m in group)
+        goal = f"{GOALS[target]:.0%}" if target in GOALS else "—"
+        out.append(f"| {target} | `{prefix}` | {len(group)} | {status['killed']} | "
+                   f"{status['timeout']} | {status['survived'] - equivalent} | "
+                   f"{status['no tests']} | {equivalent} | "
+                   f"**{killed / counted:.1%}** | {goal} |")
+    out += ["", "## Mutants per op-table rule", "",
+            "Every function of `minigrad/ops.py`; **bold** names are `@primitive` rules "
+            "(forward and VJP in one function). `_module_level_1` is the block of operator "
+            "and method assignments on Tensor at the end of the module.", "",
+            "| function | mutants | killed | survived | equivalent |", "|---|---:|---:|---:|---:|"]
+    rules = _rules()
+    per = defaultdict(list)
+    for m in mutants:
+        if m.path == TARGETS["op table"]:
+            per[m.function].append(m)
+    for function in rules + sorted(set(per) - set(rules)):
+        group = per.get(function, [])
+        out.append(f"| {'**' + function + '**' if function in rules else function} | "
+                   f"{len(group)} | {sum(m.killed for m in group)} | "
+                   f"{sum(m.status == 'survived' and m.counted for m in group)} | "
+                   f"{sum(not m.counted for m in group)} |")
+    unmutated = [rule for rule in rules if not per.get(rule)]
+    out += ["", "Rules without a mutant of their own (mutmut has no operator for what they do; "
+            f"a VJP written as a separate function appears above): "
+            f"{', '.join(unmutated) if unmutated else 'none'}."]
+
+    out += ["", "## Which properties kill which mutants", "",
+            "Each row is one mutant, run against the whole fast suite without stopping at the "
+            "first failure (tools/mutation/kills.py); the tests that fail name the property "
+            "that catches that kind of bug. Rows marked *hand-made* are bugs that mutmut's "
+            "operators cannot write (a transposed matrix, a dropped term).", "",
+            "| bug | file | mutant | tests that fail |", "|---|---|---|---|"]
+    for kill in kills:
+        failing = kill["failing"]
+        tests = "<br>".join(f"`{t.removeprefix('tests/')}`" for t in failing[:SHOWN]) + (
+            f"<br>and {len(failing) - SHOWN} more" if len(failing) > SHOWN else "")
+        tests = tests or "**none: survives**"
+        out.append(f"| {kill['bug']}{' (*hand-made*)' if kill['hand_made'] else ''} | "
+                   f"`{kill['path']}` | {_code(kill['original'])} → {_code(kill['mutated'])} | "
+                   f"{tests} |")
+
+    out += ["", "## Equivalent mutants", "",
+            "Survivors that no test can kill because they compute the same thing "
+            "(from tools/mutation/equivalent.toml, matched by function and changed lines).", "",
+            "| file | function | original | mutant | why it is equivalent |",
+            "|---|---|---|---|---|"]
+    for m in sorted((m for m in mutants if not m.counted), key=lambda m: (m.path, m.function)):
+        out.append(f"| `{m.path}` | {m.function} | {_code(m.original)} | {_code(m.mutated)} | "
+                   f"{m.reason} |")
+    survivors = [m for m in mutants if m.counted and not m.killed]
+    out += ["", "## Surviving mutants", "",
+            f"{len(survivors)} non-equivalent mutants are not killed "
+            "(no test reaches the ones marked *no test*).", "",
+            "| file | function | original | mutant | status |", "|---|---|---|---|---|"]
+    for m in sorted(survivors, key=lambda m: (m.path, m.function, m.name)):
+        out.append(f"| `{m.path}` | {m.function} | {_code(m.original)} | {_code(m.mutated)} | "
+                   f"{m.status} |")
+    if stale:
+        out += ["", "Entries of equivalent.toml that matched no survivor this time (the code "
+                "changed, or a test now kills them): " +
+                "; ".join(f"{e['function']}: {_code(e['original'])} → {_code(e['mutated'])}"
+                          for e in stale) + "."]
+    out += ["", "## How the run works", "", HOW.format(selection=" ".join(selection)), ""]
+    return "\n".join(out)
+
+
+HOW = """\
+`make mutation` installs the `mutation` extra (mutmut 3.8.1), stages a rewritten copy of the
+project in `build/mutation` (tools/mutation/stage.py), runs `mutmut run` there, re-checks the
+import-time mutants in fresh processes (tools/mutation/fresh.py), runs the kills table
+(tools/mutation/kills.py) and writes this page (tools/mutation/report.py).
+
+* **Every rule is mutated.** mutmut skips decorated functions and module-level code. The staged
+  copy (never the source tree) turns `@primitive def add` into `def add` followed by
+  `add = primitive(add)`, and the assignments on Tensor at the end of `minigrad/ops.py` into
+  the body of a function `_module_level_1()` called in their place; behaviour is unchanged.
+  Code that runs only at import (that function and `primitive` itself) runs before mutmut's
+  forked workers choose their mutant, so those mutants are run again, each in a fresh
+  `pytest` process with the mutant active from the first import.
+* **Hypothesis is deterministic and does not shrink:** the `mutation` profile
+  (tools/mutation/pytest_plugin.py) is the `dev` profile's examples with `derandomize=True`,
+  no example database and no shrink phase, so every mutant meets the same examples.
+  `hypothesis.find` still shrinks (its result is the minimal example by definition), from a
+  fixed seed.
+* **Test selection:** mutmut runs, for each mutant, only the tests that call the mutated
+  function, fastest mutants first, stopping at the first failure. The suite it draws from is
+  `{selection}` (pyproject's `[tool.mutmut]`, which says why each part is left out), the
+  fast part of the suite.
+* **Tool choice:** cosmic-ray 8.7.0 mutates decorated and module-level code as it is, but runs
+  a fresh test process per mutant with no test selection: 1,314 mutants in `ops.py` alone at
+  3.75 s each (measured) is 82 minutes on one worker before the other targets, over the
+  one-hour budget. mutmut forks per mutant from a process that has imported everything and
+  runs only the tests that reach the mutated function.
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("staging", type=Path)
+    parser.add_argument("kills", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--jobs", type=int, required=True)
+    parser.add_argument("--note", default="", help="a sentence about this run, for the header")
+    args = parser.parse_args()
+    equivalents = tomllib.loads(Path(__file__).with_name("equivalent.toml").read_text())["mutant"]
+    mutants = load_mutants(args.staging, equivalents)
+    used = {(m.function, m.original, m.mutated) for m in mutants if not m.counted}
+    stale = [e for e in equivalents if (e["function"], e["original"], e["mutated"]) not in used]
+    kills = json.loads(args.kills.read_text())
+    selection = tomllib.loads((ROOT / "pyproject.toml").read_text())[
+        "tool"]["mutmut"]["pytest_add_cli_args_test_selection"]
+    commit = (args.staging / "commit.txt").read_text().strip()
+    args.out.write_text(render(mutants, kills, stale, args.seconds, args.jobs, selection,
+                               args.note, commit))
+    survivors = sum(m.counted and not m.killed for m in mutants)
+    print(f"{args.out}: {len(mutants)} mutants, {survivors} not killed and not equivalent")
+
+
+if __name__ == "__main__":
+    main()
