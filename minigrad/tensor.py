@@ -361,19 +361,21 @@ class Tensor:
                        self.hooks)
 
     def __repr__(self):
-        return f"Tensor({np.array2string(self.data, precision=4, threshold=8)}, {self._summary()})"
+        summary = ", ".join(f"{key}={value}" for key, value in self._summary())
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=8)}, {summary})"
 
-    def _summary(self) -> str:
-        parts = [f"shape={self.data.shape}", f"dtype={self.data.dtype}"]
-        parts += [f"name={self.name!r}"] if self.name is not None else []
-        parts += [f"op={self.op!r}"] if self.op is not None else []
+    def _summary(self) -> list[tuple[str, str]]:
+        parts = [("shape", str(self.data.shape)), ("dtype", str(self.data.dtype))]
+        parts += [("name", repr(self.name))] if self.name is not None else []
+        parts += [("op", repr(self.op))] if self.op is not None else []
         if self.requires_grad:
-            parts += ["requires_grad=True", "grad=" + ("held" if self.grad is not None else "None")]
-        return ", ".join(parts)
+            parts += [("requires_grad", "True"),
+                      ("grad", "held" if self.grad is not None else "None")]
+        return parts
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td></tr>"
-                       for key, value in (part.split("=", 1) for part in self._summary().split(", ")))
+        rows = "".join(f"<tr><th>{key}</th><td>{html.escape(value)}</td></tr>"
+                       for key, value in self._summary())
         values = html.escape(np.array2string(self.data, precision=4, threshold=64))
         return f"<table>{rows}</table><pre>{values}</pre>"
 

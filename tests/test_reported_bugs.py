@@ -4,6 +4,7 @@ Every test here failed before its fix: the expected values come from numpy or fr
 the definition of the derivative, never from minigrad's own output.
 """
 import copy
+import html
 import pickle
 import threading
 
@@ -341,3 +342,10 @@ def test_recording_never_freezes_the_callers_own_arrays():
     (x * mine).sum().backward()
     mine[0] = 10.0  # still the caller's to change
     np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("name", ["x, y", "a=b", "<b>&</b>", "h(3), o(3)"])
+def test_the_notebook_view_shows_any_name_escaped(name):
+    page = mg.tensor([1.0, 2.0], requires_grad=True, name=name)._repr_html_()
+    assert f"<tr><th>name</th><td>{html.escape(repr(name))}</td></tr>" in page
+    assert "<b>" not in page
