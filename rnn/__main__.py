@@ -216,9 +216,8 @@ def draw_pictures(trainer: Trainer, out: Path) -> list[Path]:
     """The trained model's graph on one short string of its grammar, unrolled
     (nodes coloured by log10 ‖∂L/∂node‖) and folded, as SVG files in ``out``."""
     from rnn import draw
-    embedded = trainer.corpus.grammar == "embedded"
-    string = next(s for s in grammar.generate(100, seed=1, embedded=embedded) if len(s) <= 12)
-    ids = trainer.corpus.vocab.encode(string)
+    vocab = trainer.corpus.vocab
+    ids = vocab.encode(draw.short_string(trainer.corpus.grammar, vocab, trainer.config.text))
     graph = trainer.model.unroll(ids[:-1], ids[1:])
     graph.loss.backward()
     pictures = [mgdraw.render(draw.draw_unrolled(graph, heat=True), out / "rnn_unrolled.svg"),
@@ -299,9 +298,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     from rnn import draw
     render = commands.add_parser(
         "render", help="draw the unrolled or folded graph of a small RNN",
-        description="Draw the RNN's computation graph for a random token problem "
-                    "(needs Graphviz's `dot`). Example:\n"
-                    "  python -m rnn render --view unrolled --tau 6 --heat --out out/unrolled.svg",
+        description="Draw the RNN's computation graph for a random token problem, or a "
+                    "trained model's on a short string of its data (needs Graphviz's `dot`). "
+                    "Examples:\n"
+                    "  python -m rnn render --view unrolled --tau 6 --heat --out out/unrolled.svg\n"
+                    "  python -m rnn render --checkpoint out/checkpoint.npz --heat",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     draw.add_render_arguments(render)
     render.set_defaults(run=draw.render_command)
@@ -316,7 +317,9 @@ def requirements(args) -> tuple[list[str], bool]:
     if args.command in ("sample", "explore"):
         return [], False
     if args.command == "render":
-        return ["graphviz"] + ["matplotlib"] * args.heat, not mgdraw.is_dot_text(args.out)
+        from rnn import draw
+        dot = not mgdraw.is_dot_text(draw.render_path(args))
+        return ["graphviz"] + ["matplotlib"] * args.heat, dot
     packages = ["tqdm"] * (not args.quiet) + ["matplotlib"]
     return (packages + ["graphviz"], True) if args.command == "demo" else (packages, False)
 

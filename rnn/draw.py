@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from minigrad import Tensor
-from minigrad.draw import (FORMATS, NONFINITE, HeatScale, Html, escape, grad_norm, nonfinite,
-                           render, statement, walk)
+from minigrad.draw import (FORMATS, NONFINITE, DrawingError, HeatScale, Html, escape, grad_norm,
+                           nonfinite, render, statement, walk)
 from rnn.model import PARAMETER_NAMES, RNN, Unrolled
-from rnn.ranges import Range
+from rnn.ranges import Range, text
 
-__all__ = ["RoleGraph", "role_graph", "draw_unrolled", "draw_folded", "add_render_arguments",
-           "render_command"]
+__all__ = ["RoleGraph", "role_graph", "draw_unrolled", "draw_folded", "short_string",
+           "trained_problem", "add_render_arguments", "render_path", "render_command"]
 
 KINDS = ("x", "h", "o", "L_t", "L")          # the seed's variables; y(t) comes from L(t)'s tags
 PARAMETER_COLOURS = {"U": "#1f6fb4", "W": "#c62828", "V": "#2e7d32", "b": "#6a3d9a", "c": "#8d5524"}
@@ -456,15 +456,58 @@ def random_problem(args: argparse.Namespace):
     return model, rng.integers(0, D, args.tau), rng.integers(0, K, args.tau)
 
 
+def short_string(grammar_name: str | None, vocab, text: str | None, length: int = 12) -> str:
+    """A short piece of a trained model's data to draw it on: the first string of
+    its grammar with at most ``length`` characters, else the first ``length``
+    characters of its text file (DataError if that file cannot be read now, or
+    holds characters outside ``vocab``)."""
+    from rnn import grammar
+    from rnn.data import DataError
+    if grammar_name is not None:
+        strings = grammar.generate(100, seed=1, embedded=grammar_name == "embedded")
+        return next(s for s in strings if len(s) <= length)
+    try:
+        with open(text, encoding="utf-8") as f:
+            piece = f.read(length)
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"the checkpoint was trained on {text}, which cannot be read now "
+                        f"({getattr(error, 'strerror', None) or error}); the drawing needs "
+                        f"a short piece of it") from None
+    vocab.encode(piece)
+    if len(piece) < 2:
+        raise DataError(f"{text} holds fewer than 2 characters now: nothing to draw")
+    return piece
+
+
+def trained_problem(path):
+    """The model saved in the checkpoint ``path``, the ids x and targets y of a
+    :func:`short_string` of its data: what ``render --checkpoint`` draws."""
+    from rnn.train import model_from_checkpoint
+    params, vocab, meta = model_from_checkpoint(path)
+    model = RNN(len(vocab), params["W"].shape[0], len(vocab))
+    model.set_params(**params)
+    config = meta["config"]
+    ids = vocab.encode(short_string(config.get("grammar"), vocab, config.get("text")))
+    return model, ids[:-1], ids[1:]
+
+
+PROBLEM_FLAGS = ("input_size", "hidden", "output_size", "tau", "seed", "w_scale")
+
+
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m rnn render``: which view, the random problem, the optional
-    backward pass for gradient heat, the file."""
+    """Options of ``python -m rnn render``: which view, the random problem or a
+    trained checkpoint, the optional backward pass for gradient heat, the file."""
     count = Range(int, 0).parse
     parser.add_argument("--view", choices=["unrolled", "folded"], default="unrolled",
                         help="unrolled in time, or folded into the recurrent loop (default: %(default)s)")
     add_problem_arguments(parser)
+    parser.add_argument("--checkpoint", metavar="FILE", type=text,
+                        help="draw this trained model on a short string of its grammar or text "
+                             "instead of a random problem (then --input-size, --hidden, "
+                             "--output-size, --tau, --seed and --w-scale are refused)")
     parser.add_argument("--heat", action="store_true",
-                        help="run backward first and colour nodes by log10 ‖grad‖")
+                        help="run backward first and colour nodes by log10 ‖grad‖ (unrolled "
+                             "view only: the folded view merges the steps)")
     parser.add_argument("--params", choices=["once", "per-step"], default="once",
                         help="shared parameters drawn once, or also inside every step (default: %(default)s)")
     parser.add_argument("--all-steps", action="store_true",
@@ -472,14 +515,36 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--collapse-above", type=count, metavar="N", default=12,
                         help="draw at most this many steps, ≥ 0; longer sequences show the first "
                              "and last three and one node for the middle (default: %(default)s)")
-    parser.add_argument("--out", type=_drawing_path, metavar="FILE", default="out/rnn_unrolled.svg",
+    parser.add_argument("--out", type=_drawing_path, metavar="FILE", default=None,
                         help="file to write; .svg, .png, .pdf, or .dot/.gv for the DOT text "
-                             "(default: %(default)s)")
+                             "(default: out/rnn_unrolled.svg or out/rnn_folded.svg, by --view)")
+    parser.set_defaults(problem_defaults={name: parser.get_default(name)
+                                          for name in PROBLEM_FLAGS})
+
+
+def render_path(args: argparse.Namespace) -> str:
+    """The file ``render`` writes: --out, else out/rnn_unrolled.svg or out/rnn_folded.svg."""
+    return args.out or f"out/rnn_{args.view}.svg"
 
 
 def render_command(args: argparse.Namespace) -> Path:
-    """Build the random problem described by ``args``, draw it and write ``args.out``."""
-    model, x, y = random_problem(args)
+    """Draw the random problem described by ``args`` (or the model of
+    ``args.checkpoint``) and write ``args.out``; DrawingError for --heat with
+    the folded view or --checkpoint with the options of a random problem."""
+    if args.heat and args.view == "folded":
+        raise DrawingError("--heat colours each node of the unrolled graph by its gradient; "
+                           "the folded view merges the steps into one node per role, so it "
+                           "has no such colour: use --view unrolled with --heat")
+    if args.checkpoint is not None:
+        clash = [f"--{name.replace('_', '-')}" for name, default in args.problem_defaults.items()
+                 if getattr(args, name) != default]
+        if clash:
+            raise DrawingError(f"--checkpoint draws the trained model, whose sizes are its own; "
+                               f"{', '.join(clash)} describe a random problem: give one or the "
+                               f"other")
+        model, x, y = trained_problem(args.checkpoint)
+    else:
+        model, x, y = random_problem(args)
     graph = model.unroll(x, y)
     if args.heat:
         (graph.loss if args.loss == "total" else graph.L[graph.tau]).backward()
@@ -488,6 +553,6 @@ def render_command(args: argparse.Namespace) -> Path:
     else:
         dot = draw_unrolled(graph, heat=args.heat, params=args.params.replace("-", "_"),
                             collapse_above=None if args.all_steps else args.collapse_above)
-    path = render(dot, args.out)
+    path = render(dot, render_path(args))
     print(f"wrote {path}")
     return path

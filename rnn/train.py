@@ -42,6 +42,7 @@ __all__ = ["TrainConfig", "ConfigError", "TrainingDiverged", "RANGES", "CHOICES"
            "write_metrics", "model_from_checkpoint"]
 
 LN2 = math.log(2.0)
+CURVE_EVERY = 10   # steps per point of the training curve (the bar and loss.png show it)
 
 
 class ConfigError(ValueError):
@@ -184,6 +185,7 @@ class Trainer:
         self.step = 0
         self.h = np.zeros((config.hidden, config.batch))     # carried hidden state (stream batching)
         self.history: list[dict] = []
+        self.curve: list[list] = []     # [step, mean training loss of the steps since the last]
         self.validation = ValidationSet.of(self.corpus)
         self.resumed, self.saved_step, self.written = False, None, []
 
@@ -280,22 +282,28 @@ class Trainer:
         if config.out is not None:
             self._check_out()
         if not self.history:
-            self._record(None, None, log)
+            self._record(None, None, log, None)
         if config.out is not None:
             self.save()
         bar = _progress(config, start)
-        losses, tick = [], time.perf_counter()
+        losses, window, tick = [], [], time.perf_counter()
         try:
             while self.step < config.steps:
                 losses.append(self.advance())
+                window.append(losses[-1])
                 if bar is not None:
                     bar.update(1)
-                    if self.step % 10 == 0:
-                        bar.set_postfix_str(f"loss {losses[-1]:.3f} nats, {losses[-1] / LN2:.3f} bits/char")
                 done = self.step == config.steps
+                if self.step % CURVE_EVERY == 0 or done:
+                    self.curve.append([self.step, float(np.mean(window))])
+                    window = []
+                    if bar is not None:
+                        bar.set_postfix_str(f"loss {self.curve[-1][1]:.3f} nats, "
+                                            f"{self.curve[-1][1] / LN2:.3f} bits/char",
+                                            refresh=False)
                 if self.step % config.eval_every == 0 or done:
                     now = time.perf_counter()
-                    self._record(float(np.mean(losses)), len(losses) / (now - tick), log)
+                    self._record(float(np.mean(losses)), len(losses) / (now - tick), log, bar)
                     losses, tick = [], time.perf_counter()
                 if self.step % config.sample_every == 0 and log is not None:
                     _write(bar, log, f"sample at step {self.step}: {self.sample_text(200)!r}")
@@ -318,7 +326,8 @@ class Trainer:
         if config.out is not None:
             out = Path(config.out)
             write_metrics(self.history, out / "metrics.csv")
-            plot_losses(self.history, out / "loss.png", bound=self.bound, title=self.title)
+            plot_losses(self.history, out / "loss.png", bound=self.bound, title=self.title,
+                        curve=self.curve)
             self.written += [out / "metrics.csv", out / "loss.png"]
         return self.written
 
@@ -337,7 +346,7 @@ class Trainer:
             raise ConfigError(f"cannot write to the output directory {out}: "
                               f"{error.strerror or error}") from None
 
-    def _record(self, train_loss: float | None, steps_per_s: float | None, log) -> None:
+    def _record(self, train_loss: float | None, steps_per_s: float | None, log, bar) -> None:
         ev = self.evaluate()
         row = {"step": self.step, "train_loss": train_loss, "val_loss": ev.loss,
                "val_bits_per_char": ev.bits, "val_perplexity": math.exp(ev.loss),
@@ -349,7 +358,7 @@ class Trainer:
             extra += "" if ev.closing_accuracy is None else f", closing letter {ev.closing_accuracy:.1%}"
             train = "" if train_loss is None else f"train {train_loss / LN2:.4f}, "
             speed = "" if steps_per_s is None else f", {steps_per_s:.0f} steps/s"
-            _write(None, log, f"step {self.step}: {train}validation {ev.bits:.4f} bits/char"
+            _write(bar, log, f"step {self.step}: {train}validation {ev.bits:.4f} bits/char"
                               f"{extra}{speed}")
 
     # -- evaluation and sampling ---------------------------------------------
@@ -384,7 +393,8 @@ class Trainer:
         """Write the whole training state to ``path`` (default: the config's)."""
         meta = {"step": self.step, "vocab": self.corpus.vocab.chars,
                 "config": dataclasses.asdict(self.config),
-                "rng": self.rng.bit_generator.state, "history": self.history}
+                "rng": self.rng.bit_generator.state, "history": self.history,
+                "curve": self.curve}
         path = Path(path or self.config.checkpoint_path)
         checkpoint.save(path, self.arrays(), meta, optimizer=self.optimizer.state_dict(),
                         carry={"h": self.h})
@@ -429,21 +439,37 @@ class Trainer:
         trainer.model.set_params(**saved.params)
         trainer.step, trainer.h = saved.meta["step"], h
         trainer.history = list(saved.meta.get("history", []))
+        trainer.curve = list(saved.meta.get("curve", []))
         trainer.resumed, trainer.saved_step = True, trainer.step
         return trainer
 
 
 def _progress(config: TrainConfig, start: int):
+    """A tqdm bar (a widget in a notebook). On a terminal or in a notebook it redraws at
+    tqdm's usual pace; when stderr is a file or a pipe it redraws once a minute
+    (``QUIET_REDRAW`` seconds), so a log file gets a line now and then, not every redraw."""
     if not config.progress:
         return None
-    from tqdm import tqdm
-    return tqdm(total=config.steps, initial=start, unit="step", dynamic_ncols=True)
+    import sys
+
+    from tqdm.auto import tqdm
+    widget = any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
+    live = widget or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+    return tqdm(total=config.steps, initial=start, unit="step", dynamic_ncols=True,
+                mininterval=0.1 if live else QUIET_REDRAW, maxinterval=QUIET_REDRAW)
+
+
+QUIET_REDRAW = 60.0
 
 
 def _write(bar, log, message: str) -> None:
-    if bar is not None:
-        bar.write(message)
-    elif log is not None:
+    """``log(message)`` with the bar lifted off the line first, so the two never glue."""
+    if log is None:
+        return
+    if bar is None:
+        log(message)
+        return
+    with bar.external_write_mode():
         log(message)
 
 
@@ -654,21 +680,26 @@ def write_metrics(history: list[dict], path) -> None:
         writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in history)
 
 
-def plot_losses(history: list[dict], path, bound: float | None = None, title: str = "") -> None:
+def plot_losses(history: list[dict], path, bound: float | None = None, title: str = "",
+                curve: list | None = None) -> None:
     """Training and validation loss in bits per character against the step,
     with the grammar's entropy rate ``bound`` (nats) drawn as a line; for a
     grammar a second panel zooms in on the last stretch to the bound, with a
-    band of ±1% around it."""
+    band of ±1% around it. The training line is ``curve`` ([step, loss in nats]
+    every :data:`CURVE_EVERY` steps) if given, else the history's mean between
+    validation points."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     panels = 1 if bound is None else 2
     fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.2), dpi=110, squeeze=False)
-    trained = [row for row in history if row["train_loss"] is not None]
+    train = curve or [[r["step"], r["train_loss"]] for r in history if r["train_loss"] is not None]
+    label = (f"training (mean of each {CURVE_EVERY} steps)" if curve
+             else "training (mean since last point)")
     for k, ax in enumerate(axes[0]):
-        ax.plot([r["step"] for r in trained], [r["train_loss"] / LN2 for r in trained],
-                label="training (mean since last point)")
+        ax.plot([step for step, _ in train], [loss / LN2 for _, loss in train], lw=0.8,
+                label=label)
         ax.plot([r["step"] for r in history], [r["val_bits_per_char"] for r in history], "o-",
                 ms=2.5, label="validation")
         if bound is not None:

@@ -25,9 +25,9 @@ SAMPLE = {"--length": ["-1", "x", "2.5"], "--temperature": ["-0.5", "nan", "inf"
 RENDER = {**{flag: ["0", "-1", "x", "nan"] for flag in ("--input-size", "--hidden",
                                                         "--output-size", "--tau")},
           "--seed": ["-1"], "--w-scale": ["nan", "inf", "-inf", "x"], "--collapse-above": ["-1"],
-          "--out": ["g.jpeg", "g", "g.svg.txt"]}
+          "--out": ["g.jpeg", "g", "g.svg.txt"], "--checkpoint": [""]}
 EXPLORE = {**{flag: values for flag, values in RENDER.items() if flag not in (
-    "--collapse-above", "--out")}, "--out": ["g.svg", "g", "g.html.txt"]}
+    "--collapse-above", "--out", "--checkpoint")}, "--out": ["g.svg", "g", "g.html.txt"]}
 CASES = [(command, flag, value) for command, table in
          [("train", TRAINING), ("demo", TRAINING), ("sample", SAMPLE), ("render", RENDER),
           ("explore", EXPLORE)]

@@ -310,3 +310,65 @@ def test_the_example_writes_the_readme_pictures(tmp_path, monkeypatch, capsys):
 def test_docstring_examples_run():
     failed, attempted = doctest.testmod(rnn.draw)
     assert failed == 0 and attempted >= 8
+
+
+# -- render: trained checkpoints, default names, heat on the folded view -----------------------
+
+def _trained(tmp_path, **config):
+    from rnn.train import TrainConfig, Trainer
+    settings = dict(grammar="reber", hidden=5, tau=4, batch=2, steps=3, train_strings=30,
+                    validation_strings=5, out=str(tmp_path / "run"), progress=False)
+    Trainer(TrainConfig(**{**settings, **config})).run(log=None)
+    return tmp_path / "run" / "checkpoint.npz"
+
+
+def test_render_draws_a_trained_checkpoint_on_a_short_string_of_its_grammar(tmp_path, capsys):
+    from rnn import checkpoint, grammar
+    path = _trained(tmp_path)
+    out = tmp_path / "trained.dot"
+    render_command(parse("--checkpoint", str(path), "--heat", "--out", str(out)))
+    string = next(s for s in grammar.generate(100, seed=1) if len(s) <= 12)
+    source = out.read_text()
+    assert len(clusters(source)) == len(string) - 1          # one step per predicted character
+    hidden = checkpoint.load(path).params["W"].shape[0]
+    assert hidden == 5 and "5×5" in source                      # W of the trained model
+    assert "log10 ‖grad‖" in source
+
+
+def test_render_draws_a_text_checkpoint_on_the_start_of_its_text(tmp_path):
+    book = tmp_path / "book.txt"
+    book.write_text("the cat sat on the mat. " * 20, encoding="utf-8")
+    path = _trained(tmp_path, grammar=None, text=str(book))
+    render_command(parse("--checkpoint", str(path), "--all-steps",
+                         "--out", str(tmp_path / "t.dot")))
+    assert len(clusters((tmp_path / "t.dot").read_text())) == 11   # 12 characters, 11 predicted
+    book.unlink()
+    from rnn.data import DataError
+    with pytest.raises(DataError, match="book.txt, which cannot be read now"):
+        render_command(parse("--checkpoint", str(path), "--out", str(tmp_path / "t.dot")))
+
+
+@pytest.mark.parametrize("flag, value", [("--hidden", "7"), ("--tau", "9"), ("--seed", "3"),
+                                         ("--w-scale", "0.5"), ("--input-size", "2")])
+def test_render_refuses_a_checkpoint_with_the_sizes_of_a_random_problem(tmp_path, flag, value):
+    from minigrad.draw import DrawingError
+    path = _trained(tmp_path)
+    with pytest.raises(DrawingError, match=f"{flag} describe a random problem"):
+        render_command(parse("--checkpoint", str(path), flag, value,
+                             "--out", str(tmp_path / "g.dot")))
+
+
+def test_each_view_has_its_own_default_file():
+    from rnn.draw import render_path
+    assert render_path(parse()) == "out/rnn_unrolled.svg"
+    assert render_path(parse("--view", "folded")) == "out/rnn_folded.svg"
+    assert render_path(parse("--view", "folded", "--out", "f.dot")) == "f.dot"
+
+
+def test_heat_on_the_folded_view_is_refused_with_an_error_line(tmp_path, capsys):
+    from rnn.__main__ import main
+    out = tmp_path / "f.dot"
+    assert main(["render", "--view", "folded", "--heat", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --heat colours each node of the unrolled graph") and \
+        "--view unrolled" in err and not out.exists()
