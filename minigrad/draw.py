@@ -53,7 +53,6 @@ OUTPUT = dict(fillcolor="#fff2cc", peripheries="2")
 NONFINITE = dict(fillcolor="#ff0000", fontcolor="white", penwidth="3", color="#990000")  # NaN/inf grads
 NO_GRAD = "#f7f7f7"
 OP_NODE = dict(shape="ellipse", style="filled", fillcolor="#f4f4f4", fontsize="11")
-LEVELS = 256  # colours in a heat scale
 MAX_NODES = 1500  # render refuses more (see render); TIMEOUT: seconds before dot is stopped
 TIMEOUT = 60.0
 TOO_LARGE_ADVICE = ("collapse it (rnn.draw.draw_unrolled collapses the middle steps; "
@@ -178,26 +177,50 @@ def _shape(t: Tensor) -> str:
 
 # -- colour ---------------------------------------------------------------------------
 
+# viridis, matplotlib's default colour map (Stéfan van der Walt and Nathaniel Smith, CC0),
+# sampled once by hand at 32 evenly spaced points (to_hex(colormaps["viridis"](i / 31))):
+VIRIDIS = (
+    '#440154', '#470d60', '#48186a', '#482374', '#472e7c', '#453882', '#424186', '#3e4a89',
+    '#3a548c', '#365d8d', '#32658e', '#2e6d8e', '#2b758e', '#287d8e', '#25848e', '#228c8d',
+    '#1f948c', '#1e9c89', '#20a386', '#25ab82', '#2eb37c', '#3aba76', '#48c16e', '#58c765',
+    '#6ccd5a', '#7fd34e', '#93d741', '#a8db34', '#c0df25', '#d5e21a', '#eae51a', '#fde725',
+)
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def viridis(fraction: float) -> str:
+    """The hex colour at ``fraction`` of viridis (clamped to [0, 1]): linear
+    between the two nearest of the 32 :data:`VIRIDIS` anchors (at most 2/255 per
+    channel from matplotlib's 256-colour table), so heat needs no matplotlib.
+
+    >>> viridis(0.0), viridis(1.0), viridis(2.0)
+    ('#440154', '#fde725', '#fde725')
+    """
+    x = min(max(fraction, 0.0), 1.0) * (len(VIRIDIS) - 1)
+    i = min(int(x), len(VIRIDIS) - 2)
+    low, high = _rgb(VIRIDIS[i]), _rgb(VIRIDIS[i + 1])
+    return "#" + "".join(f"{round(a + (b - a) * (x - i)):02x}" for a, b in zip(low, high))
+
+
 class HeatScale:
-    """Maps log10 ‖grad‖ to a colour of a sequential colormap (matplotlib,
-    imported on first use); the range is that of the finite, non-zero norms.
+    """Maps log10 ‖grad‖ to a colour of :func:`viridis`; the range is that of
+    the finite, non-zero norms (or ``limits``).
 
     >>> scale = HeatScale([1e-6, 1e-3, 1.0])
     >>> scale.low, scale.high, scale.colour(1.0)
     (-6.0, 0.0, '#fde725')
     """
 
-    def __init__(self, norms: Iterable[float | None], cmap: str = "viridis",
+    def __init__(self, norms: Iterable[float | None],
                  limits: tuple[float, float] | None = None):
         logs = [math.log10(n) for n in norms if n is not None and math.isfinite(n) and n > 0]
         low, high = limits or ((min(logs), max(logs)) if logs else (0.0, 0.0))
         if high - low < 1e-9:
             low, high = low - 0.5, high + 0.5
         self.low, self.high = float(low), float(high)
-        import matplotlib  # lazy: only heat drawings need it
-        from matplotlib.colors import to_hex
-        colormap = matplotlib.colormaps[cmap].resampled(LEVELS)
-        self._hex = [to_hex(colormap(i)) for i in range(LEVELS)]
 
     def colour(self, norm: float) -> str:
         """Hex colour of a finite gradient norm (zero: the bottom of the scale)."""
@@ -205,12 +228,12 @@ class HeatScale:
         return self._at((value - self.low) / (self.high - self.low))
 
     def _at(self, fraction: float) -> str:
-        return self._hex[round(min(max(fraction, 0.0), 1.0) * (LEVELS - 1))]
+        return viridis(fraction)
 
     @staticmethod
     def text_colour(fill: str) -> str:
         """Black or white, whichever reads better on ``fill``."""
-        r, g, b = (int(fill[i:i + 2], 16) for i in (1, 3, 5))
+        r, g, b = _rgb(fill)
         return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
 
     def style(self, norm: float | None) -> dict:
@@ -316,7 +339,7 @@ def statement(name: str, attrs: dict, head: str | None = None) -> str:
 
 def draw(outputs: Tensor | Sequence[Tensor], *, show_values: bool = False,
          show_grads: bool = False, heat: bool = False, hide_constants: bool = False,
-         collapse_ops: bool = False, rankdir: str = "LR", cmap: str = "viridis",
+         collapse_ops: bool = False, rankdir: str = "LR",
          heat_limits: tuple[float, float] | None = None, name: str = "minigrad"):
     """A ``graphviz.Digraph`` of everything ``outputs`` depend on.
 
@@ -326,7 +349,7 @@ def draw(outputs: Tensor | Sequence[Tensor], *, show_values: bool = False,
     draws two edges, numbered where order matters (``@``, ``−``, ``÷``).
 
     ``show_values`` / ``show_grads`` add value and ``‖grad‖`` lines.
-    ``heat`` fills tensors by log10 ‖grad‖ on ``cmap`` with a legend (call
+    ``heat`` fills tensors by log10 ‖grad‖ (viridis) with a legend (call
     ``backward()`` first): vanishing gradients show as the dark end. NaN/inf
     gradients are red and bold in any mode. ``hide_constants`` leaves out
     constant leaves (a scalar's value moves into its op's label);
@@ -349,7 +372,7 @@ def draw(outputs: Tensor | Sequence[Tensor], *, show_values: bool = False,
     is_output = set(outputs)
     hidden = {t for t in nodes if hide_constants and t.op is None and not t.requires_grad}
     norms = {t: grad_norm(t) for t in nodes}
-    scale = HeatScale(norms.values(), cmap, heat_limits) if heat else None
+    scale = HeatScale(norms.values(), heat_limits) if heat else None
 
     dot = graphviz.Digraph(graphviz.nohtml(escape(name)))
     dot.attr(rankdir=rankdir)

@@ -318,8 +318,7 @@ def requirements(args) -> tuple[list[str], bool]:
         return [], False
     if args.command == "render":
         from rnn import draw
-        dot = not mgdraw.is_dot_text(draw.render_path(args))
-        return ["graphviz"] + ["matplotlib"] * args.heat, dot
+        return ["graphviz"], not mgdraw.is_dot_text(draw.render_path(args))
     packages = ["tqdm"] * (not args.quiet) + ["matplotlib"]
     return (packages + ["graphviz"], True) if args.command == "demo" else (packages, False)
 

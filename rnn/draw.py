@@ -225,7 +225,7 @@ def _same_rank_as_h(dot, node: str) -> None:
 
 def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int = 3,
                   params: str = "once", heat: bool = False, show_grads: bool | None = None,
-                  cmap: str = "viridis", heat_limits: tuple[float, float] | None = None):
+                  heat_limits: tuple[float, float] | None = None):
     """The seed's right-hand picture from the real graph: one cluster per step
     ``t = 1 … τ`` left to right, ``h(t-1) → h(t)`` along a straight spine (label
     W), x(t) → h(t) (U), h(t) → o(t) (V), o(t) → L(t) ← y(t), and the loss L
@@ -258,7 +258,7 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
     middle = range(keep + 1, tau - keep + 1) if collapsed else range(0)
     norms = {key: grad_norm(t) for key, t in rg.nodes.items() if key[0] != "x"}
     scale = (HeatScale([*norms.values(), *(grad_norm(p) for p in rg.params.values())],
-                       cmap, heat_limits) if heat else None)
+                       heat_limits) if heat else None)
 
     def attrs(kind, key):
         a = dict(STYLE[kind])

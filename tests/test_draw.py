@@ -323,3 +323,71 @@ def test_a_graph_with_too_many_nodes_is_refused_before_dot_runs(tmp_path, monkey
     with pytest.raises(DrawingTooLarge, match=rf"has \d+ nodes, more than the {MAX_NODES}"):
         render(loss, tmp_path / "g.svg")
     assert render(loss, tmp_path / "g.dot").exists()   # the DOT text is always available
+
+
+# -- the bundled viridis table ------------------------------------------------------------------
+
+def _lightness(colour):
+    """CIE L* of an sRGB hex colour (D65), written from the sRGB and CIELAB definitions."""
+    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+              for c in (int(colour[i:i + 2], 16) for i in (1, 3, 5))]
+    y = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 116 * y ** (1 / 3) - 16 if y > (6 / 29) ** 3 else y * (29 / 3) ** 3
+
+
+def test_viridis_runs_from_dark_purple_to_yellow_and_clamps():
+    from minigrad.draw import viridis
+    assert viridis(0.0) == viridis(-3.0) == "#440154"   # viridis's published end points
+    assert viridis(1.0) == viridis(7.0) == "#fde725"
+
+
+def test_viridis_lightness_rises_monotonically():
+    from minigrad.draw import VIRIDIS, viridis
+    lightness = [_lightness(viridis(i / 128)) for i in range(129)]   # steps of ~0.6 L*, far
+    assert all(b > a for a, b in zip(lightness, lightness[1:]))       # above 8-bit rounding
+    anchors = [_lightness(c) for c in VIRIDIS]
+    assert all(b > a + 1 for a, b in zip(anchors, anchors[1:]))
+    assert len(VIRIDIS) <= 32 and lightness[0] < 20 < 90 < lightness[-1]
+
+
+def test_viridis_is_within_two_levels_of_matplotlibs_table():
+    import matplotlib
+    from matplotlib.colors import to_hex
+    from minigrad.draw import viridis
+    table = matplotlib.colormaps["viridis"].resampled(256)
+    for i in range(256):
+        ours, theirs = viridis(i / 255), to_hex(table(i))
+        assert max(abs(int(ours[k:k + 2], 16) - int(theirs[k:k + 2], 16))
+                   for k in (1, 3, 5)) <= 2, (i, ours, theirs)
+
+
+def test_heat_drawings_and_render_need_no_matplotlib(tmp_path):
+    import subprocess
+    import sys
+    script = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "matplotlib":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Block())
+import numpy as np
+import minigrad as mg
+from minigrad.draw import draw
+from rnn import RNN
+from rnn.draw import draw_unrolled
+from rnn.__main__ import main
+x = mg.tensor([1.0, -2.0], requires_grad=True, name="x")
+L = mg.tanh(x * 3.0).sum().named("L")
+L.backward()
+assert "#fde725" in draw(L, heat=True).source
+graph = RNN(4, 3, 4).unroll(np.arange(6) % 4, np.arange(6) % 4)
+graph.loss.backward()
+assert "log10" in draw_unrolled(graph, heat=True).source
+assert main(["render", "--heat", "--out", sys.argv[1]]) == 0
+assert not [m for m in sys.modules if m.startswith("matplotlib")]
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "g.dot")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.endswith("ok\n"), result.stderr
