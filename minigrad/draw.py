@@ -32,6 +32,7 @@ import numpy as np
 from minigrad.tensor import Tensor
 
 __all__ = ["draw", "render", "escape", "Html", "statement", "DrawingError", "GraphvizNotFound",
+           "viridis", "VIRIDIS",
            "DrawingTooLarge", "walk", "grad_norm", "nonfinite", "HeatScale", "NONFINITE",
            "FORMATS", "INSTALL_HELP", "MAX_NODES", "TIMEOUT", "is_dot_text", "count_nodes"]
 

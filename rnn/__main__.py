@@ -82,9 +82,15 @@ def _add_training_arguments(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--seed", type=_number("seed"), metavar="N", default=DEFAULTS.seed,
                      help="seed of the initial parameters, the data and the batches, ≥ 0 "
                           "(default: %(default)s)")
+    opt.add_argument("--early-stopping", type=_number("early_stopping"), metavar="N",
+                     default=None,
+                     help="stop after N evaluations (one every --eval-every steps) without a new "
+                          "best validation loss, at least 1 (default: off; --out/best.npz keeps "
+                          "the best step either way)")
     out = p.add_argument_group("output")
     out.add_argument("--out", metavar="DIR", type=text, default=DEFAULTS.out,
-                     help="directory for checkpoint.npz, metrics.csv, loss.png (default: %(default)s)")
+                     help="directory for checkpoint.npz (the last step), best.npz (the lowest "
+                          "validation loss), metrics.csv, loss.png (default: %(default)s)")
     out.add_argument("--overwrite", action="store_true",
                      help="start afresh even if --out holds a checkpoint, replacing it "
                           "(without it, a new run refuses to)")
@@ -106,7 +112,8 @@ def _config(args) -> TrainConfig:
         gradients=args.gradients, seed=args.seed, train_strings=args.train_strings,
         validation_strings=args.validation_strings,
         eval_every=args.eval_every, sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every, temperature=args.temperature, out=args.out,
+        checkpoint_every=args.checkpoint_every, temperature=args.temperature,
+        early_stopping=args.early_stopping, out=args.out,
         progress=not args.quiet, overwrite=args.overwrite)
 
 
@@ -262,7 +269,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train", help="train on a grammar or a text file",
         description="Train the RNN with truncated BPTT. Writes --out/checkpoint.npz every "
-                    "--checkpoint-every steps (and on Ctrl-C), --out/metrics.csv and "
+                    "--checkpoint-every steps (and on Ctrl-C), --out/best.npz whenever the "
+                    "validation loss reaches a new low, --out/metrics.csv and "
                     "--out/loss.png at the end. Examples:\n"
                     "  python -m rnn train --grammar reber --steps 3000\n"
                     "  python -m rnn train --text book.txt --hidden 100 --tau 25 --steps 20000\n"

@@ -37,9 +37,9 @@ from rnn.optim import OPTIMIZERS, clip_grad_norm, clip_grad_value, make_optimize
 from rnn.ranges import Range
 
 __all__ = ["TrainConfig", "ConfigError", "TrainingDiverged", "RANGES", "CHOICES", "Trainer",
-           "Evaluation", "ValidationSet", "evaluate",
+           "Evaluation", "ValidationSet", "evaluate", "since_best",
            "sample", "sample_strings", "grammatical_fraction", "default_prime", "plot_losses",
-           "write_metrics", "model_from_checkpoint"]
+           "write_metrics", "model_from_checkpoint", "CURVE_EVERY", "OVERFITTING"]
 
 LN2 = math.log(2.0)
 CURVE_EVERY = 10   # steps per point of the training curve (the bar and loss.png show it)
@@ -65,7 +65,10 @@ RANGES = {  # the accepted values of TrainConfig's numeric fields (the CLI parse
     "validation_fraction": Range(float, 0, 1, low_open=True, high_open=True),
     "eval_every": COUNT, "sample_every": COUNT, "checkpoint_every": COUNT,
     "temperature": Range(float, 0, note="0 samples the most likely character"),
+    "early_stopping": COUNT,
 }
+OPTIONAL_FIELDS = ("clip_norm", "clip_value", "early_stopping")   # None turns them off
+OVERFITTING = 3   # evaluations without a new best validation loss before the log says so
 CHOICES = {"grammar": (None, "reber", "embedded"), "batching": ("stream", "random"),
            "gradients": ("autodiff", "bptt"), "optimizer": tuple(OPTIMIZERS)}
 
@@ -81,8 +84,10 @@ class TrainConfig:
     ("adam", "adagrad", "sgd") with learning rate ``lr`` decayed linearly to
     ``lr * lr_final`` over the run; ``clip_norm`` / ``clip_value`` clip the
     gradient of the mean per-character loss (None: off). Output: ``out``, a
-    directory (None: nothing is written); a new run refuses to replace a
-    checkpoint there unless ``overwrite``. Every field is checked on
+    directory (None: nothing is written) for checkpoint.npz (the last step)
+    and best.npz (the lowest validation loss); a new run refuses to replace a
+    checkpoint there unless ``overwrite``. ``early_stopping``: stop after this
+    many evaluations without a new best validation loss (None: off). Every field is checked on
     construction (:data:`RANGES`, :data:`CHOICES`); ConfigError names the first bad one.
     """
 
@@ -107,6 +112,7 @@ class TrainConfig:
     sample_every: int = 1000
     checkpoint_every: int = 500
     temperature: float = 1.0
+    early_stopping: int | None = None
     out: str | None = "out"
     progress: bool = True
     overwrite: bool = False
@@ -114,7 +120,7 @@ class TrainConfig:
     def __post_init__(self):
         for name, accepted in RANGES.items():
             value = getattr(self, name)
-            if value is None and name in ("clip_norm", "clip_value"):
+            if value is None and name in OPTIONAL_FIELDS:
                 continue
             try:
                 setattr(self, name, accepted.check(value, name))
@@ -143,6 +149,11 @@ class TrainConfig:
     @property
     def checkpoint_path(self) -> Path | None:
         return None if self.out is None else Path(self.out) / "checkpoint.npz"
+
+    @property
+    def best_path(self) -> Path | None:
+        """Where the step with the lowest validation loss so far is kept."""
+        return None if self.out is None else Path(self.out) / "best.npz"
 
 
 class Evaluation(NamedTuple):
@@ -293,22 +304,26 @@ class Trainer:
                 window.append(losses[-1])
                 if bar is not None:
                     bar.update(1)
-                done = self.step == config.steps
-                if self.step % CURVE_EVERY == 0 or done:
+                done, stop = self.step == config.steps, False
+                if self.step % config.eval_every == 0 or done:
+                    now = time.perf_counter()
+                    self._record(float(np.mean(losses)), len(losses) / (now - tick), log, bar)
+                    losses, tick = [], time.perf_counter()
+                    stop = not done and self._early_stop(log, bar)
+                if self.step % CURVE_EVERY == 0 or done or stop:
                     self.curve.append([self.step, float(np.mean(window))])
                     window = []
                     if bar is not None:
                         bar.set_postfix_str(f"loss {self.curve[-1][1]:.3f} nats, "
                                             f"{self.curve[-1][1] / LN2:.3f} bits/char",
                                             refresh=False)
-                if self.step % config.eval_every == 0 or done:
-                    now = time.perf_counter()
-                    self._record(float(np.mean(losses)), len(losses) / (now - tick), log, bar)
-                    losses, tick = [], time.perf_counter()
                 if self.step % config.sample_every == 0 and log is not None:
                     _write(bar, log, f"sample at step {self.step}: {self.sample_text(200)!r}")
-                if config.out is not None and (self.step % config.checkpoint_every == 0 or done):
+                if config.out is not None and (self.step % config.checkpoint_every == 0 or done
+                                               or stop):
                     self.save()
+                if stop:
+                    break
         except KeyboardInterrupt:
             if config.out is not None:
                 self.save()
@@ -327,7 +342,7 @@ class Trainer:
             out = Path(config.out)
             write_metrics(self.history, out / "metrics.csv")
             plot_losses(self.history, out / "loss.png", bound=self.bound, title=self.title,
-                        curve=self.curve)
+                        curve=self.curve, train_size=len(self.corpus.train))
             self.written += [out / "metrics.csv", out / "loss.png"]
         return self.written
 
@@ -360,6 +375,30 @@ class Trainer:
             speed = "" if steps_per_s is None else f", {steps_per_s:.0f} steps/s"
             _write(bar, log, f"step {self.step}: {train}validation {ev.bits:.4f} bits/char"
                               f"{extra}{speed}")
+        best, stale = since_best(self.history)
+        if stale == 0 and self.config.out is not None:
+            self.save(self.config.best_path)
+        if stale == OVERFITTING:
+            path = self.config.best_path
+            kept = "" if path is None else f"; {path} keeps step {best['step']}"
+            _write(bar, log, f"validation has not improved for {stale} evaluations (best "
+                             f"{best['val_bits_per_char']:.4f} bits/char at step {best['step']}, "
+                             f"now {ev.bits:.4f}): the model is probably overfitting its "
+                             f"{len(self.corpus.train):,} training characters (more text, a "
+                             f"smaller --hidden or --early-stopping help){kept}")
+
+    def _early_stop(self, log, bar) -> bool:
+        """Whether ``early_stopping`` evaluations have passed without a new best
+        validation loss (then it says so in the log)."""
+        patience = self.config.early_stopping
+        best, stale = since_best(self.history)
+        if patience is None or stale < patience:
+            return False
+        kept = f"; {self.config.best_path} keeps it" if self.config.out is not None else ""
+        _write(bar, log, f"early stopping at step {self.step}: no new best validation loss in "
+                         f"{stale} evaluations (best {best['val_bits_per_char']:.4f} bits/char at "
+                         f"step {best['step']}{kept})")
+        return True
 
     # -- evaluation and sampling ---------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
@@ -471,6 +510,17 @@ def _write(bar, log, message: str) -> None:
         return
     with bar.external_write_mode():
         log(message)
+
+
+def since_best(history: list[dict]) -> tuple[dict, int]:
+    """The history row with the lowest validation loss (the earliest of equals)
+    and how many evaluations came after it.
+
+    >>> since_best([{"val_loss": 2.0}, {"val_loss": 1.0}, {"val_loss": 1.5}, {"val_loss": 1.0}])
+    ({'val_loss': 1.0}, 2)
+    """
+    i = min(range(len(history)), key=lambda k: history[k]["val_loss"])
+    return history[i], len(history) - 1 - i
 
 
 # -- evaluation ------------------------------------------------------------------
@@ -681,13 +731,15 @@ def write_metrics(history: list[dict], path) -> None:
 
 
 def plot_losses(history: list[dict], path, bound: float | None = None, title: str = "",
-                curve: list | None = None) -> None:
+                curve: list | None = None, train_size: int | None = None) -> None:
     """Training and validation loss in bits per character against the step,
     with the grammar's entropy rate ``bound`` (nats) drawn as a line; for a
     grammar a second panel zooms in on the last stretch to the bound, with a
     band of ±1% around it. The training line is ``curve`` ([step, loss in nats]
     every :data:`CURVE_EVERY` steps) if given, else the history's mean between
-    validation points."""
+    validation points. When validation has not improved for :data:`OVERFITTING`
+    evaluations, the stretch since the best step is shaded as overfitting (with
+    ``train_size``, the training characters) and the best point is starred."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -697,11 +749,18 @@ def plot_losses(history: list[dict], path, bound: float | None = None, title: st
     train = curve or [[r["step"], r["train_loss"]] for r in history if r["train_loss"] is not None]
     label = (f"training (mean of each {CURVE_EVERY} steps)" if curve
              else "training (mean since last point)")
+    best, stale = since_best(history)
     for k, ax in enumerate(axes[0]):
         ax.plot([step for step, _ in train], [loss / LN2 for _, loss in train], lw=0.8,
                 label=label)
         ax.plot([r["step"] for r in history], [r["val_bits_per_char"] for r in history], "o-",
                 ms=2.5, label="validation")
+        if stale >= OVERFITTING:
+            ax.axvspan(best["step"], history[-1]["step"], color="tab:red", alpha=0.08,
+                       label=f"overfitting: validation rising since step {best['step']}" +
+                             ("" if train_size is None else f" ({train_size:,} training chars)"))
+            ax.plot([best["step"]], [best["val_bits_per_char"]], "*", color="tab:red", ms=9,
+                    label=f"best validation, step {best['step']} (best.npz)")
         if bound is not None:
             ax.axhline(bound / LN2, color="black", ls="--", lw=1,
                        label=f"entropy rate of the grammar ({bound / LN2:.4f})")

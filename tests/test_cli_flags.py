@@ -10,7 +10,7 @@ COUNTS = ["0", "-1", "1.5", "x", "nan", ""]
 TRAINING = {                                      # flag: bad values (demo and train share them)
     **{flag: COUNTS for flag in ("--hidden", "--tau", "--batch", "--steps", "--train-strings",
                                  "--validation-strings", "--eval-every", "--sample-every",
-                                 "--checkpoint-every")},
+                                 "--checkpoint-every", "--early-stopping")},
     "--lr": ["0", "-0.1", "nan", "inf", "-inf", "x", "1e999"],
     "--lr-final": ["0", "1.5", "-1", "nan", "inf"],
     "--clip-norm": ["-5", "-1e-9", "nan", "inf", "x"],

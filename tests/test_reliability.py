@@ -57,6 +57,18 @@ def _counting(function, at: int, action):
     return wrapper
 
 
+def _checkpoint_npz_only(monkeypatch, wrapper):
+    """np.savez that runs ``wrapper`` only while checkpoint.npz is written (the saves of
+    best.npz go straight through, so counts are of checkpoint.npz alone)."""
+    writing, write, savez = [None], checkpoint._write_atomically, checkpoint.np.savez
+
+    def tracked(path, arrays):
+        writing[0] = path.name
+        return write(path, arrays)
+    monkeypatch.setattr(checkpoint, "_write_atomically", tracked)
+    return lambda f, **arrays: (wrapper if writing[0] == "checkpoint.npz" else savez)(f, **arrays)
+
+
 def _interrupt(*args, **kwargs):
     raise KeyboardInterrupt
 
@@ -106,10 +118,12 @@ def test_an_interrupt_inside_a_save_leaves_a_whole_checkpoint_and_no_temporary_f
         raise KeyboardInterrupt
     # Saves: step 0 (before training), 7, 14: Ctrl-C inside the third, half written; the
     # checkpoint of step 14 is then written again on the way out.
-    wrapper = _counting(checkpoint.np.savez, 3, half_a_file_then_interrupt)
+    wrapper = _checkpoint_npz_only(monkeypatch, _counting(checkpoint.np.savez, 3,
+                                                          half_a_file_then_interrupt))
     config = _interrupted_and_resumed(tmp_path, monkeypatch, "stream", checkpoint.np, "savez",
                                       wrapper, 14)
-    assert sorted(os.listdir(config.out)) == ["checkpoint.npz", "loss.png", "metrics.csv"]
+    assert sorted(os.listdir(config.out)) == ["best.npz", "checkpoint.npz", "loss.png",
+                                              "metrics.csv"]
 
 
 # -- SIGKILL at exact points, in a child process -----------------------------------------
@@ -131,9 +145,15 @@ def die_at(function, at, before=lambda *a: None):
             os.kill(os.getpid(), signal.SIGKILL)
         return function(*args, **kwargs)
     return wrapper
-if mode == "save":   # the third save (step 14) dies with half a temporary file written
-    checkpoint.np.savez = die_at(checkpoint.np.savez, 3,
-                                 lambda f: (f.write(b"PK" + bytes(3000)), f.flush()))
+if mode == "save":   # the third save of checkpoint.npz (step 14) dies half written
+    writing, write, savez = [None], checkpoint._write_atomically, checkpoint.np.savez
+    def tracked(path, arrays):
+        writing[0] = path.name
+        return write(path, arrays)
+    dying = die_at(savez, 3, lambda f: (f.write(b"PK" + bytes(3000)), f.flush()))
+    checkpoint._write_atomically = tracked
+    checkpoint.np.savez = lambda f, **a: (dying if writing[0] == "checkpoint.npz"
+                                          else savez)(f, **a)
 else:                # dies inside the optimiser update of step 18
     optim.Adam.update = die_at(optim.Adam.update, 17 * 5 + 3)
 Trainer(config).run(log=None)
@@ -152,7 +172,7 @@ def test_a_sigkill_mid_save_or_mid_step_loses_nothing_saved(tmp_path, mode, last
     orphans = [p for p in os.listdir(out) if p.endswith(".tmp")]
     assert len(orphans) == (mode == "save")
     resumed = _resume_to_the_end(config)
-    assert sorted(os.listdir(out)) == ["checkpoint.npz", "loss.png", "metrics.csv"]
+    assert sorted(os.listdir(out)) == ["best.npz", "checkpoint.npz", "loss.png", "metrics.csv"]
     _assert_same_run(_whole(tmp_path), resumed)
 
 

@@ -89,3 +89,91 @@ def test_loss_png_draws_the_training_curve_at_every_logged_step(tmp_path, monkey
     assert np.allclose(training.get_ydata(), [loss / np.log(2) for _, loss in trainer.curve])
     assert list(validation.get_xdata()) == [0, 40]
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# -- the best checkpoint, the overfitting notice, early stopping ----------------------------------
+
+def _overfitting(tmp_path, **settings):
+    """A run that overfits quickly: 300 random characters of 4 kinds (225 to train on, a
+    pattern-free text), a model of 48 units, validation every 20 steps."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    text = tmp_path / "random.txt"
+    text.write_text("".join(np.random.default_rng(0).choice(list("abcd"), 300)), encoding="utf-8")
+    config = TrainConfig(text=str(text), hidden=48, tau=16, batch=2, lr=0.02, lr_final=1.0,
+                         eval_every=20, validation_fraction=0.25, sample_every=10_000,
+                         progress=False, **{"steps": 300, "out": str(tmp_path / "run"),
+                                            **settings})
+    log = []
+    trainer = Trainer(config)
+    trainer.run(log=log.append)
+    return trainer, log
+
+
+def _first_stale(losses, n):
+    """The first evaluation index after which n evaluations have brought no new minimum."""
+    for i in range(len(losses)):
+        if i - int(np.argmin(losses[:i + 1])) == n:
+            return i
+    return None
+
+
+def test_best_npz_keeps_the_step_with_the_lowest_validation_loss(tmp_path, capsys):
+    from rnn import checkpoint
+    from rnn.__main__ import main
+    from rnn.train import evaluate
+    trainer, _ = _overfitting(tmp_path)
+    losses = [row["val_loss"] for row in trainer.history]
+    best = checkpoint.load(tmp_path / "run" / "best.npz")
+    assert best.meta["step"] == trainer.history[int(np.argmin(losses))]["step"] < trainer.step
+    assert evaluate(best.params, trainer.validation).loss == pytest.approx(min(losses), rel=1e-12)
+    assert evaluate(trainer.arrays(), trainer.validation).loss > min(losses)   # the last is worse
+    assert main(["sample", "--checkpoint", str(tmp_path / "run" / "best.npz"), "--length", "8",
+                 "--seed", "0"]) == 0
+    assert len(capsys.readouterr().out.strip()) >= 8
+    assert tmp_path / "run" / "best.npz" in trainer.written
+
+
+def test_the_log_says_when_validation_has_not_improved_for_a_while(tmp_path):
+    trainer, log = _overfitting(tmp_path)
+    losses = [row["val_loss"] for row in trainer.history]
+    i = _first_stale(losses, rnn.train.OVERFITTING)
+    assert i is not None                                  # the run does overfit
+    notices = [line for line in log if line.startswith("validation has not improved")]
+    assert len(notices) == 1
+    step, best = trainer.history[i]["step"], trainer.history[int(np.argmin(losses[:i + 1]))]
+    assert log[log.index(notices[0]) - 1].startswith(f"step {step}: ")   # right after step i
+    assert f"at step {best['step']}," in notices[0] and "225 training characters" in notices[0]
+
+
+def test_loss_png_shades_the_overfitting_stretch(tmp_path, monkeypatch):
+    import matplotlib.figure
+    figures = []
+    save = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda self, *a, **k: (figures.append(self), save(self, *a, **k))[1])
+    trainer, _ = _overfitting(tmp_path)
+    (axes,), = [figure.axes for figure in figures]
+    labels = axes.get_legend_handles_labels()[1]
+    best = min(trainer.history, key=lambda row: row["val_loss"])["step"]
+    assert f"overfitting: validation rising since step {best} (225 training chars)" in labels
+    assert f"best validation, step {best} (best.npz)" in labels
+
+
+@pytest.mark.parametrize("patience", [1, 2, 4])
+def test_early_stopping_stops_after_n_evaluations_without_improvement(tmp_path, patience):
+    whole, _ = _overfitting(tmp_path / "whole")
+    losses = [row["val_loss"] for row in whole.history]
+    i = _first_stale(losses, patience)
+    stopped, log = _overfitting(tmp_path / "stopped", early_stopping=patience)
+    assert stopped.step == whole.history[i]["step"] < 300
+    assert [row["val_loss"] for row in stopped.history] == losses[:i + 1]
+    assert log[-1].startswith(f"early stopping at step {stopped.step}: no new best validation "
+                              f"loss in {patience} evaluations")
+    from rnn import checkpoint
+    assert checkpoint.load(tmp_path / "stopped" / "run" / "checkpoint.npz").meta["step"] == \
+        stopped.step
+
+
+def test_without_early_stopping_the_run_goes_to_the_end(tmp_path):
+    trainer, log = _overfitting(tmp_path, steps=120)
+    assert trainer.step == 120 and not [line for line in log if line.startswith("early")]
