@@ -422,22 +422,33 @@ def _drawing_path(string: str) -> str:
     return string
 
 
+class _Given(argparse.Action):
+    """Stores the value and lists the flag in ``namespace.given`` (so ``render
+    --checkpoint`` can refuse the options of a random problem, even at their defaults)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.given = [*getattr(namespace, "given", []), option_string]
+
+
 def add_problem_arguments(parser: argparse.ArgumentParser, tau: int = 4) -> None:
     """The sizes, τ, seed and W scale of a random token problem, and which loss to
     differentiate (``render`` and ``explore``; see :func:`random_problem`)."""
     size, count = Range(int, 1).parse, Range(int, 0).parse
-    parser.add_argument("--input-size", type=size, metavar="D", default=4,
+    parser.set_defaults(given=[])
+    parser.add_argument("--input-size", type=size, metavar="D", default=4, action=_Given,
                         help="token types D, at least 1 (default: %(default)s)")
-    parser.add_argument("--hidden", type=size, metavar="H", default=3,
+    parser.add_argument("--hidden", type=size, metavar="H", default=3, action=_Given,
                         help="hidden units H, at least 1 (default: %(default)s)")
-    parser.add_argument("--output-size", type=size, metavar="K", default=None,
+    parser.add_argument("--output-size", type=size, metavar="K", default=None, action=_Given,
                         help="classes K, at least 1 (default: D)")
-    parser.add_argument("--tau", type=size, metavar="T", default=tau,
+    parser.add_argument("--tau", type=size, metavar="T", default=tau, action=_Given,
                         help="time steps τ, at least 1 (default: %(default)s)")
-    parser.add_argument("--seed", type=count, default=0,
+    parser.add_argument("--seed", type=count, default=0, action=_Given,
                         help="seed of the parameters and the random tokens, ≥ 0 "
                              "(default: %(default)s)")
     parser.add_argument("--w-scale", type=Range(float).parse, metavar="S", default=1.0,
+                        action=_Given,
                         help="multiply W by this finite number; below ~0.5 gradients vanish "
                              "visibly (default: %(default)s)")
     parser.add_argument("--loss", choices=["total", "last"], default="total",
@@ -491,9 +502,6 @@ def trained_problem(path):
     return model, ids[:-1], ids[1:]
 
 
-PROBLEM_FLAGS = ("input_size", "hidden", "output_size", "tau", "seed", "w_scale")
-
-
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m rnn render``: which view, the random problem or a
     trained checkpoint, the optional backward pass for gradient heat, the file."""
@@ -518,8 +526,6 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=_drawing_path, metavar="FILE", default=None,
                         help="file to write; .svg, .png, .pdf, or .dot/.gv for the DOT text "
                              "(default: out/rnn_unrolled.svg or out/rnn_folded.svg, by --view)")
-    parser.set_defaults(problem_defaults={name: parser.get_default(name)
-                                          for name in PROBLEM_FLAGS})
 
 
 def render_path(args: argparse.Namespace) -> str:
@@ -536,12 +542,10 @@ def render_command(args: argparse.Namespace) -> Path:
                            "the folded view merges the steps into one node per role, so it "
                            "has no such colour: use --view unrolled with --heat")
     if args.checkpoint is not None:
-        clash = [f"--{name.replace('_', '-')}" for name, default in args.problem_defaults.items()
-                 if getattr(args, name) != default]
-        if clash:
+        if args.given:
             raise DrawingError(f"--checkpoint draws the trained model, whose sizes are its own; "
-                               f"{', '.join(clash)} describe a random problem: give one or the "
-                               f"other")
+                               f"{', '.join(dict.fromkeys(args.given))} describe a random "
+                               f"problem: give one or the other")
         model, x, y = trained_problem(args.checkpoint)
     else:
         model, x, y = random_problem(args)

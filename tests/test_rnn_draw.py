@@ -349,7 +349,8 @@ def test_render_draws_a_text_checkpoint_on_the_start_of_its_text(tmp_path):
 
 
 @pytest.mark.parametrize("flag, value", [("--hidden", "7"), ("--tau", "9"), ("--seed", "3"),
-                                         ("--w-scale", "0.5"), ("--input-size", "2")])
+                                         ("--w-scale", "0.5"), ("--input-size", "2"),
+                                         ("--hidden", "3"), ("--output-size", "4")])  # defaults
 def test_render_refuses_a_checkpoint_with_the_sizes_of_a_random_problem(tmp_path, flag, value):
     from minigrad.draw import DrawingError
     path = _trained(tmp_path)
