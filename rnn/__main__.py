@@ -76,6 +76,11 @@ def _add_training_arguments(p: argparse.ArgumentParser) -> None:
     opt.add_argument("--clip-value", type=_number("clip_value"), metavar="V", default=None,
                      help="clip every gradient entry to [-v, v], v > 0 (min-char-rnn uses 5; "
                           "default: off)")
+    opt.add_argument("--weight-decay", type=_number("weight_decay"), metavar="λ",
+                     default=DEFAULTS.weight_decay,
+                     help="add λ·θ to the gradient of the weight matrices U, W, V (L2 "
+                          "regularisation against overfitting; biases are not decayed), ≥ 0; 0 "
+                          "turns it off (default: %(default)s)")
     opt.add_argument("--gradients", choices=["autodiff", "bptt"], default=DEFAULTS.gradients,
                      help="autodiff: minigrad through the unrolled graph; bptt: the analytic "
                           "back-propagation through time of rnn/bptt.py (default: %(default)s)")
@@ -109,6 +114,7 @@ def _config(args) -> TrainConfig:
         grammar=args.grammar, text=args.text, hidden=args.hidden, tau=args.tau, batch=args.batch,
         batching=args.batching, steps=args.steps, optimizer=args.optimizer, lr=args.lr,
         lr_final=args.lr_final, clip_norm=args.clip_norm or None, clip_value=args.clip_value,
+        weight_decay=args.weight_decay,
         gradients=args.gradients, seed=args.seed, train_strings=args.train_strings,
         validation_strings=args.validation_strings,
         eval_every=args.eval_every, sample_every=args.sample_every,

@@ -39,7 +39,8 @@ from rnn.ranges import Range
 __all__ = ["TrainConfig", "ConfigError", "TrainingDiverged", "RANGES", "CHOICES", "Trainer",
            "Evaluation", "ValidationSet", "evaluate", "since_best",
            "sample", "sample_strings", "grammatical_fraction", "default_prime", "plot_losses",
-           "write_metrics", "model_from_checkpoint", "CURVE_EVERY", "OVERFITTING"]
+           "write_metrics", "model_from_checkpoint", "CURVE_EVERY", "OVERFITTING",
+           "DECAYED"]
 
 LN2 = math.log(2.0)
 CURVE_EVERY = 10   # steps per point of the training curve (the bar and loss.png show it)
@@ -66,8 +67,10 @@ RANGES = {  # the accepted values of TrainConfig's numeric fields (the CLI parse
     "eval_every": COUNT, "sample_every": COUNT, "checkpoint_every": COUNT,
     "temperature": Range(float, 0, note="0 samples the most likely character"),
     "early_stopping": COUNT,
+    "weight_decay": Range(float, 0, note="0 turns it off"),
 }
 OPTIONAL_FIELDS = ("clip_norm", "clip_value", "early_stopping")   # None turns them off
+DECAYED = ("U", "W", "V")   # the weight matrices that weight_decay shrinks (not the biases)
 OVERFITTING = 3   # evaluations without a new best validation loss before the log says so
 CHOICES = {"grammar": (None, "reber", "embedded"), "batching": ("stream", "random"),
            "gradients": ("autodiff", "bptt"), "optimizer": tuple(OPTIMIZERS)}
@@ -83,7 +86,9 @@ class TrainConfig:
     or ``"random"`` (random windows from a zero state). Optimiser: ``optimizer``
     ("adam", "adagrad", "sgd") with learning rate ``lr`` decayed linearly to
     ``lr * lr_final`` over the run; ``clip_norm`` / ``clip_value`` clip the
-    gradient of the mean per-character loss (None: off). Output: ``out``, a
+    gradient of the mean per-character loss (None: off), after ``weight_decay``
+    λ has added λθ for each weight matrix θ of :data:`DECAYED` (the gradient of
+    λ/2 ‖θ‖²; biases are not decayed). Output: ``out``, a
     directory (None: nothing is written) for checkpoint.npz (the last step)
     and best.npz (the lowest validation loss); a new run refuses to replace a
     checkpoint there unless ``overwrite``. ``early_stopping``: stop after this
@@ -103,6 +108,7 @@ class TrainConfig:
     lr_final: float = 0.01
     clip_norm: float | None = 5.0
     clip_value: float | None = None
+    weight_decay: float = 0.0
     gradients: str = "autodiff"
     seed: int = 0
     train_strings: int = 50000
@@ -224,6 +230,9 @@ class Trainer:
         loss, grads, h_last = self.gradients(x, y, h0)
         n = x.size
         grads = {name: g / n for name, g in grads.items()}
+        if config.weight_decay:
+            grads = {name: g + config.weight_decay * self.params[name].data if name in DECAYED
+                     else g for name, g in grads.items()}
         bad = [name for name, g in grads.items() if not np.all(np.isfinite(g))]
         if not math.isfinite(loss) or bad:
             raise TrainingDiverged(f"training diverged at step {self.step + 1}: the loss is "

@@ -15,6 +15,7 @@ TRAINING = {                                      # flag: bad values (demo and t
     "--lr-final": ["0", "1.5", "-1", "nan", "inf"],
     "--clip-norm": ["-5", "-1e-9", "nan", "inf", "x"],
     "--clip-value": ["0", "-1", "nan", "inf"],
+    "--weight-decay": ["-1", "-1e-9", "nan", "inf", "x"],
     "--seed": ["-1", "1.5", "x"],
     "--temperature": ["-1", "-1e-300", "nan", "inf"],
     "--text": [""],
@@ -62,6 +63,7 @@ def test_a_bad_value_is_refused_where_it_is_parsed_naming_flag_and_range(command
 @pytest.mark.parametrize("command, flag, value, parsed", [
     ("train", "--clip-norm", "0", 0.0),              # 0 turns clipping off
     ("train", "--lr-final", "1", 1.0),
+    ("train", "--weight-decay", "0", 0.0),           # off
     ("train", "--temperature", "0", 0.0),            # greedy
     ("train", "--seed", "0", 0),
     ("sample", "--length", "0", 0),

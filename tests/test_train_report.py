@@ -177,3 +177,25 @@ def test_early_stopping_stops_after_n_evaluations_without_improvement(tmp_path, 
 def test_without_early_stopping_the_run_goes_to_the_end(tmp_path):
     trainer, log = _overfitting(tmp_path, steps=120)
     assert trainer.step == 120 and not [line for line in log if line.startswith("early")]
+
+
+# -- weight decay -----------------------------------------------------------------------------------
+
+def test_weight_decay_adds_lambda_theta_to_the_gradient_of_the_weight_matrices_only():
+    config = dict(TINY, steps=1, optimizer="sgd", lr=0.1, lr_final=1.0, clip_norm=None)
+    plain = Trainer(TrainConfig(**config))
+    decayed = Trainer(TrainConfig(**config, weight_decay=0.5))
+    start = {name: array.copy() for name, array in plain.arrays().items()}
+    plain.advance(), decayed.advance()
+    for name in ("U", "W", "V"):        # θ1 = θ0 - lr (g + λ θ0): the difference is -lr λ θ0
+        assert np.allclose(decayed.arrays()[name] - plain.arrays()[name],
+                           -0.1 * 0.5 * start[name], rtol=1e-12, atol=1e-15), name
+    for name in ("b", "c"):
+        assert np.array_equal(decayed.arrays()[name], plain.arrays()[name]), name
+
+
+def test_weight_decay_keeps_the_weights_smaller_on_an_overfitting_run(tmp_path):
+    plain, _ = _overfitting(tmp_path / "plain", steps=100)
+    decayed, _ = _overfitting(tmp_path / "decayed", steps=100, weight_decay=0.05)
+    for name in ("U", "W", "V"):
+        assert np.linalg.norm(decayed.arrays()[name]) < 0.9 * np.linalg.norm(plain.arrays()[name])
