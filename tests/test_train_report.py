@@ -179,7 +179,7 @@ def test_without_early_stopping_the_run_goes_to_the_end(tmp_path):
     assert trainer.step == 120 and not [line for line in log if line.startswith("early")]
 
 
-# -- weight decay -----------------------------------------------------------------------------------
+# -- weight decay ------------------------------------------------------------------------------
 
 def test_weight_decay_adds_lambda_theta_to_the_gradient_of_the_weight_matrices_only():
     config = dict(TINY, steps=1, optimizer="sgd", lr=0.1, lr_final=1.0, clip_norm=None)
