@@ -912,14 +912,19 @@ class _Sum:
         return lazy if self.dense is None else np.add(lazy, self.dense, out=lazy)
 
 
-def zero_grad(tensors: Iterable[Tensor]) -> None:
-    """Forget accumulated gradients (``t.grad = None``) of the given tensors.
+def zero_grad(tensors: "Tensor | Iterable[Tensor] | dict") -> None:
+    """Forget accumulated gradients (``t.grad = None``) of a tensor, of the tensors in
+    an iterable, or of a dict's values (``model.parameters()``).
 
     >>> import minigrad as mg
     >>> w = mg.tensor(1.0, requires_grad=True)
     >>> (w * 3).backward()
-    >>> mg.zero_grad([w]); w.grad is None
+    >>> mg.zero_grad(w); w.grad is None
     True
     """
+    tensors = [tensors] if isinstance(tensors, Tensor) else (
+        tensors.values() if isinstance(tensors, dict) else tensors)
     for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"zero_grad: {t!r} is not a Tensor")
         t.grad = None

@@ -349,3 +349,17 @@ def test_the_notebook_view_shows_any_name_escaped(name):
     page = mg.tensor([1.0, 2.0], requires_grad=True, name=name)._repr_html_()
     assert f"<tr><th>name</th><td>{html.escape(repr(name))}</td></tr>" in page
     assert "<b>" not in page
+
+
+def test_zero_grad_takes_a_tensor_a_list_or_a_models_parameters_dict():
+    from rnn import RNN
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    mg.zero_grad(w)  # iterating w would clear the rows' fresh getitem nodes instead
+    assert w.grad is None
+    model = RNN(input_size=3, hidden_size=2, output_size=3, seed=0)
+    model.unroll(np.array([0, 1]), np.array([1, 2])).loss.backward()
+    mg.zero_grad(model.parameters())
+    assert all(p.grad is None for p in model.parameters().values())
+    with pytest.raises(TypeError, match="not a Tensor"):
+        mg.zero_grad([w, "W"])
