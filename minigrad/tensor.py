@@ -709,17 +709,7 @@ def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool =
     node, so when a node comes out its gradient is complete: hooks run, then
     ``store``, then its VJP sends one gradient to each input. Under
     ``create_graph``, ``detect_anomaly`` or an observer, ``watch`` adds their work."""
-    if isinstance(outputs, Tensor):
-        raise TypeError("backward(outputs, grads) takes a list of outputs; "
-                        "for one tensor call t.backward(grad)")
-    outputs = list(outputs)
-    grads = [None] * len(outputs) if grads is None else list(grads)
-    if len(grads) != len(outputs):
-        raise ValueError(f"backward: {len(outputs)} outputs but {len(grads)} gradients")
-    pending: dict[Tensor, object] = {}  # gradients still being summed
-    waiting: list[tuple[int, Tensor]] = []
-    for out, g in zip(outputs, grads):
-        _accumulate(pending, waiting, out, _seed(out, g, create_graph))
+    pending, waiting = _start(outputs, grads, create_graph)
     anomaly = _anomaly_on()
     observer = _OBSERVERS.get(_thread()) if _OBSERVERS else None
     watch = (create_graph, anomaly, observer) if create_graph or anomaly or observer else None
@@ -760,6 +750,23 @@ def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool =
                     raise OpError(f"VJP of op {node.op!r} returned a {gx.dtype} gradient for "
                                   f"operand {_describe(x)}")
                 _accumulate(pending, waiting, x, gx)
+
+
+def _start(outputs, grads, create_graph: bool) -> tuple[dict, list]:
+    """The pending gradients (by node, still being summed) and the heap of waiting nodes
+    at the start of a pass: each output seeded with its gradient."""
+    if isinstance(outputs, Tensor):
+        raise TypeError("backward(outputs, grads) takes a list of outputs; "
+                        "for one tensor call t.backward(grad)")
+    outputs = list(outputs)
+    grads = [None] * len(outputs) if grads is None else list(grads)
+    if len(grads) != len(outputs):
+        raise ValueError(f"backward: {len(outputs)} outputs but {len(grads)} gradients")
+    pending: dict[Tensor, object] = {}
+    waiting: list[tuple[int, Tensor]] = []
+    for out, g in zip(outputs, grads):
+        _accumulate(pending, waiting, out, _seed(out, g, create_graph))
+    return pending, waiting
 
 
 def _operands(node: Tensor) -> str:
