@@ -115,6 +115,9 @@ def test_intermediates_keep_their_gradients_by_default_and_only_leaves_when_aske
     L.backward()
     np.testing.assert_array_equal(h.grad, [3.0, 3.0])
     x, h, L = _graph()
+    mg.backward([L])
+    np.testing.assert_array_equal(h.grad, [3.0, 3.0])
+    x, h, L = _graph()
     L.backward(keep_intermediate_grads=False)
     assert h.grad is None and L.grad is None and x.grad is not None
 

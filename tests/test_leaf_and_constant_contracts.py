@@ -71,3 +71,9 @@ def test_numpy_sees_the_data_and_converts_it_on_request():
     assert same.dtype == np.float64 and not np.shares_memory(same, t.data)
     with pytest.raises(ValueError, match="needs a copy"):
         np.asarray(t, dtype=np.float32, copy=False)
+
+
+def test_numpy_sees_a_float32_tensor_as_its_own_float32_array():
+    t = mg.tensor([1.0, 2.0], dtype=np.float32)
+    assert np.asarray(t) is t.data and np.asarray(t).dtype == np.float32
+    assert np.array(t, copy=True).dtype == np.float32
