@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.tensor import apply
 
 
 def _graph():
@@ -158,3 +159,21 @@ def test_grad_results_are_constants_without_create_graph():
     assert isinstance(g, mg.Tensor) and g.requires_grad is False
     np.testing.assert_array_equal(g.data, [2.0, 4.0])
     assert x.grad is None
+
+
+def _scale_op(c, w):
+    """A user's op through apply whose VJP hands back plain arrays, even under create_graph."""
+    return apply("scale", lambda a, b: (a * b, lambda g, out, a, b: (
+        None, np.asarray(g) * np.asarray(a))), [c, w], {})
+
+
+def test_a_vjp_returning_arrays_under_create_graph_still_sends_every_gradient():
+    c = mg.tensor([2.0, 3.0], name="c")
+    w = mg.tensor([1.0, 1.0], requires_grad=True, name="w")
+    y = _scale_op(c, w)
+    sends = []
+    with mg.observe_backward(lambda e: sends.append(e) if e.kind == "send" else None):
+        y.backward(np.ones(2), create_graph=True)
+    assert isinstance(w.grad, mg.Tensor) and w.grad.requires_grad is False
+    np.testing.assert_array_equal(w.grad.data, [2.0, 3.0])
+    assert [(e.input, e.index) for e in sends] == [(w, 1)]
