@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.tensor import OpIndexError
+from minigrad.tensor import OpIndexError, apply
 
 OPERANDS = re.compile(r"^op '(\w+)' failed on operands \[(.*)\](?: with (.*))?: (.+)$")
 
@@ -122,3 +122,51 @@ def test_assigning_new_data_before_a_second_order_pass_names_the_tensor_and_op()
     stale = r"'x' \(2,\) float64 was assigned new data after op 'mul'"
     with pytest.raises(mg.OpError, match=stale):
         y.backward(create_graph=True)
+
+
+def _op_with_vjp(vjp, *operands):
+    """A user's op through apply: the forward multiplies, the VJP is the one given."""
+    return apply("custom", lambda a, b: (a * b, vjp), list(operands), {})
+
+
+def _pair():
+    return (mg.tensor([1.0, 2.0], requires_grad=True, name="a"),
+            mg.tensor([3.0, 4.0], requires_grad=True, name="b"))
+
+
+def test_a_vjp_that_raises_is_named_with_its_operands_and_the_error():
+    def vjp(g, out, a, b):
+        raise KeyError("lost")
+    y = _op_with_vjp(vjp, *_pair())
+    with pytest.raises(mg.OpError, match=r"op 'custom' on operands \['a' \(2,\) float64, "
+                                         r"'b' \(2,\) float64\] raised KeyError: 'lost'") as caught:
+        y.backward(np.ones(2))
+    assert isinstance(caught.value.__cause__, KeyError)
+
+
+def test_a_vjp_returning_too_few_gradients_is_named_with_the_counts():
+    y = _op_with_vjp(lambda g, out, a, b: (g * b,), *_pair())
+    with pytest.raises(mg.OpError, match=r"op 'custom' returned 1 gradients for 2 operands "
+                                         r"\['a' \(2,\) float64, 'b' \(2,\) float64\]"):
+        y.backward(np.ones(2))
+
+
+def test_a_vjp_returning_the_wrong_dtype_is_named_with_dtype_and_operand():
+    y = _op_with_vjp(lambda g, out, a, b: (g * b, (g * a).astype(np.float32)), *_pair())
+    with pytest.raises(mg.OpError, match=r"op 'custom' returned a float32 gradient for "
+                                         r"operand 'b' \(2,\) float64"):
+        y.backward(np.ones(2))
+
+
+def test_a_vjp_returning_the_wrong_shape_is_named_with_shape_and_operand():
+    y = _op_with_vjp(lambda g, out, a, b: (g * b, np.ones(3)), *_pair())
+    with pytest.raises(mg.OpError, match=r"op 'custom' returned a gradient of shape \(3,\) "
+                                         r"for operand 'b' \(2,\) float64"):
+        y.backward(np.ones(2))
+
+
+def test_a_vjp_of_the_right_dtype_and_shape_is_accepted():
+    a, b = _pair()
+    _op_with_vjp(lambda g, out, a, b: (g * b, g * a), a, b).backward(np.ones(2))
+    np.testing.assert_array_equal(a.grad, [3.0, 4.0])
+    np.testing.assert_array_equal(b.grad, [1.0, 2.0])
