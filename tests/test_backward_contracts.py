@@ -177,3 +177,26 @@ def test_a_vjp_returning_arrays_under_create_graph_still_sends_every_gradient():
     assert isinstance(w.grad, mg.Tensor) and w.grad.requires_grad is False
     np.testing.assert_array_equal(w.grad.data, [2.0, 3.0])
     assert [(e.input, e.index) for e in sends] == [(w, 1)]
+
+
+def test_detect_anomaly_changes_no_gradient_and_keeps_create_graph_tensors():
+    a, b = mg.tensor([[1.0, 2.0]], requires_grad=True), mg.tensor([3.0], requires_grad=True)
+    with mg.detect_anomaly():
+        ((a * b) ** 2).sum().backward(create_graph=True)
+    assert isinstance(a.grad, mg.Tensor) and isinstance(b.grad, mg.Tensor)
+    np.testing.assert_array_equal(a.grad.data, [[18.0, 36.0]])     # 2 a b²
+    np.testing.assert_array_equal(b.grad.data, [30.0])             # Σ 2 a² b
+    np.testing.assert_array_equal(mg.grad(b.grad.sum(), b).data, [10.0])
+
+
+def test_an_observer_sees_each_send_summed_back_to_its_operands_shape():
+    a, b = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True), mg.tensor(
+        [10.0, 20.0], requires_grad=True)
+    y = a * b
+    sends = []
+    with mg.observe_backward(lambda e: sends.append(e) if e.kind == "send" else None):
+        y.backward(np.ones((2, 2)))
+    assert [(e.input, e.index) for e in sends] == [(a, 0), (b, 1)]
+    np.testing.assert_array_equal(sends[0].grad, [[10.0, 20.0], [10.0, 20.0]])
+    np.testing.assert_array_equal(sends[1].grad, [4.0, 6.0])
+    np.testing.assert_array_equal(b.grad, [4.0, 6.0])

@@ -170,3 +170,11 @@ def test_a_vjp_of_the_right_dtype_and_shape_is_accepted():
     _op_with_vjp(lambda g, out, a, b: (g * b, g * a), a, b).backward(np.ones(2))
     np.testing.assert_array_equal(a.grad, [3.0, 4.0])
     np.testing.assert_array_equal(b.grad, [1.0, 2.0])
+
+
+def test_a_vjp_of_the_wrong_shape_is_named_the_same_way_while_observed():
+    y = _op_with_vjp(lambda g, out, a, b: (g * b, np.ones(3)), *_pair())
+    with mg.observe_backward(lambda event: None), pytest.raises(
+            mg.OpError, match=r"op 'custom' returned a gradient of shape \(3,\) "
+                              r"for operand 'b' \(2,\) float64"):
+        y.backward(np.ones(2))
