@@ -1,0 +1,44 @@
+"""Every constructor makes a float64 constant leaf by default and passes requires_grad,
+name and dtype on to the tensor it makes."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+MAKERS = {
+    "tensor": lambda **kw: mg.tensor([0.0, 1.0, 2.0], **kw),
+    "zeros": lambda **kw: mg.zeros(3, **kw),
+    "ones": lambda **kw: mg.ones(3, **kw),
+    "arange": lambda **kw: mg.arange(3, **kw),
+    "randn": lambda **kw: mg.randn(3, seed=0, **kw),
+}
+
+
+@pytest.mark.parametrize("maker", MAKERS)
+def test_a_constructor_makes_a_float64_constant_leaf_by_default(maker):
+    t = MAKERS[maker]()
+    assert t.requires_grad is False and t.dtype == np.float64 and t.is_leaf
+    assert t.shape == (3,) and t.name is None and t.grad is None
+
+
+@pytest.mark.parametrize("maker", MAKERS)
+def test_a_constructor_passes_requires_grad_and_name_on(maker):
+    t = MAKERS[maker](requires_grad=True, name="p")
+    assert t.requires_grad is True and t.name == "p"
+    (t * t).sum().backward()
+    np.testing.assert_allclose(t.grad, 2 * t.data)
+
+
+@pytest.mark.parametrize("maker", ["tensor", "zeros", "ones", "arange"])
+def test_a_constructor_passes_dtype_on(maker):
+    assert MAKERS[maker](dtype=np.int32).dtype == np.int32
+    assert MAKERS[maker](dtype=np.float32, requires_grad=True).dtype == np.float32
+
+
+def test_the_values_are_what_the_name_says():
+    np.testing.assert_array_equal(mg.zeros((2, 3)).data, np.zeros((2, 3)))
+    np.testing.assert_array_equal(mg.ones((2, 3)).data, np.ones((2, 3)))
+    np.testing.assert_array_equal(mg.arange(1, 7, 2).data, [1.0, 3.0, 5.0])
+    np.testing.assert_array_equal(mg.randn(2, 3, seed=4).data,
+                                  np.random.default_rng(4).standard_normal((2, 3)))
+    assert mg.randn((2, 3), seed=1).shape == mg.randn([2, 3], seed=1).shape == (2, 3)
