@@ -9,7 +9,7 @@ single matrix products. Only ``h(t) = tanh(W h(t-1) + …)`` forward and
 ``∂L/∂a(t)`` backward loop over time, on preallocated rows. Internally the
 batch is the leading axis (rows), so each per-step product is one BLAS call.
 
-The clear, equation-by-equation oracle is :mod:`rnn.bptt`; this one is only
+The clear, equation-by-equation oracle is :mod:`rnn.oracles.vanilla`; this one is only
 meant to be fast.
 
 >>> import numpy as np

@@ -1,7 +1,7 @@
 """Autodiff through the unrolled RNN equals back-propagation through time by hand.
 
 We unroll the seed's RNN over a short token sequence as a minigrad graph, call
-``loss.backward()``, and put each gradient beside the one from rnn.bptt, the
+``loss.backward()``, and put each gradient beside the one from rnn.oracles.vanilla, the
 analytic BPTT of the book's equations 10.18-10.28 (with the seed's errors fixed)
 written in plain numpy. The two computations share nothing but the model's
 equations, so they agree to round-off (~1e-16 relative), not to a tolerance.
@@ -11,7 +11,7 @@ Run: python examples/02_rnn_gradients.py
 import numpy as np
 
 from rnn import RNN
-from rnn.bptt import bptt
+from rnn.oracles.vanilla import bptt
 
 D = K = 4                              # 4 token types in, 4 classes out
 H, tau = 3, 5
@@ -39,7 +39,7 @@ def compare(what, auto, analytic):
     return difference.max()
 
 
-print(f"{'':4}{'autodiff':<44}BPTT (rnn.bptt)")
+print(f"{'':4}{'autodiff':<44}BPTT (rnn.oracles.vanilla)")
 worst = max(compare(f"∂L/∂{name}", p.grad, oracle.grads[name])
             for name, p in model.parameters().items())
 worst = max(worst, compare("∂L/∂h(0)", graph.h[0].grad, oracle.grads["h0"]))

@@ -11,7 +11,7 @@ Run: python examples/04_train_reber.py   (about 15 seconds)
 import numpy as np
 
 from rnn import grammar
-from rnn.bptt import forward
+from rnn.oracles.vanilla import forward
 from rnn.train import LN2, TrainConfig, Trainer, grammatical_fraction, sample_strings
 
 config = TrainConfig(grammar="reber", hidden=32, tau=32, batch=32, steps=2000,

@@ -7,7 +7,7 @@ L(U, W, V, b, c) times a direction v, then comes without ever forming H:
 
 * reverse over reverse: ∇⟨∇L, v⟩, a second backward pass through the recorded first;
 * forward over reverse: the JVP of ∇L along v (mg.jvp, by the transpose trick);
-* Pearlmutter's R-operator (rnn.rop): forward and backward R-passes written by hand
+* Pearlmutter's R-operator (rnn.oracles.rop): forward and backward R-passes written by hand
   in numpy, an oracle that never imports minigrad.
 
 All three are exact, so they agree to round-off. Last, the graph of d²tanh(x)/dx²:
@@ -24,7 +24,7 @@ import numpy as np
 import minigrad as mg
 from minigrad.draw import draw, render, walk
 from rnn import RNN
-from rnn.rop import hvp as r_operator
+from rnn.oracles.rop import hvp as r_operator
 
 D = K = 4                              # 4 token types in, 4 classes out
 H, tau = 3, 6

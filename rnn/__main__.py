@@ -83,7 +83,8 @@ def _add_training_arguments(p: argparse.ArgumentParser) -> None:
                           "turns it off (default: %(default)s)")
     opt.add_argument("--gradients", choices=["autodiff", "bptt"], default=DEFAULTS.gradients,
                      help="autodiff: minigrad through the unrolled graph; bptt: the analytic "
-                          "back-propagation through time of rnn/bptt.py (default: %(default)s)")
+                          "back-propagation through time of rnn/oracles/vanilla.py "
+                          "(default: %(default)s)")
     opt.add_argument("--seed", type=_number("seed"), metavar="N", default=DEFAULTS.seed,
                      help="seed of the initial parameters, the data and the batches, ≥ 0 "
                           "(default: %(default)s)")

@@ -16,6 +16,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import Tensor
+from rnn import inputs
 
 __all__ = ["RNN", "Unrolled", "Softmaxes", "PARAMETER_NAMES"]
 
@@ -102,12 +103,10 @@ class RNN:
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int, *,
                  seed: int = 0, scale: float | None = None):
-        for what, size in (("input_size", input_size), ("hidden_size", hidden_size),
-                           ("output_size", output_size)):
-            if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-                raise TypeError(f"{what} must be an integer, got {size!r}")
-            if size < 1:
-                raise ValueError(f"{what} must be at least 1, got {size}")
+        input_size, hidden_size, output_size = (
+            inputs.size(what, size) for what, size in (("input_size", input_size),
+                                                       ("hidden_size", hidden_size),
+                                                       ("output_size", output_size)))
         rng = np.random.default_rng(seed)
         D, H, K = input_size, hidden_size, output_size
         s = (lambda fan_in: scale if scale is not None else 1.0 / np.sqrt(fan_in))
@@ -130,12 +129,8 @@ class RNN:
         Traceback (most recent call last):
         ValueError: parameter U must be a matrix H×D with H, D ≥ 1, got shape (4,)
         """
-        for name, value in (("U", U), ("V", V)):
-            shape = _real_array(f"parameter {name}", value).shape
-            if len(shape) != 2 or 0 in shape:
-                raise ValueError(f"parameter {name} must be a matrix {SHAPES[name]} with "
-                                 f"{', '.join(SHAPES[name].split('×'))} ≥ 1, got shape {shape}")
-        (H, D), K = np.shape(U), np.shape(V)[0]
+        (H, D), (K, _) = (inputs.matrix(name, value, SHAPES[name]).shape
+                          for name, value in (("U", U), ("V", V)))
         model = cls(D, H, K)
         model.set_params(U=U, W=W, V=V, b=b, c=c)
         return model
@@ -153,17 +148,11 @@ class RNN:
         Traceback (most recent call last):
         ValueError: parameter W must have shape (3, 3) (H×H; H = 3, D = 4, K = 2), got (2, 2)
         """
-        params, checked = self.parameters(), {}
+        params = self.parameters()
         sizes = f"H = {self.hidden_size}, D = {self.input_size}, K = {self.output_size}"
-        for name, value in arrays.items():
-            if name not in params:
-                raise KeyError(f"unknown parameter {name!r}; the RNN has {PARAMETER_NAMES}")
-            value = _real_array(f"parameter {name}", value)
-            if value.shape != params[name].shape:
-                raise ValueError(f"parameter {name} must have shape {params[name].shape} "
-                                 f"({SHAPES[name]}; {sizes}), got {value.shape}")
-            checked[name] = value
-        for name, value in checked.items():
+        shapes = {name: p.shape for name, p in params.items()}
+        for name, value in inputs.parameters(arrays, shapes, SHAPES, sizes,
+                                             complete=False).items():
             params[name].data = value
 
     def unroll(self, x, y=None, h0=None, *, activation=mg.tanh) -> Unrolled:
@@ -177,8 +166,8 @@ class RNN:
         another elementwise minigrad function returning a new node (the gradient
         analysis in :mod:`rnn.analysis` uses a linear one).
         """
-        x, tokens, tau, batch = self._check_inputs(x)
-        y = self._check_targets(y, tau, batch)
+        x, tokens, tau, batch = inputs.inputs(x, self.input_size)
+        y = None if y is None else inputs.targets(y, tau, batch, self.output_size)
         h0 = self._initial_state(h0, batch)
         b = self.b if batch is None else mg.reshape(self.b, shape=(-1, 1)).named("b", role="b")
         c = self.c if batch is None else mg.reshape(self.c, shape=(-1, 1)).named("c", role="c")
@@ -206,66 +195,14 @@ class RNN:
             graph.loss = mg.stack(graph.L[1:]).sum().named("L", role="L")         # L = Σ_t L(t)
         return graph
 
-    # -- input checks: each array once per unroll, not per op --------------------
-    def _check_inputs(self, x):
-        x = np.asarray(x)
-        D = self.input_size
-        if x.ndim and x.shape[0] == 0:      # before the dtype: numpy makes [] float64
-            raise ValueError(f"inputs x must have at least one time step, got shape {x.shape}")
-        if np.issubdtype(x.dtype, np.integer):
-            if x.ndim not in (1, 2):
-                raise ValueError(f"token inputs x must have shape [τ] or [τ, B], got {x.shape}")
-            if x.size and (x.min() < 0 or x.max() >= D):
-                raise ValueError(f"token ids in x must lie in [0, {D}) (input_size), "
-                                 f"got {x.min()}..{x.max()}")
-            tokens, batch = True, (x.shape[1] if x.ndim == 2 else None)
-        elif np.issubdtype(x.dtype, np.floating):
-            if x.ndim not in (2, 3) or x.shape[-1] != D:
-                raise ValueError(f"dense inputs x must have shape [τ, {D}] or [τ, B, {D}] "
-                                 f"(input_size {D}), got {x.shape}")
-            if not np.isfinite(x).all():
-                raise ValueError("dense inputs x contain non-finite values (NaN or inf)")
-            tokens, batch = False, (x.shape[1] if x.ndim == 3 else None)
-        else:
-            raise TypeError(f"inputs x must be integer token ids or floats, got dtype {x.dtype}")
-        if batch == 0:
-            raise ValueError(f"a batch of inputs x must hold at least one sequence, "
-                             f"got shape {x.shape}")
-        return x, tokens, x.shape[0], batch
-
-    def _check_targets(self, y, tau, batch):
-        if y is None:
-            return None
-        y = np.asarray(y)
-        expected = (tau,) if batch is None else (tau, batch)
-        if not np.issubdtype(y.dtype, np.integer):
-            raise TypeError(f"targets y must be integer class ids, got dtype {y.dtype}")
-        if y.shape != expected:
-            raise ValueError(f"targets y must have shape {expected} to match x, got {y.shape}")
-        if y.min() < 0 or y.max() >= self.output_size:
-            raise ValueError(f"target ids in y must lie in [0, {self.output_size}) "
-                             f"(output_size), got {y.min()}..{y.max()}")
-        return y
-
     def _initial_state(self, h0, batch):
-        expected = (self.hidden_size,) if batch is None else (self.hidden_size, batch)
         if h0 is None:
-            return mg.tensor(np.zeros(expected)).named("h(0)", t=0, role="h")
-        shape = h0.shape if isinstance(h0, Tensor) else np.shape(h0)
-        if shape != expected:                   # the shape first, as rnn.bptt
-            raise ValueError(f"h0 must have shape {expected} (hidden[, batch]), got {shape}")
-        if not isinstance(h0, Tensor):
-            h0 = mg.tensor(_real_array("h0", h0), requires_grad=True)
-        elif not np.isfinite(h0.data).all():
-            raise ValueError("h0 contains non-finite values (NaN or inf)")
+            shape = (self.hidden_size,) if batch is None else (self.hidden_size, batch)
+            return mg.tensor(np.zeros(shape)).named("h(0)", t=0, role="h")
+        if isinstance(h0, Tensor):
+            inputs.state_shape("h0", h0.shape, self.hidden_size, batch)
+            inputs.finite("h0", h0.data)
+        else:
+            h0 = mg.tensor(inputs.state("h0", h0, self.hidden_size, batch), requires_grad=True)
         return h0.named("h(0)", t=0, role="h")
 
-
-def _real_array(name: str, value) -> np.ndarray:
-    """``value`` as a new float64 array: integers and floats only, no NaN or inf."""
-    value = np.asarray(value)
-    if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
-        raise TypeError(f"{name} must be a real (integer or float) array, got dtype {value.dtype}")
-    if not np.isfinite(value).all():
-        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
-    return value.astype(np.float64)

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 import minigrad as mg
-from rnn import bptt as oracle
+from rnn.oracles import vanilla as oracle
 from rnn import checkpoint, grammar
 from rnn.data import Corpus, Vocab, load_text, random_windows, stream_chunks
 from rnn.model import PARAMETER_NAMES, RNN

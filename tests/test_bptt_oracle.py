@@ -1,15 +1,15 @@
-"""The analytic BPTT oracle (rnn.bptt) against an independent forward pass and central
-differences, and the seed's printed formulas (rnn.seed_formulas) shown to be wrong."""
+"""The analytic BPTT oracle (rnn.oracles.vanilla) against an independent forward pass and central
+differences, and the seed's printed formulas (rnn.oracles.seed_formulas) shown to be wrong."""
 import doctest
 
 import numpy as np
 import pytest
 from hypothesis import example, given, strategies as st
 
-import rnn.bptt
-import rnn.seed_formulas
-from rnn.bptt import bptt, forward
-from rnn.seed_formulas import (seed_bptt, seed_dL_do, seed_next_dL_dh_10_20,
+import rnn.oracles.vanilla
+import rnn.oracles.seed_formulas
+from rnn.oracles.vanilla import bptt, forward
+from rnn.oracles.seed_formulas import (seed_bptt, seed_dL_do, seed_next_dL_dh_10_20,
                                seed_next_dL_dh_10_21)
 from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import PARAMETER_NAMES as NAMES, RNNProblem, make_problem, rnn_problems
@@ -30,7 +30,7 @@ ATOL, RTOL = 1e-6, 1e-5
 
 
 def reference_loss(U, W, V, b, c, x, y, h0=None):
-    """L written out directly, sharing nothing with rnn.bptt: inputs as explicit one-hot
+    """L written out directly, sharing nothing with rnn.oracles.vanilla: inputs as explicit one-hot
     or dense column matrices, one time step at a time."""
     H, D = U.shape
     X = np.eye(D)[x] if np.issubdtype(x.dtype, np.integer) else x      # [τ, (B,) D]
@@ -201,25 +201,28 @@ def valid_arguments(**changes):
 
 
 @pytest.mark.parametrize("changes, error, message", [
-    (dict(U=np.ones(4)), ValueError, r"U must have 2 dimension\(s\) \(U is H×D, W H×H, V K×H, "
-                                     r"b \(H,\), c \(K,\)\), got shape \(4,\)"),
+    (dict(U=np.ones(4)), ValueError,
+     r"parameter U must be a matrix H×D with H, D ≥ 1, got shape \(4,\)"),
     (dict(U=np.ones((3, 4), dtype=complex)), TypeError,
      r"U must be a real \(integer or float\) array, got dtype complex128"),
     (dict(b=np.array(["0", "0", "0"])), TypeError, r"b must be a real .*, got dtype <U1"),
-    (dict(U=np.ones((0, 4))), ValueError, r"need H, D, K ≥ 1, got U \(0, 4\), V \(2, 3\)"),
-    (dict(V=np.ones((0, 3))), ValueError, r"need H, D, K ≥ 1, got U \(3, 4\), V \(0, 3\)"),
+    (dict(U=np.ones((0, 4))), ValueError, r"parameter U must be a matrix H×D with H, D ≥ 1, "
+                                          r"got shape \(0, 4\)"),
+    (dict(V=np.ones((0, 3))), ValueError, r"parameter V must be a matrix K×H with K, H ≥ 1, "
+                                          r"got shape \(0, 3\)"),
     (dict(W=np.eye(3)[:, :2]), ValueError,
-     r"W must have shape \(3, 3\) to match U \(3, 4\) and V \(2, 3\) \(U is H×D.*got \(3, 2\)"),
+     r"parameter W must have shape \(3, 3\) \(H×H; H = 3, D = 4, K = 2\), got \(3, 2\)"),
     (dict(V=np.ones((2, 4))), ValueError, r"V must have shape \(2, 3\)"),
     (dict(b=np.zeros(4)), ValueError, r"b must have shape \(3,\)"),
-    (dict(c=np.zeros((2, 1))), ValueError, r"c must have 1 dimension"),
+    (dict(c=np.zeros((2, 1))), ValueError,
+     r"parameter c must have shape \(2,\) \(\(K,\); .*got \(2, 1\)"),
     (dict(W=np.full((3, 3), np.nan)), ValueError, r"W contains non-finite values \(NaN or inf\)"),
     (dict(x=np.zeros((3, 1, 1), dtype=int)), ValueError,
      r"token inputs x must have shape \[τ\] or \[τ, B\], got \(3, 1, 1\)"),
     (dict(x=np.array([0, 4, 1])), ValueError, r"token ids in x must lie in \[0, 4\)"),
     (dict(x=np.array([0, -1, 1])), ValueError, r"token ids in x must lie in \[0, 4\)"),
     (dict(x=np.zeros((3, 5))), ValueError,
-     r"dense inputs x must have shape \[τ, 4\] or \[τ, B, 4\] \(D = U.shape\[1\]\), got \(3, 5\)"),
+     r"dense inputs x must have shape \[τ, 4\] or \[τ, B, 4\] \(U.shape\[1\] 4\), got \(3, 5\)"),
     (dict(x=np.zeros(3)), ValueError, r"dense inputs x must have shape"),
     (dict(x=np.array([[0.0, np.inf, 0, 0]] * 3)), ValueError,
      r"dense inputs x contain non-finite values \(NaN or inf\)"),
@@ -227,14 +230,14 @@ def valid_arguments(**changes):
      r"inputs x must be integer token ids or floats, got dtype bool"),
     (dict(x=np.array(["a", "b", "c"])), TypeError, r"inputs x must be integer token ids or floats"),
     (dict(x=np.array([], dtype=int), y=np.array([], dtype=int)), ValueError,
-     r"x needs at least one time step and one sequence, got shape \(0,\)"),
+     r"inputs x must have at least one time step, got shape \(0,\)"),
     (dict(x=np.zeros((3, 0), dtype=int), y=np.zeros((3, 0), dtype=int)), ValueError,
-     r"x needs at least one time step and one sequence, got shape \(3, 0\)"),
+     r"a batch of inputs x must hold at least one sequence, got shape \(3, 0\)"),
     (dict(y=np.array([1.0, 0.0, 1.0])), TypeError,
      r"targets y must be integer class ids, got dtype float64"),
     (dict(y=np.array([1, 0])), ValueError, r"targets y must have shape \(3,\) to match x, got \(2,\)"),
     (dict(y=np.array([[1], [0], [1]])), ValueError, r"targets y must have shape \(3,\)"),
-    (dict(y=np.array([1, 2, 1])), ValueError, r"target ids in y must lie in \[0, 2\) \(K = V.shape"),
+    (dict(y=np.array([1, 2, 1])), ValueError, r"target ids in y must lie in \[0, 2\) \(V.shape\[0\]\)"),
     (dict(h0=np.zeros(4)), ValueError, r"h0 must have shape \(3,\) \(hidden\[, batch\]\), got \(4,\)"),
     (dict(x=np.array([[0, 1]] * 3), y=np.array([[1, 0]] * 3), h0=np.zeros(3)), ValueError,
      r"h0 must have shape \(3, 2\)"),
@@ -255,7 +258,7 @@ def test_forward_validates_like_bptt():
 
 
 def test_docstring_examples_run():
-    for module in (rnn.bptt, rnn.seed_formulas):
+    for module in (rnn.oracles.vanilla, rnn.oracles.seed_formulas):
         failed, attempted = doctest.testmod(module)
         assert attempted > 0 and failed == 0, module.__name__
 

@@ -5,7 +5,7 @@ The oracle is compared with itself on float64 inputs and with an independent per
 import numpy as np
 import pytest
 
-from rnn.bptt import bptt, forward
+from rnn.oracles.vanilla import bptt, forward
 from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import PARAMETER_NAMES, make_problem
 
@@ -39,10 +39,10 @@ def valid(**changes):
 
 
 @pytest.mark.parametrize("changes, message", [
-    (dict(V=np.ones(3)), r"^V must have 2 dimension"),
-    (dict(c=np.zeros(3)), r"^c must have shape \(2,\)"),
+    (dict(V=np.ones(3)), r"^parameter V must be a matrix K×H"),
+    (dict(c=np.zeros(3)), r"^parameter c must have shape \(2,\)"),
     (dict(x=np.zeros((0, 2, 4)), y=np.zeros((0, 2), dtype=int)),
-     r"got shape \(0, 2\)$"),   # (τ, B) of a dense batch, not the feature axis
+     r"^inputs x must have at least one time step, got shape \(0, 2, 4\)$"),
 ])
 def test_errors_begin_with_what_is_wrong(changes, message):
     with pytest.raises(ValueError, match=message):

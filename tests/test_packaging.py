@@ -113,7 +113,7 @@ SMOKE = """
 import importlib.metadata, sys
 import numpy as np
 import minigrad, rnn
-from rnn.bptt import bptt
+from rnn.oracles.vanilla import bptt
 assert minigrad.__file__.startswith(sys.argv[1]), minigrad.__file__
 assert importlib.metadata.version("minigrad-rnn") == minigrad.__version__
 x, y = np.array([0, 2, 1, 3]), np.array([2, 1, 3, 0])

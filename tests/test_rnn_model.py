@@ -9,7 +9,7 @@ from hypothesis import example, given
 import minigrad as mg
 import rnn.model
 from rnn import RNN, Unrolled
-from rnn.bptt import bptt
+from rnn.oracles.vanilla import bptt
 from minigrad.draw import walk
 from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import PARAMETER_NAMES as NAMES, make_problem, rnn_problems
@@ -348,7 +348,7 @@ ORACLE_AGREEMENT = [
 @pytest.mark.parametrize("changes, error, argument", ORACLE_AGREEMENT)
 def test_model_and_oracle_refuse_bad_input_with_the_same_error_type(changes, error, argument):
     """TypeError for a wrong dtype kind, ValueError for a wrong shape or value, in both
-    rnn.model and rnn.bptt, each message naming the argument."""
+    rnn.model and rnn.oracles.vanilla, each message naming the argument."""
     args = {**VALID_PARAMS, "x": TOKENS, "y": TARGETS, "h0": None, **changes}
     named = rf"\b{argument}\b"
     with pytest.raises(error, match=named):

@@ -1,4 +1,4 @@
-"""The unrolled minigrad RNN (rnn.model) against the analytic BPTT oracle (rnn.bptt),
+"""The unrolled minigrad RNN (rnn.model) against the analytic BPTT oracle (rnn.oracles.vanilla),
 central differences, and properties that hold for every RNN problem."""
 import runpy
 from pathlib import Path
@@ -13,8 +13,8 @@ from minigrad.testing import assert_roundoff_equal, gradcheck
 from minigrad.testing.rnn import (PARAMETER_NAMES as NAMES, RNNProblem, log_uniform, make_problem,
                                   rnn_problems)
 from rnn import RNN
-from rnn.bptt import bptt
-from rnn.seed_formulas import seed_bptt, seed_dL_do
+from rnn.oracles.vanilla import bptt
+from rnn.oracles.seed_formulas import seed_bptt, seed_dL_do
 
 
 def autodiff(p: RNNProblem):

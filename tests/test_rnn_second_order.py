@@ -1,6 +1,6 @@
 """The seed's RNN to second order: autodiff Hessian-vector products of the unrolled
 graph's loss (mg.hvp, reverse-over-reverse and forward-over-reverse) against the
-R-operator oracle (rnn.rop, numpy only) and against central differences of gradients.
+R-operator oracle (rnn.oracles.rop, numpy only) and against central differences of gradients.
 """
 import re
 import runpy
@@ -15,7 +15,7 @@ import minigrad as mg
 from minigrad.testing import assert_roundoff_equal, gradcheck
 from minigrad.testing.rnn import RNNProblem, log_uniform, rnn_problems
 from rnn import RNN
-from rnn.rop import hvp as rop_hvp
+from rnn.oracles.rop import hvp as rop_hvp
 from test_rnn_properties import EDGE_CASES, HIDDEN_1, TAU_1
 
 MODES = ("rev-rev", "fwd-rev")

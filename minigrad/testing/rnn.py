@@ -1,6 +1,6 @@
 """Hypothesis strategies for RNN problems: the vanilla RNN of Deep Learning §10.2
 with concrete numpy parameters, inputs, targets and h(0), everything
-:func:`rnn.bptt.bptt` and :meth:`rnn.RNN.unroll` take (this module needs only
+:func:`rnn.oracles.vanilla.bptt` and :meth:`rnn.RNN.unroll` take (this module needs only
 numpy and Hypothesis, not the ``rnn`` package).
 
 >>> from hypothesis import given, settings
@@ -59,7 +59,8 @@ class RNNProblem:
 
     @property
     def args(self) -> tuple[np.ndarray, ...]:
-        """``(U, W, V, b, c, x, y)``, the positional arguments of :func:`rnn.bptt.bptt`."""
+        """``(U, W, V, b, c, x, y)``, the positional arguments of
+        :func:`rnn.oracles.vanilla.bptt`."""
         return (*self.params.values(), self.x, self.y)
 
     @property

@@ -1,11 +1,11 @@
 """Hessian- and Gauss-Newton-vector products of the seed's RNN loss, in plain numpy.
 
-The second-order counterpart of :mod:`rnn.bptt`, and like it an oracle that never
-imports minigrad. The model (rnn.bptt's, Deep Learning §10.2), for t = 1..τ::
+The second-order counterpart of :mod:`rnn.oracles.vanilla`, and like it an oracle that never
+imports minigrad. The model (rnn.oracles.vanilla's, Deep Learning §10.2), for t = 1..τ::
 
     a(t) = b + W h(t-1) + U x(t)        h(t) = tanh(a(t))
     o(t) = c + V h(t)                   ŷ(t) = softmax(o(t))
-    L = Σ_t -log ŷ(t)[y(t)]   with first-order gradients (rnn.bptt, 10.18-10.28)
+    L = Σ_t -log ŷ(t)[y(t)]   with first-order gradients (rnn.oracles.vanilla, 10.18-10.28)
     ∇_{o(t)} L = ŷ(t) - e_{y(t)}        ∇_{h(t)} L = W^T ∇_{a(t+1)} L + V^T ∇_{o(t)} L
     ∇_{a(t)} L = (1-h(t)²) ⊙ ∇_{h(t)} L  (∇_{a(τ+1)} L = 0)
 
@@ -49,7 +49,7 @@ is a covariance matrix). H = G + Σ_t Σ_k (∇_{o(t)} L)_k ∇²o_k(t): the two
 wherever o is linear in the directions used (for example v and u in (V, c) only:
 u^T H v = u^T G v).
 
-h(0) is always a variable, as in rnn.bptt (whose grads include "h0"): the
+h(0) is always a variable, as in rnn.oracles.vanilla (whose grads include "h0"): the
 direction may have an "h0" entry (zero when left out), and the product always
 has one, the h(0) row of the Hessian over (U, W, V, b, c, h(0)) times v. Leaving
 "h0" out of v and ignoring it in the product treats h(0) as a constant.
@@ -61,8 +61,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnn.bptt import (_as_float_array, _check_params_and_inputs, _input_weight_gradient,
-                      _outputs, _unbatch, bptt, bptt_with_rules, next_dL_dh_10_21)
+from rnn import inputs
+from rnn.oracles.vanilla import (_check_params_and_inputs, _input_weight_gradient, _outputs,
+                                 _unbatch, bptt, bptt_with_rules, next_dL_dh_10_21)
 
 __all__ = ["SecondOrderResult", "hvp", "gnvp", "DIRECTION_NAMES"]
 
@@ -73,10 +74,10 @@ DIRECTION_NAMES = ("U", "W", "V", "b", "c", "h0")
 class SecondOrderResult:
     """Loss, gradients and one curvature-vector product of the seed's RNN.
 
-    ``loss`` and ``grads`` are :func:`rnn.bptt.bptt`'s. ``product`` maps "U", "W",
+    ``loss`` and ``grads`` are :func:`rnn.oracles.vanilla.bptt`'s. ``product`` maps "U", "W",
     "V", "b", "c", "h0" to the block of H v (:func:`hvp`) or G v (:func:`gnvp`), each
     with the shape of what it is named after. Time-stacked arrays put step t in row
-    t-1, as in rnn.bptt: ``R_h`` (τ+1, H[, B]) holds R{h(t)} from R{h(0)} = v_h0,
+    t-1, as in rnn.oracles.vanilla: ``R_h`` (τ+1, H[, B]) holds R{h(t)} from R{h(0)} = v_h0,
     ``R_o`` (τ, K[, B]) R{o(t)}, ``R_dL_do`` (τ, K[, B]) H_L(t) R{o(t)} = R{∇_{o(t)} L},
     and ``R_dL_dh`` (τ, H[, B]): for hvp R{∇_{h(t)} L}, for gnvp the pull-back of
     ``R_dL_do`` to h(t) (the BPTT recursion run on it).
@@ -93,7 +94,7 @@ class SecondOrderResult:
 def hvp(U, W, V, b, c, x, y, v, h0=None) -> SecondOrderResult:
     """H v, the Hessian of the loss times the direction v, by Pearlmutter's R-operator.
 
-    Arguments as :func:`rnn.bptt.bptt`; ``v`` is a dict with an array for each of
+    Arguments as :func:`rnn.oracles.vanilla.bptt`; ``v`` is a dict with an array for each of
     "U", "W", "V", "b", "c" shaped like the parameter, and optionally "h0" shaped
     like h(0) ((H,) or (H, B)). The module docstring derives every line.
 
@@ -142,7 +143,7 @@ def gnvp(U, W, V, b, c, x, y, v, h0=None) -> SecondOrderResult:
     """G v, the Gauss-Newton matrix J^T H_L J of the loss times the direction v.
 
     Arguments and result as :func:`hvp`. J v is the forward R-pass (F1)-(F3),
-    H_L(t) J v is (B1), and J^T of that is rnn.bptt's BPTT run with H_L(t) R{o(t)} in
+    H_L(t) J v is (B1), and J^T of that is rnn.oracles.vanilla's BPTT run with H_L(t) R{o(t)} in
     place of ∇_{o(t)} L (Martens & Sutskever 2011).
 
     >>> import numpy as np
@@ -226,5 +227,5 @@ def _check_direction(v, like, single):
         if np.shape(v[name]) != shape:
             raise ValueError(f"v[{name!r}] must have the shape of {name}, {shape}, "
                              f"got {np.shape(v[name])}")
-        checked[name] = _as_float_array(f"v[{name!r}]", v[name], len(shape)).reshape(target.shape)
+        checked[name] = inputs.real_array(f"v[{name!r}]", v[name]).reshape(target.shape)
     return checked

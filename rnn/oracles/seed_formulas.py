@@ -1,14 +1,14 @@
 """The seed's back-propagation formulas *as printed*, for comparison only.
 
 Never use these to train anything: they are here so that tests and docs can show,
-with numbers, that the text is wrong where rnn.bptt (the corrected oracle) is right.
+with numbers, that the text is wrong where rnn.oracles.vanilla (the corrected oracle) is right.
 Each function evaluates one printed formula under the only reading that makes it
 computable; docs/seed_errata.md explains every error. Equation numbers are the
-book's (Deep Learning §10.2.2). Shapes follow rnn.bptt: time-stacked arrays put step
+book's (Deep Learning §10.2.2). Shapes follow rnn.oracles.vanilla: time-stacked arrays put step
 t in row t-1, and a batch adds a trailing axis.
 
 >>> import numpy as np
->>> from rnn.bptt import bptt
+>>> from rnn.oracles.vanilla import bptt
 >>> rng = np.random.default_rng(0)
 >>> U, W, V = rng.normal(size=(3, 4)), rng.normal(size=(3, 3)), rng.normal(size=(2, 3))
 >>> args = (U, W, V, np.zeros(3), np.zeros(2), np.array([0, 3, 1]), np.array([1, 0, 1]))
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn.bptt import BPTTResult, bptt_with_rules, dL_do_10_18, next_dL_dh_10_21
+from rnn.oracles.vanilla import BPTTResult, bptt_with_rules, dL_do_10_18, next_dL_dh_10_21
 
 __all__ = ["seed_dL_do", "seed_next_dL_dh_10_20", "seed_next_dL_dh_10_21", "seed_bptt",
            "SEED_ERRORS"]
@@ -63,7 +63,7 @@ SEED_ERRORS = {"10.18": seed_dL_do, "10.20": seed_next_dL_dh_10_20,
 
 
 def seed_bptt(U, W, V, b, c, x, y, h0=None, *, errors=("10.18", "10.21")) -> BPTTResult:
-    """BPTT as in rnn.bptt.bptt, but with the printed formulas named in ``errors``.
+    """BPTT as in rnn.oracles.vanilla.bptt, but with the printed formulas named in ``errors``.
 
     ``errors`` picks from "10.18" (∇_{o(t)} L), and one of "10.20" or "10.21" (the
     recursion for ∇_{h(t)} L). The parameter formulas 10.22-10.28 are right in their
