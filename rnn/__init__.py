@@ -1,5 +1,5 @@
-"""Recurrent networks on minigrad as explicitly unrolled graphs: the vanilla RNN of the seed
-(Deep Learning §10.2), a cell protocol (rnn.cells), the analytic BPTT oracles (rnn.oracles,
+"""Recurrent networks on minigrad as explicitly unrolled graphs: the vanilla RNN of the source
+chapter (Deep Learning §10.2), a cell protocol (rnn.cells), the analytic BPTT oracles (rnn.oracles,
 numpy only), training, drawing and gradient analysis.
 
 The exports load lazily, so that ``import rnn.oracles`` (or ``rnn.inputs``) does not load
@@ -7,9 +7,9 @@ minigrad; ``from rnn import RNN`` imports rnn.model, which does.
 """
 import importlib
 
-__all__ = ["RNN", "Unrolled", "PARAMETER_NAMES"]
+__all__ = ["RNN", "LanguageModel", "Unrolled", "PARAMETER_NAMES"]
 
-_EXPORTS = {"RNN": "rnn.model", "Unrolled": "rnn.model", "PARAMETER_NAMES": "rnn.model"}
+_EXPORTS = dict.fromkeys(__all__, "rnn.model")
 
 
 def __getattr__(name):

@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Inputs", "size", "real_array", "finite", "matrix", "parameters", "inputs",
-           "targets", "state_shape", "state"]
+__all__ = ["Inputs", "size", "real_array", "finite", "matrix", "require", "parameters",
+           "inputs", "targets", "state_shape", "state"]
 
 
 class Inputs(NamedTuple):
@@ -81,6 +81,18 @@ def matrix(name: str, value, symbol: str) -> np.ndarray:
     return value
 
 
+def require(arrays: Mapping, names) -> None:
+    """KeyError unless every one of ``names`` is in ``arrays``.
+
+    >>> require({"U": 1}, ("U", "V"))
+    Traceback (most recent call last):
+    KeyError: "missing parameter(s) ['V']; given ['U']"
+    """
+    missing = [name for name in names if name not in arrays]
+    if missing:
+        raise KeyError(f"missing parameter(s) {missing}; given {sorted(arrays)}")
+
+
 def parameters(arrays: Mapping, shapes: Mapping[str, tuple], symbols: Mapping[str, str],
                sizes: str, *, complete: bool = True) -> dict[str, np.ndarray]:
     """Parameter arrays by name as float64 copies, each of the shape ``shapes`` gives it.
@@ -96,9 +108,8 @@ def parameters(arrays: Mapping, shapes: Mapping[str, tuple], symbols: Mapping[st
     unknown = [name for name in arrays if name not in shapes]
     if unknown:
         raise KeyError(f"unknown parameter {unknown[0]!r}; the model has {tuple(shapes)}")
-    missing = [name for name in shapes if name not in arrays]
-    if complete and missing:
-        raise KeyError(f"missing parameter(s) {missing}; the model has {tuple(shapes)}")
+    if complete:
+        require(arrays, shapes)
     checked = {}
     for name, value in arrays.items():
         value = real_array(f"parameter {name}", value)

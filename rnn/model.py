@@ -1,96 +1,287 @@
-"""The seed's vanilla RNN, built from minigrad ops as an explicitly unrolled graph.
+"""Language models as explicitly unrolled graphs: input (token gather or dense) + one recurrent
+layer of any cell (rnn.cells, unrolled by rnn.layers) + the softmax head (rnn.heads).
 
-For t = 1..τ (column vectors; a batch of B sequences stacks columns, so
-``h(t)`` is (H,) for one sequence and (H, B) for a batch)::
+The source chapter's vanilla RNN (Deep Learning §10.2; :class:`RNN`) is the language model
+with the vanilla cell. For
+t = 1..τ (column vectors; a batch of B sequences stacks columns, so ``h(t)`` is (H,) for one
+sequence and (H, B) for a batch)::
 
     a(t) = b + W h(t-1) + U x(t)        h(t) = tanh(a(t))
     o(t) = c + V h(t)                   ŷ(t) = softmax(o(t))
     L(t) = -log ŷ(t)[y(t)]              L = Σ_t L(t)
+
+Parameters: :meth:`LanguageModel.parameters` gives the minigrad tensors by name,
+:meth:`LanguageModel.arrays` copies of their values as numpy arrays, and
+:meth:`LanguageModel.set_arrays` overwrites them from arrays.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import minigrad as mg
 from minigrad import Tensor
-from rnn import inputs
+from rnn import inputs, layers
+from rnn.cells import CELLS, Cell, VanillaCell
+from rnn.heads import SoftmaxHead, Softmaxes
 
-__all__ = ["RNN", "Unrolled", "Softmaxes", "PARAMETER_NAMES"]
+__all__ = ["LanguageModel", "RNN", "Unrolled", "Softmaxes", "PARAMETER_NAMES"]
 
-PARAMETER_NAMES = ("U", "W", "V", "b", "c")
-SHAPES = {"U": "H×D", "W": "H×H", "V": "K×H", "b": "(H,)", "c": "(K,)"}  # H hidden, D input, K output
+PARAMETER_NAMES = ("U", "W", "V", "b", "c")   # the vanilla RNN's, in the order it lists them
 
 
 @dataclass
 class Unrolled:
-    """One unrolled graph. Lists are indexed by time as in the seed: ``h[0]`` is
-    h(0) and ``h[t]``, ``a[t]``, ``o[t]``, ``y_hat[t]``, ``L[t]`` belong to step
-    t = 1..τ (index 0 of the per-step lists is None). ``loss`` is L, or None
-    when no targets were given. Every node is named (``"h(3)"``) and tagged
-    ``{"t": 3, "role": "h"}``. The loss reads o(t) directly, so each ŷ(t) node
-    is made when it is first read (see :class:`Softmaxes`)."""
+    """One unrolled graph. Lists are indexed by time as in the chapter: ``h[0]`` is h(0) and
+    ``h[t]``, ``o[t]``, ``y_hat[t]``, ``L[t]`` belong to step t = 1..τ (index 0 of the per-step
+    lists is None). ``states`` holds every state of the cell ([s(0), …, s(τ)] by name; ``h``
+    is ``states["h"]``), ``nodes[t]`` every tagged node of step t by role (the cell's, "x" for
+    dense inputs, the head's "Vh", "o", "L_t"). Any other state or role reads as a list too:
+    ``graph.a[t]`` is a(t) of the vanilla cell, ``graph.c[t]`` the LSTM's c(t). ``loss`` is
+    L, or None when no targets were given. Every node is named (``"h(3)"``) and tagged
+    ``{"t": 3, "role": "h"}``. The loss reads o(t) directly, so each ŷ(t) node is made when
+    it is first read (see :class:`Softmaxes`)."""
 
     tau: int
     batch: int | None
-    h: list[Tensor]
-    a: list[Tensor | None]
+    states: dict[str, list[Tensor]]
+    nodes: list[dict[str, Tensor] | None]
     o: list[Tensor | None]
     y_hat: Sequence[Tensor | None]
     L: list[Tensor | None] = field(default_factory=list)
     loss: Tensor | None = None
 
+    @property
+    def h(self) -> list[Tensor]:
+        """[h(0), h(1), …, h(τ)]."""
+        return self.states["h"]
+
+    def __getattr__(self, name):
+        if name.startswith("__") or "nodes" not in self.__dict__:
+            raise AttributeError(name)
+        if name in self.states:
+            return self.states[name]
+        if any(name in step for step in self.nodes[1:]):
+            return [None, *(step.get(name) for step in self.nodes[1:])]
+        raise AttributeError(f"the unrolled graph has no state or role {name!r}; states "
+                             f"{list(self.states)}, roles {sorted({*self.nodes[-1]})}")
+
     def step_nodes(self, t: int) -> dict[str, Tensor]:
-        """The named nodes of step t, by role."""
-        nodes = {"a": self.a[t], "h": self.h[t], "o": self.o[t], "y_hat": self.y_hat[t]}
+        """The quantities of step t by role: the cell's nodes named after their role
+        (vanilla "a", "h"; LSTM "i", "f", "g", "q", "c", "h"), "o", "y_hat" and, with
+        targets, "L"."""
+        nodes = {role: node for role, node in self.nodes[t].items()
+                 if role != "x" and node.name == f"{role}({t})"}
+        nodes["y_hat"] = self.y_hat[t]
         if self.loss is not None:
             nodes["L"] = self.L[t]
         return nodes
 
 
-def _node(tensor: Tensor, name: str | None, t: int, role: str, **tags) -> Tensor:
-    tensor.name = name
-    tensor.tags = {"t": t, "role": role, **tags}
-    return tensor
-
-
-class Softmaxes(Sequence):
-    """``ŷ(t) = softmax(o(t))`` for t = 0..τ (None at 0), indexed like a list.
-
-    Each ŷ(t) is an ordinary graph node (op "softmax", input o(t)), made on
-    first access and kept: training, which never reads ŷ, pays for no softmax.
+class LanguageModel:
+    """A recurrent language model: inputs x(t) (token ids or dense vectors), one layer of
+    ``cell`` (a kind in :data:`rnn.cells.CELLS`, "rnn", "lstm", "gru", or a Cell), and the
+    softmax head o(t) = c + V h(t). Parameters are named minigrad tensors: the cell's (in
+    its order), then V and c; ``model.<name>`` reads one. ``seed`` is the random
+    seed of the initialisation; ``scale`` replaces each part's default spread; ``options`` go to the
+    cell.
 
     >>> import numpy as np
-    >>> graph = RNN(4, 3, 4).unroll(np.array([0, 2]), np.array([2, 1]))
-    >>> graph.y_hat[2].name, graph.y_hat[2].op, graph.y_hat[2].inputs == (graph.o[2],)
-    ('ŷ(2)', 'softmax', True)
-    >>> graph.y_hat[2] is graph.y_hat[-1], len(graph.y_hat), graph.y_hat[0]
-    (True, 3, None)
+    >>> model = LanguageModel("rnn", input_size=4, hidden_size=3, output_size=4, seed=0)
+    >>> list(model.parameters()), model.kind, model.state_names
+    (['U', 'W', 'b', 'V', 'c'], 'rnn', ('h',))
+    >>> graph = model.unroll(np.array([0, 2, 1]), np.array([2, 1, 3]))
+    >>> graph.loss.backward()
+    >>> graph.h[2].name, model.W.grad.shape
+    ('h(2)', (3, 3))
+    >>> LanguageModel("gru?", 4, 3, 4)
+    Traceback (most recent call last):
+    KeyError: "unknown cell 'gru?'; the cells are ['rnn']"
     """
 
-    def __init__(self, o: list[Tensor | None]):
-        self._o, self._made = o, {}
+    order: tuple[str, ...] | None = None   # the parameters' order, if not cell's then head's
 
-    def __len__(self):
-        return len(self._o)
+    def __init__(self, cell: str | Cell = "rnn", input_size: int | None = None,
+                 hidden_size: int | None = None, output_size: int | None = None, *,
+                 seed: int = 0, scale: float | None = None, **options):
+        if isinstance(cell, Cell):
+            if options or input_size is not None or hidden_size is not None:
+                raise TypeError("a Cell given as the cell carries its own sizes and options")
+        elif cell not in CELLS:
+            raise KeyError(f"unknown cell {cell!r}; the cells are {sorted(CELLS)}")
+        else:
+            cell = CELLS[cell](input_size, hidden_size, **options)
+        self.cell, self.head = cell, SoftmaxHead(cell.hidden_size, output_size)
+        self.input_size, self.hidden_size = cell.input_size, cell.hidden_size
+        self.output_size = self.head.output_size
+        rng = np.random.default_rng(seed)
+        arrays = {**cell.init_parameters(rng, scale), **self.head.init_parameters(rng, scale)}
+        roles = {**{n: cell.role(n) for n in arrays}, "V": "V", "c": "c"}
+        self._params = {name: mg.tensor(arrays[name], requires_grad=True, name=name)
+                        for name in (self.order or arrays)}
+        for name, p in self._params.items():
+            p.tags.update(role=roles[name])
 
-    def __getitem__(self, t):
-        if isinstance(t, slice):
-            return [self[i] for i in range(len(self))[t]]
-        t = range(len(self))[t]  # negative indices count from the end; IndexError past it
-        if t == 0:
-            return None
-        if t not in self._made:
-            with mg.enable_grad():  # a node even when first read inside no_grad()
-                self._made[t] = _node(mg.softmax(self._o[t], axis=0), f"ŷ({t})", t, "y_hat")
-        return self._made[t]
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], cell: str = "rnn", **options
+                    ) -> "LanguageModel":
+        """A model with the given parameter arrays (copied, as float64); the sizes are read
+        off them (the cell's input and recurrent weights, and V, K×H), every array must match.
+
+        >>> import numpy as np
+        >>> arrays = dict(U=np.ones((3, 2)), W=np.eye(3), b=np.zeros(3), V=np.ones((2, 3)),
+        ...               c=np.zeros(2))
+        >>> LanguageModel.from_arrays(arrays).hidden_size
+        3
+        """
+        if cell not in CELLS:
+            raise KeyError(f"unknown cell {cell!r}; the cells are {sorted(CELLS)}")
+        D, H = CELLS[cell].sizes_of(arrays)
+        inputs.require(arrays, ("V",))
+        K = inputs.matrix("V", arrays["V"], SoftmaxHead.symbols["V"]).shape[0]
+        model = cls(cell, D, H, K, **options)
+        checked = inputs.parameters(arrays, model.parameter_shapes(), model.symbols(),
+                                    model.sizes())
+        for name, value in checked.items():
+            model._params[name].data = value
+        return model
+
+    @property
+    def kind(self) -> str:
+        """The cell's kind: "rnn", "lstm", "gru"."""
+        return self.cell.kind
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """The cell's state names, ("h",) or ("h", "c"); h is first."""
+        return self.cell.state_names
+
+    def __getattr__(self, name):
+        params = self.__dict__.get("_params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        """``model.W = tensor`` replaces parameter W by another tensor of its shape (gradcheck
+        and functional transforms pass copies in this way); other attributes are ordinary."""
+        params = self.__dict__.get("_params", {})
+        if name not in params:
+            return super().__setattr__(name, value)
+        if not isinstance(value, Tensor) or value.shape != params[name].shape:
+            raise TypeError(f"parameter {name} can only be replaced by a Tensor of shape "
+                            f"{params[name].shape}, got {type(value).__name__} "
+                            f"{getattr(value, 'shape', '')}")
+        params[name] = value
+
+    def parameters(self) -> dict[str, Tensor]:
+        """The parameters as minigrad tensors by name (the same tensors until one is replaced
+        by assignment)."""
+        return dict(self._params)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Copies of the parameter values as numpy arrays, by name."""
+        return {name: p.data.copy() for name, p in self._params.items()}
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's shape by name, in :meth:`parameters`' order."""
+        return {name: p.shape for name, p in self._params.items()}
+
+    def symbols(self) -> dict[str, str]:
+        """Every parameter's shape in letters ("H×D"), for messages."""
+        return {**self.cell.symbols, **self.head.symbols}
+
+    def sizes(self) -> str:
+        """The sizes as messages write them: "H = 3, D = 4, K = 2"."""
+        return f"{self.cell.sizes()}, K = {self.output_size}"
+
+    def set_arrays(self, **arrays) -> None:
+        """Overwrite parameters by name with finite real arrays of the same shape
+        (copied, as float64). Nothing is changed if any array is refused.
+
+        >>> import numpy as np
+        >>> RNN(4, 3, 2).set_arrays(W=np.eye(2))
+        Traceback (most recent call last):
+        ValueError: parameter W must have shape (3, 3) (H×H; H = 3, D = 4, K = 2), got (2, 2)
+        """
+        checked = inputs.parameters(arrays, self.parameter_shapes(), self.symbols(),
+                                    self.sizes(), complete=False)
+        for name, value in checked.items():
+            self._params[name].data = value
+
+    set_params = set_arrays   # the vanilla model's name for it
+
+    def unroll(self, x, y=None, state0=None) -> Unrolled:
+        """Build the graph for inputs ``x`` (and targets ``y``) from the initial state.
+
+        ``x``: integer token ids [τ] or [τ, B] (one-hot inputs: the cell gathers columns of
+        its input weights), or floats [τ, D] or [τ, B, D]. ``y``: integer class ids [τ] or
+        [τ, B], or None for no loss. ``state0``: h(0) for a one-state cell, else a tuple
+        such as (h0, c0); zeros (constants) where None; an array given here becomes a
+        differentiable leaf, a Tensor is used as it is (:func:`rnn.layers.initial_state`).
+        """
+        return self._unroll(self.cell, x, y, state0)
+
+    def _unroll(self, cell: Cell, x, y, state0) -> Unrolled:
+        x = inputs.inputs(x, self.input_size)
+        y = None if y is None else inputs.targets(y, x.tau, x.batch, self.output_size)
+        state0 = layers.initial_state(cell, state0, x.batch)
+        batched = x.batch is not None
+        cell_p, head_p = cell.bind(self._cell_params(), batched), self._head_params(batched)
+        head = (lambda t, state:                             # o(t) = c + V h(t), L(t)
+                self.head.step(head_p, state[0], t, None if y is None else y[t - 1]))
+        trace = layers.unroll(cell, cell_p, x, state0, each_step=head)
+        o = [None, *(step["o"] for step in trace.nodes[1:])]     # ŷ(t) = softmax(o(t)), when read
+        L = [None, *(step["L_t"] for step in trace.nodes[1:])] if y is not None else [None]
+        graph = Unrolled(x.tau, x.batch, trace.states, trace.nodes, o, Softmaxes(o), L)
+        if y is not None:
+            graph.loss = self.head.total(L[1:])             # L = Σ_t L(t)
+        return graph
+
+    def _cell_params(self) -> dict[str, Tensor]:
+        return {name: self._params[name] for name in self.cell.parameter_shapes()}
+
+    def _head_params(self, batched: bool) -> dict[str, Tensor]:
+        return self.head.bind({name: self._params[name] for name in ("V", "c")}, batched)
+
+    def initial_state(self, batch: int | None = None) -> tuple[np.ndarray, ...]:
+        """Zeros for every state, (H,) or (H, B), as arrays for :meth:`step`."""
+        shape = (self.hidden_size,) if batch is None else (self.hidden_size, batch)
+        return tuple(np.zeros(shape) for _ in self.state_names)
+
+    def step(self, state: Sequence[np.ndarray], x) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """One step without a graph, for evaluation and sampling: (state(t), o(t)) as arrays
+        from state(t-1) (arrays, as :meth:`initial_state` makes them) and x(t): a token id or
+        B ids, or a dense vector (D,) or (B, D). Runs under ``mg.no_grad()``. A bad x(t) gets
+        :meth:`unroll`'s error for the one-step sequence [x(t)].
+
+        >>> import numpy as np
+        >>> model = RNN(4, 3, 2, seed=0)
+        >>> state, o = model.step(model.initial_state(), 2)
+        >>> graph = model.unroll(np.array([2]))
+        >>> bool(np.allclose(o, graph.o[1].data)), bool(np.allclose(state[0], graph.h[1].data))
+        (True, True)
+        """
+        x = inputs.inputs(np.asarray(x)[None], self.input_size)
+        if len(state) != len(self.state_names):
+            raise ValueError(f"the state of the {self.kind} cell is {len(self.state_names)} "
+                             f"array(s) {self.state_names}, got {len(state)}")
+        with mg.no_grad():
+            state = tuple(mg.tensor(inputs.state(name, s, self.hidden_size, x.batch))
+                          for name, s in zip(self.state_names, state))
+            batched = x.batch is not None
+            state = self.cell.step(self.cell.bind(self._cell_params(), batched), state,
+                                   layers.step_input(x, 1), 1)
+            o = self.head.step(self._head_params(batched), state[0], 1)["o"]
+        return tuple(s.data for s in state), o.data
 
 
-class RNN:
-    """The seed's RNN with parameters ``U`` (H×D), ``W`` (H×H), ``V`` (K×H),
-    ``b`` (H,), ``c`` (K,) as named minigrad tensors.
+class RNN(LanguageModel):
+    """The source chapter's RNN (Deep Learning §10.2) with parameters ``U`` (H×D), ``W``
+    (H×H), ``V`` (K×H), ``b`` (H,), ``c`` (K,) as named minigrad tensors: the
+    :class:`LanguageModel` with the vanilla cell (:class:`rnn.cells.VanillaCell`).
 
     >>> import numpy as np
     >>> from rnn import RNN
@@ -101,23 +292,11 @@ class RNN:
     ('h(2)', (3,), (3, 3))
     """
 
+    order = PARAMETER_NAMES
+
     def __init__(self, input_size: int, hidden_size: int, output_size: int, *,
                  seed: int = 0, scale: float | None = None):
-        input_size, hidden_size, output_size = (
-            inputs.size(what, size) for what, size in (("input_size", input_size),
-                                                       ("hidden_size", hidden_size),
-                                                       ("output_size", output_size)))
-        rng = np.random.default_rng(seed)
-        D, H, K = input_size, hidden_size, output_size
-        s = (lambda fan_in: scale if scale is not None else 1.0 / np.sqrt(fan_in))
-        self.input_size, self.hidden_size, self.output_size = D, H, K
-        self.U = mg.tensor(rng.normal(0.0, s(D), (H, D)), requires_grad=True, name="U")
-        self.W = mg.tensor(rng.normal(0.0, s(H), (H, H)), requires_grad=True, name="W")
-        self.V = mg.tensor(rng.normal(0.0, s(H), (K, H)), requires_grad=True, name="V")
-        self.b = mg.tensor(np.zeros(H), requires_grad=True, name="b")
-        self.c = mg.tensor(np.zeros(K), requires_grad=True, name="c")
-        for name in PARAMETER_NAMES:
-            self.parameters()[name].tags.update(role=name)
+        super().__init__("rnn", input_size, hidden_size, output_size, seed=seed, scale=scale)
 
     @classmethod
     def from_arrays(cls, U, W, V, b, c) -> "RNN":
@@ -129,31 +308,11 @@ class RNN:
         Traceback (most recent call last):
         ValueError: parameter U must be a matrix H×D with H, D ≥ 1, got shape (4,)
         """
-        (H, D), (K, _) = (inputs.matrix(name, value, SHAPES[name]).shape
-                          for name, value in (("U", U), ("V", V)))
+        D, H = VanillaCell.sizes_of({"U": U})
+        K = inputs.matrix("V", V, SoftmaxHead.symbols["V"]).shape[0]
         model = cls(D, H, K)
-        model.set_params(U=U, W=W, V=V, b=b, c=c)
+        model.set_arrays(U=U, W=W, V=V, b=b, c=c)
         return model
-
-    def parameters(self) -> dict[str, Tensor]:
-        """``{"U": U, "W": W, "V": V, "b": b, "c": c}``, in that order."""
-        return {name: getattr(self, name) for name in PARAMETER_NAMES}
-
-    def set_params(self, **arrays) -> None:
-        """Overwrite parameters by name with finite real arrays of the same shape
-        (copied, as float64). Nothing is changed if any array is refused.
-
-        >>> import numpy as np
-        >>> RNN(4, 3, 2).set_params(W=np.eye(2))
-        Traceback (most recent call last):
-        ValueError: parameter W must have shape (3, 3) (H×H; H = 3, D = 4, K = 2), got (2, 2)
-        """
-        params = self.parameters()
-        sizes = f"H = {self.hidden_size}, D = {self.input_size}, K = {self.output_size}"
-        shapes = {name: p.shape for name, p in params.items()}
-        for name, value in inputs.parameters(arrays, shapes, SHAPES, sizes,
-                                             complete=False).items():
-            params[name].data = value
 
     def unroll(self, x, y=None, h0=None, *, activation=mg.tanh) -> Unrolled:
         """Build the graph for inputs ``x`` (and targets ``y``) from ``h(0) = h0``.
@@ -162,47 +321,10 @@ class RNN:
         columns of U), or floats [τ, D] or [τ, B, D]. ``y``: integer class ids
         [τ] or [τ, B], or None for no loss. ``h0``: (H,) or (H, B); zeros (a
         constant) by default; an array given here becomes a differentiable
-        leaf, a Tensor is used as it is. ``activation``: the seed's tanh, or
+        leaf, a Tensor is used as it is. ``activation``: the chapter's tanh, or
         another elementwise minigrad function returning a new node (the gradient
         analysis in :mod:`rnn.analysis` uses a linear one).
         """
-        x, tokens, tau, batch = inputs.inputs(x, self.input_size)
-        y = None if y is None else inputs.targets(y, tau, batch, self.output_size)
-        h0 = self._initial_state(h0, batch)
-        b = self.b if batch is None else mg.reshape(self.b, shape=(-1, 1)).named("b", role="b")
-        c = self.c if batch is None else mg.reshape(self.c, shape=(-1, 1)).named("c", role="c")
-
-        o_list = [None]
-        graph = Unrolled(tau, batch, h=[h0], a=[None], o=o_list, y_hat=Softmaxes(o_list), L=[None])
-        for t in range(1, tau + 1):
-            x_t = x[t - 1]
-            if tokens:                                          # U x(t) for one-hot x(t)
-                Ux = _node(self.U[:, x_t], f"U x({t})", t, "Ux", x=x_t)
-            else:
-                x_col = _node(mg.tensor(x_t if batch is None else x_t.T), f"x({t})", t, "x")
-                Ux = _node(self.U @ x_col, f"U x({t})", t, "Ux")
-            Wh = _node(self.W @ graph.h[t - 1], f"W h({t - 1})", t, "Wh")
-            a = _node(_node(b + Wh, None, t, "b+Wh") + Ux, f"a({t})", t, "a")  # a(t) = b + W h(t-1) + U x(t)
-            h = _node(activation(a), f"h({t})", t, "h")                          # h(t) = tanh(a(t))
-            Vh = _node(self.V @ h, f"V h({t})", t, "Vh")
-            o = _node(c + Vh, f"o({t})", t, "o")                                 # o(t) = c + V h(t)
-            for store, value in ((graph.a, a), (graph.h, h), (graph.o, o)):  # ŷ(t) = softmax(o(t)),
-                store.append(value)                                          # made when read
-            if y is not None:                                   # L(t) = -log ŷ(t)[y(t)], by log-sum-exp
-                L_t = mg.cross_entropy(o, y[t - 1], reduction="sum", axis=0)
-                graph.L.append(_node(L_t, f"L({t})", t, "L_t", y=y[t - 1]))
-        if y is not None:
-            graph.loss = mg.stack(graph.L[1:]).sum().named("L", role="L")         # L = Σ_t L(t)
-        return graph
-
-    def _initial_state(self, h0, batch):
-        if h0 is None:
-            shape = (self.hidden_size,) if batch is None else (self.hidden_size, batch)
-            return mg.tensor(np.zeros(shape)).named("h(0)", t=0, role="h")
-        if isinstance(h0, Tensor):
-            inputs.state_shape("h0", h0.shape, self.hidden_size, batch)
-            inputs.finite("h0", h0.data)
-        else:
-            h0 = mg.tensor(inputs.state("h0", h0, self.hidden_size, batch), requires_grad=True)
-        return h0.named("h(0)", t=0, role="h")
-
+        cell = self.cell if activation is mg.tanh else VanillaCell(
+            self.input_size, self.hidden_size, activation=activation)
+        return self._unroll(cell, x, y, h0)

@@ -124,7 +124,7 @@ def test_grad_norms_of_tiny_gradients_do_not_underflow():
     ~1e-11 of its norm (found by the s^k law on a saturated softmax)."""
     h = [mg.tensor(np.zeros(2), requires_grad=True) for _ in range(2)]
     h[0].grad, h[1].grad = np.array([3e-160, 4e-160]), np.array([0.0, 0.0])
-    norms = grad_norms(Unrolled(1, None, h, [None, None], [None, None], [None, None]))
+    norms = grad_norms(Unrolled(1, None, {"h": h}, [None, {}], [None, None], [None, None]))
     assert norms[0] == pytest.approx(5e-160, rel=1e-15) and norms[1] == 0
 
 

@@ -19,7 +19,8 @@ to a step is an integer id array (one-hot inputs: ``W x(t)`` gathers the columns
 
 A cell implements ``kind``, ``state_names``, :meth:`Cell.parameter_shapes`,
 :meth:`Cell.init_parameters`, :meth:`Cell.step`, :meth:`Cell.to_torch` and
-:meth:`Cell.from_torch`; the base class does the rest. Sketch of a cell (a one-gate "leaky" cell, not in the library)::
+:meth:`Cell.from_torch`; the base class does the rest. Sketch of a cell (a "leaky" cell, not
+in the library)::
 
     class LeakyCell(Cell):
         kind, state_names = "leaky", ("h",)
@@ -30,7 +31,8 @@ A cell implements ``kind``, ``state_names``, :meth:`Cell.parameter_shapes`,
                     "W": (self.hidden_size, self.hidden_size)}
 
         def init_parameters(self, rng, scale):
-            return {n: rng.normal(0.0, scale or 0.1, s) for n, s in self.parameter_shapes().items()}
+            shapes = self.parameter_shapes()
+            return {n: rng.normal(0.0, scale or 0.1, s) for n, s in shapes.items()}
 
         def step(self, p, state, x, t):
             (h,) = state
@@ -48,7 +50,7 @@ import minigrad as mg
 from minigrad import Tensor
 from rnn import inputs
 
-__all__ = ["Cell", "tag"]
+__all__ = ["Cell", "tag", "as_columns"]
 
 
 def tag(tensor: Tensor, name: str | None, t: int, role: str, **tags) -> Tensor:
@@ -62,6 +64,17 @@ def tag(tensor: Tensor, name: str | None, t: int, role: str, **tags) -> Tensor:
     tensor.name = name
     tensor.tags = {"t": t, "role": role, **tags}
     return tensor
+
+
+def as_columns(params: Mapping[str, Tensor], batched: bool, roles: Mapping[str, str] = {}
+               ) -> dict[str, Tensor]:
+    """The parameters as a step uses them: as they are for one sequence; for a batch each 1-D
+    bias becomes one (n, 1) column node (broadcasting over the B columns), made once per
+    unroll, named like the parameter and tagged with its role (``roles``, else its name)."""
+    if not batched:
+        return dict(params)
+    return {name: (mg.reshape(p, shape=(-1, 1)).named(name, role=roles.get(name, name))
+                   if p.ndim == 1 else p) for name, p in params.items()}
 
 
 class Cell:
@@ -123,6 +136,15 @@ class Cell:
         raise NotImplementedError
 
     # -- what the base class does for every cell -------------------------------------------
+    @classmethod
+    def sizes_of(cls, arrays: Mapping) -> tuple[int, int]:
+        """(input_size, hidden_size) read off parameter arrays: D from the columns of "W_ih"
+        (G·H × D) and H from those of "W_hh" (G·H × H), PyTorch's layout; a cell with other
+        names overrides this. Each is checked to be a non-empty matrix first."""
+        W_ih, W_hh = (inputs.matrix(name, arrays.get(name), cls.symbols.get(name, "rows×columns"))
+                      for name in ("W_ih", "W_hh"))
+        return W_ih.shape[1], W_hh.shape[1]
+
     def sizes(self) -> str:
         """The sizes as messages write them: "H = 3, D = 4"."""
         return f"H = {self.hidden_size}, D = {self.input_size}"
@@ -156,10 +178,7 @@ class Cell:
         """The per-unroll views every step uses: the parameters themselves, except that for a
         batch each 1-D bias becomes one (n, 1) column node, made once and named like the
         parameter (it broadcasts over the B columns)."""
-        if not batched:
-            return dict(params)
-        return {name: (mg.reshape(p, shape=(-1, 1)).named(name, role=self.role(name))
-                       if p.ndim == 1 else p) for name, p in params.items()}
+        return as_columns(params, batched, self.roles)
 
     @staticmethod
     def node(tensor: Tensor, symbol: str, t: int, **tags) -> Tensor:

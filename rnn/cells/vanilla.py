@@ -1,4 +1,5 @@
-"""The seed's vanilla cell (Deep Learning §10.2, eq. 10.8-10.9 without the output layer)::
+"""The vanilla cell of the source chapter (Deep Learning §10.2, eq. 10.8-10.9 without the
+output layer)::
 
     a(t) = b + W h(t-1) + U x(t)        h(t) = tanh(a(t))
 
@@ -12,13 +13,14 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import Tensor
+from rnn import inputs
 from rnn.cells.base import Cell, tag
 
 __all__ = ["VanillaCell"]
 
 
 class VanillaCell(Cell):
-    """a(t) = b + W h(t-1) + U x(t), h(t) = activation(a(t)) (tanh, the seed's, by default;
+    """a(t) = b + W h(t-1) + U x(t), h(t) = activation(a(t)) (tanh, the chapter's, by default;
     :mod:`rnn.analysis` uses a linear one). Nodes of step t, in the order they are made:
     "U x(t)" (role "Ux"; for dense inputs after the model's "x(t)"), "W h(t-1)" ("Wh"), an
     unnamed b + W h(t-1) ("b+Wh"), "a(t)" and "h(t)".
@@ -42,6 +44,13 @@ class VanillaCell(Cell):
     def __init__(self, input_size: int, hidden_size: int, *, activation=mg.tanh):
         super().__init__(input_size, hidden_size)
         self.activation = activation
+
+    @classmethod
+    def sizes_of(cls, arrays: Mapping) -> tuple[int, int]:
+        """(D, H) from U (H×D)."""
+        inputs.require(arrays, ("U",))
+        H, D = inputs.matrix("U", arrays["U"], cls.symbols["U"]).shape
+        return D, H
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         H, D = self.hidden_size, self.input_size

@@ -1,4 +1,4 @@
-"""Hessian- and Gauss-Newton-vector products of the seed's RNN loss, in plain numpy.
+"""Hessian- and Gauss-Newton-vector products of the vanilla RNN's loss, in plain numpy.
 
 The second-order counterpart of :mod:`rnn.oracles.vanilla`, and like it an oracle that never
 imports minigrad. The model (rnn.oracles.vanilla's, Deep Learning §10.2), for t = 1..τ::
@@ -72,7 +72,7 @@ DIRECTION_NAMES = ("U", "W", "V", "b", "c", "h0")
 
 @dataclass(frozen=True)
 class SecondOrderResult:
-    """Loss, gradients and one curvature-vector product of the seed's RNN.
+    """Loss, gradients and one curvature-vector product of the vanilla RNN.
 
     ``loss`` and ``grads`` are :func:`rnn.oracles.vanilla.bptt`'s. ``product`` maps "U", "W",
     "V", "b", "c", "h0" to the block of H v (:func:`hvp`) or G v (:func:`gnvp`), each

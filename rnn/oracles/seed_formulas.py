@@ -1,4 +1,7 @@
-"""The seed's back-propagation formulas *as printed*, for comparison only.
+"""The source chapter's back-propagation formulas *as printed*, for comparison only.
+
+"Seed" in this module's name and functions (``seed_bptt``, ``SEED_ERRORS``) means the seed
+text of this project, Deep Learning §10.2 as quoted to it, never a random seed.
 
 Never use these to train anything: they are here so that tests and docs can show,
 with numbers, that the text is wrong where rnn.oracles.vanilla (the corrected oracle) is right.

@@ -1,7 +1,7 @@
-"""Analytic back-propagation through time for the seed's RNN, in plain numpy.
+"""Analytic back-propagation through time for the vanilla RNN, in plain numpy.
 
 This is the oracle the autodiff engine is checked against, so it never imports
-minigrad. The model (Deep Learning §10.2, as the seed states it once its typos are
+minigrad. The model (Deep Learning §10.2, as the source chapter states it once its typos are
 fixed), for t = 1..τ, with column vectors::
 
     a(t) = b + W h(t-1) + U x(t)        h(t) = tanh(a(t))
@@ -13,8 +13,10 @@ and (H, B) for a batch of B sequences (batch on the trailing axis). Inputs ``x``
 integer token ids [τ] or [τ, B] (a one-hot x(t), so ``U x(t)`` is column
 ``U[:, x(t)]``) or floats [τ, D] or [τ, B, D]; targets ``y`` are ints [τ] or [τ, B].
 
-The backward pass follows the book's equations 10.17-10.28 with the seed's errors
-corrected; docs/seed_errata.md lists what the seed prints and why it is wrong.
+The backward pass follows the book's equations 10.17-10.28 with the source
+chapter's errors corrected; docs/seed_errata.md lists what the chapter prints and why it is
+wrong. ("Seed" in the names seed_errata and rnn.oracles.seed_formulas means that source
+chapter, the project's seed text; the models' ``seed=`` arguments are random seeds.)
 """
 from __future__ import annotations
 
@@ -72,7 +74,7 @@ def forward(U, W, V, b, c, x, h0=None) -> Forward:
 
 
 def bptt(U, W, V, b, c, x, y, h0=None) -> BPTTResult:
-    """Loss and exact gradients of the seed's RNN by back-propagation through time.
+    """Loss and exact gradients of the vanilla RNN by back-propagation through time.
 
     ``h0`` is h(0), (H,) or (H, B); zeros when None (its gradient is still reported).
 
@@ -92,7 +94,7 @@ def bptt(U, W, V, b, c, x, y, h0=None) -> BPTTResult:
 
 
 def bptt_with_rules(U, W, V, b, c, x, y, h0, dL_do_rule, next_dL_dh_rule):
-    """:func:`bptt` with the two rules that the seed misprints passed in, shaped like
+    """:func:`bptt` with the two rules that the source chapter misprints passed in, shaped like
     :func:`dL_do_10_18` and :func:`next_dL_dh_10_21`; rnn.oracles.seed_formulas substitutes
     the printed versions to show what they would compute."""
     U, W, V, b, c, x, tokens, single = _check_params_and_inputs(U, W, V, b, c, x)

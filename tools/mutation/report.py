@@ -22,7 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"engine": "minigrad/tensor.py", "op table": "minigrad/ops.py",
-           "testing": "minigrad/testing/", "oracle": "rnn/oracles/"}
+           "testing": "minigrad/testing/", "oracle": "rnn/oracles/",
+           "input checks": "rnn/inputs.py"}
 GOALS = {"engine": 0.90, "op table": 0.95, "oracle": 0.95}
 STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests",
           36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
