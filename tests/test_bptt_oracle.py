@@ -10,28 +10,20 @@ import rnn.oracles.vanilla
 import rnn.oracles.seed_formulas
 from rnn.oracles.vanilla import bptt, forward
 from rnn.oracles.seed_formulas import (seed_bptt, seed_dL_do, seed_next_dL_dh_10_20,
-                               seed_next_dL_dh_10_21)
+                                       seed_next_dL_dh_10_21)
 from minigrad.testing import assert_roundoff_equal
-from minigrad.testing.rnn import PARAMETER_NAMES as NAMES, RNNProblem, make_problem, rnn_problems
+from minigrad.testing.rnn import (PARAMETER_NAMES as NAMES, RNNProblem,
+                                  assert_matches_central_differences, make_problem,
+                                  misses_central_differences, rnn_problems)
 
-# Central differences D(ε) = (f(θ+ε) − f(θ−ε)) / 2ε in float64 carry a truncation error of
-# about ε²/6·|∂³L| and a rounding error of about ε_mach·|L|/ε ≈ 2e-10·|L| (a few ulp of the
-# loss, divided by 2ε). With ε = 1e-6 and losses up to ~10³ (τ·B ≤ 48 steps), an absolute
-# 1e-6 covers the rounding and a relative 1e-5 covers truncation for ordinary curvature.
-# Where W is large and gradients explode, ∂³L is so large that truncation alone exceeds
-# that (Hypothesis found ∂L/∂h(0) ≈ −5.7e4 missed by 3e-4 relative at W scale ≈ 3), so the
-# band also adds the observed |D(2ε) − D(ε)|: D(2ε) has 4× the truncation error of D(ε),
-# so this is about 3× D(ε)'s own truncation error (plus its rounding noise). A wrong
-# formula misses by O(1) relative (see the seed tests below), far outside this band.
-EPS = 1e-6
-ATOL, RTOL = 1e-6, 1e-5
-# The problems are minigrad.testing.rnn.rnn_problems: scales up to 10 (tanh saturated, W
-# large enough that gradients explode) stay inside this band (checked with 1000 examples).
+# Gradients are compared with central differences within the band minigrad.testing.rnn
+# explains; the problems are its rnn_problems: scales up to 10 (tanh saturated, W large
+# enough that gradients explode) stay inside that band (checked with 1000 examples).
 
 
 def reference_loss(U, W, V, b, c, x, y, h0=None):
-    """L written out directly, sharing nothing with rnn.oracles.vanilla: inputs as explicit one-hot
-    or dense column matrices, one time step at a time."""
+    """L written out directly, sharing nothing with rnn.oracles.vanilla: inputs as explicit
+    one-hot or dense column matrices, one time step at a time."""
     H, D = U.shape
     X = np.eye(D)[x] if np.issubdtype(x.dtype, np.integer) else x      # [τ, (B,) D]
     X = X if X.ndim == 3 else X[:, None, :]
@@ -55,42 +47,6 @@ def output_loss(o, y_t):
     p = p / p.sum(axis=0)
     y_t = np.atleast_1d(y_t)
     return -np.log(p[y_t, np.arange(len(y_t))]).sum()
-
-
-def central_differences(f, a, eps=EPS):
-    """∂f/∂a by central differences with step eps, entry by entry (a is not changed)."""
-    a, grad = np.array(a, dtype=np.float64), np.empty(np.shape(a))
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        f_plus = f(a)
-        a[i] = old - eps
-        grad[i] = (f_plus - f(a)) / (2 * eps)
-        a[i] = old
-    return grad
-
-
-def central_differences_with_band(f, a):
-    """D(ε) and the allowed difference from it, entry by entry (see the top of the file)."""
-    numeric = central_differences(f, a)
-    truncation = np.abs(central_differences(f, a, 2 * EPS) - numeric)
-    return numeric, ATOL + RTOL * np.abs(numeric) + truncation
-
-
-def assert_matches_central_differences(analytic, f, a, what):
-    numeric, band = central_differences_with_band(f, a)
-    assert np.shape(analytic) == np.shape(numeric), what
-    error = np.abs(analytic - numeric)
-    worst = tuple(int(i) for i in np.unravel_index(np.argmax(error - band), band.shape))
-    assert np.all(error <= band), (
-        f"{what} at {worst}: analytic {analytic[worst]!r}, central differences "
-        f"{numeric[worst]!r}, allowed difference {band[worst]:.3g}")
-
-
-def misses_central_differences(analytic, f, a, factor=1000):
-    """True when analytic is off by more than factor × the allowed difference somewhere."""
-    numeric, band = central_differences_with_band(f, a)
-    return bool(np.max(np.abs(analytic - numeric) / band) > factor)
 
 
 def loss_of(p: RNNProblem, name):
