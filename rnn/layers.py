@@ -49,12 +49,13 @@ def initial_state(cell: Cell, state0, batch: int | None) -> tuple[Tensor, ...]:
     to be (H,) for one sequence or (H, B) for a batch; the messages call them h0, c0, ….
     """
     names = cell.state_names
-    if state0 is None or isinstance(state0, (Tensor, np.ndarray)) and len(names) == 1:
+    if state0 is None:
+        state0 = (None,) * len(names)
+    elif isinstance(state0, (Tensor, np.ndarray)) and len(names) == 1:
         state0 = (state0,)
     if not isinstance(state0, Sequence) or isinstance(state0, str) or len(state0) != len(names):
         raise ValueError(f"the initial state of the {cell.kind} cell is {len(names)} "
                          f"array(s) ({', '.join(n + '0' for n in names)}), got {state0!r:.80}")
-    state0 = tuple(state0) + (None,) * (len(names) - len(state0))
     return tuple(_initial(f"{name}0", name, value, cell.hidden_size, batch)
                  for name, value in zip(names, state0))
 

@@ -310,8 +310,10 @@ def test_bad_initial_states_are_refused_naming_the_state(kind):
         with pytest.raises(ValueError, match=rf"^{name}0 must have shape \(3,\) "
                                              rf"\(hidden\[, batch\]\), got \(4,\)"):
             model.unroll(x, state0=wrong)
+        batch_good = tuple(np.zeros((3, 2)) for _ in names)
+        one_column = batch_good[:i] + (np.zeros(3),) + batch_good[i + 1:]
         with pytest.raises(ValueError, match=rf"^{name}0 must have shape \(3, 2\)"):
-            model.unroll(batch_x, state0=good)
+            model.unroll(batch_x, state0=one_column)
         nan = good[:i] + (np.array([0.0, np.nan, 0.0]),) + good[i + 1:]
         with pytest.raises(ValueError, match=rf"^{name}0 contains non-finite values"):
             model.unroll(x, state0=nan)

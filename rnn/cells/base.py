@@ -141,7 +141,8 @@ class Cell:
         """(input_size, hidden_size) read off parameter arrays: D from the columns of "W_ih"
         (G·H × D) and H from those of "W_hh" (G·H × H), PyTorch's layout; a cell with other
         names overrides this. Each is checked to be a non-empty matrix first."""
-        W_ih, W_hh = (inputs.matrix(name, arrays.get(name), cls.symbols.get(name, "rows×columns"))
+        inputs.require(arrays, ("W_ih", "W_hh"))
+        W_ih, W_hh = (inputs.matrix(name, arrays[name], cls.symbols.get(name, "rows×columns"))
                       for name in ("W_ih", "W_hh"))
         return W_ih.shape[1], W_hh.shape[1]
 
