@@ -1,5 +1,5 @@
-"""The second-order oracle (rnn.oracles.rop): H v by Pearlmutter's R-operator and the Gauss-Newton
-product G v, against central differences of the BPTT oracle's gradients, closed forms
+"""The second-order oracle (rnn.oracles.rop): H v by Pearlmutter's R-operator and the
+Gauss-Newton product G v, against central differences of the BPTT oracle's gradients, closed forms
 written here independently, and the structure every Hessian has (symmetry, linearity)."""
 import ast
 import doctest
@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import example, given, strategies as st
 
-from minigrad.testing import assert_roundoff_equal
-from minigrad.testing.rnn import RNNProblem, make_problem, rnn_problems
 import rnn.oracles.rop
 from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import RNNProblem, make_problem, rnn_problems
