@@ -16,11 +16,32 @@ by walking back from the new state through the nodes tagged with step t.
 >>> trace = unroll(cell, cell.bind(p, batched=False), x, initial_state(cell, None, None))
 >>> trace.states["h"][3].name, sorted(trace.nodes[2])
 ('h(3)', ['Ux', 'Wh', 'a', 'b+Wh', 'h'])
+
+``checkpoint=`` (a number of segments, "sqrt" or a :class:`rnn.schedule.Budget`) cuts the
+steps into segments (:mod:`rnn.schedule`): in each, all steps but the last are one
+:func:`minigrad.checkpoint` node recomputed in backward, the last is an ordinary step,
+stored. Such a trace keeps the stored steps (and state(0)) whole and nothing else:
+reading another step's state or nodes raises :class:`NotKept`, naming the step and its
+segment.
+
+>>> for w in p.values():
+...     w.requires_grad = True
+>>> trace = unroll(cell, cell.bind(p, batched=False), x, initial_state(cell, None, None),
+...                checkpoint=2)
+>>> trace.schedule.stored(), trace.states["h"][3].name, sorted(trace.nodes[3])
+((0, 1, 3), 'h(3)', ['Ux', 'Wh', 'a', 'b+Wh', 'h'])
+>>> trace.nodes[3]["Wh"].inputs[1].name, trace.nodes[3]["Wh"].inputs[1].op
+('steps 2..2', 'checkpoint')
+>>> trace.states["h"][2]
+Traceback (most recent call last):
+rnn.layers.NotKept: h(2) is not kept: step 2 is inside the checkpointed segment 'steps 2..2', \
+recomputed in backward and freed; this unroll keeps the steps 0, 1, 3 (unroll without \
+checkpoint= to keep every node of every step)
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,16 +49,54 @@ import minigrad as mg
 from minigrad import Tensor
 from rnn import inputs
 from rnn.cells.base import Cell, tag
+from rnn.schedule import Schedule, Segment, plan
 
-__all__ = ["Trace", "unroll", "initial_state", "step_input"]
+__all__ = ["Trace", "unroll", "initial_state", "step_input", "Kept", "NotKept"]
 
 
 @dataclass
 class Trace:
     """What one unroll recorded: ``states[name]`` is [s(0), s(1), ..., s(τ)] for each of the
-    cell's state names, ``nodes[t]`` the tagged nodes of step t by role (None at t = 0)."""
-    states: dict[str, list[Tensor]]
-    nodes: list[dict[str, Tensor] | None]
+    cell's state names, ``nodes[t]`` the tagged nodes of step t by role (None at t = 0).
+    A checkpointed unroll has its ``schedule`` and keeps the stored steps only (both are
+    then :class:`Kept`). ``losses``: given a loss role, the terms of the loss in order
+    (each step's, or for a checkpointed unroll each segment node's sum and each stored
+    step's)."""
+    states: dict[str, Sequence[Tensor]]
+    nodes: Sequence[dict[str, Tensor] | None]
+    schedule: Schedule | None = None
+    losses: list[Tensor] = field(default_factory=list)
+
+
+class NotKept(LookupError):
+    """A checkpointed unroll was asked for a node it did not keep (a state inside a
+    segment, or any step's nodes): the message names the step and its segment."""
+
+
+class Kept(Sequence):
+    """[v(0), …, v(τ)] of a checkpointed unroll, indexed by step like a list: the entries
+    of the steps it kept; any other step raises :class:`NotKept`. ``label`` names an
+    entry in messages (``"h({t})"``)."""
+
+    def __init__(self, label: str, items: dict[int, object], schedule: Schedule):
+        self._label, self._items, self._schedule = label, items, schedule
+
+    def __len__(self):
+        return self._schedule.tau + 1
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self[i] for i in range(len(self))[t]]
+        t = range(len(self))[t]  # negative indices count from the end; IndexError past it
+        if t in self._items:
+            return self._items[t]
+        stored = self._schedule.stored()
+        steps = ", ".join(map(str, stored)) if len(stored) <= 6 else (
+            f"{', '.join(map(str, stored[:3]))}, …, {stored[-1]} ({len(stored)} steps)")
+        raise NotKept(f"{self._label.format(t=t)} is not kept: step {t} is inside the "
+                      f"checkpointed segment '{self._schedule.segment_of(t).name}', recomputed "
+                      f"in backward and freed; this unroll keeps the steps {steps} "
+                      "(unroll without checkpoint= to keep every node of every step)")
 
 
 def initial_state(cell: Cell, state0, batch: int | None) -> tuple[Tensor, ...]:
@@ -80,27 +139,99 @@ def step_input(x: inputs.Inputs, t: int):
 
 
 def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs, state0: tuple[Tensor, ...],
-           each_step: Callable[[int, tuple[Tensor, ...]], Mapping[str, Tensor]] | None = None
-           ) -> Trace:
+           each_step: Callable[[Mapping[str, Tensor], int, tuple[Tensor, ...]],
+                               Mapping[str, Tensor]] | None = None, *,
+           checkpoint=None, loss: str | None = None) -> Trace:
     """Run ``cell`` over the checked inputs ``x`` from ``state0`` (:func:`initial_state`) with
-    the bound parameters ``p`` (``cell.bind``). ``each_step(t, state(t))``, when given, runs
-    right after step t and returns more nodes of step t by role, recorded with the cell's
-    (the model builds its head there, so the nodes are made in the chapter's order).
+    the bound parameters ``p`` (``cell.bind``). ``each_step(p, t, state(t))``, when given,
+    runs right after step t and returns more nodes of step t by role, recorded with the
+    cell's (the model builds its head there, so the nodes are made in the chapter's order);
+    every tensor it reads that needs a gradient must come from ``p`` (which may hold more
+    than the cell's parameters), so that a checkpointed segment is a function of its inputs.
+
+    ``checkpoint``: None (every node kept), or a schedule (:func:`rnn.schedule.plan`): the
+    recomputed steps of each segment are one :func:`minigrad.checkpoint` node over (state,
+    ``p``), its stored step an ordinary step. The segment's node returns its last state and,
+    given ``loss`` (a role of ``each_step``'s nodes, "L_t" for the head), that role summed
+    over its steps; ``Trace.losses`` lists these sums and the stored steps' terms in order.
     """
-    trace = Trace({name: [s] for name, s in zip(cell.state_names, state0)}, [None])
+    schedule = plan(x.tau, checkpoint)
+    trace = Trace({name: {0: s} for name, s in zip(cell.state_names, state0)}, {0: None},
+                  schedule)
     state = state0
-    for t in range(1, x.tau + 1):
-        state = cell.step(p, state, step_input(x, t), t)
-        if not isinstance(state, tuple) or len(state) != len(cell.state_names):
-            raise TypeError(f"{type(cell).__name__}.step must return a tuple of "
-                            f"{len(cell.state_names)} tensors {cell.state_names}, "
-                            f"got {state!r:.80}")
+    for segment in (Segment(t, t) for t in range(1, x.tau + 1)) if schedule is None else (
+            schedule.segments):
+        if len(segment) > 1:
+            state, part = _segment_node(cell, p, x, state, segment, each_step, loss)
+            if part is not None:
+                trace.losses.append(part)
+        t = segment.stop
+        state, trace.nodes[t] = _kept_step(cell, p, x, state, t, each_step)
         for name, s in zip(cell.state_names, state):
-            trace.states[name].append(s)
-        trace.nodes.append(nodes_of_step(state, t))
-        if each_step is not None:
-            trace.nodes[t].update(each_step(t, state))
+            trace.states[name][t] = s
+        if loss is not None:
+            trace.losses.append(trace.nodes[t][loss])
+    if schedule is None:
+        trace.states = {name: list(steps.values()) for name, steps in trace.states.items()}
+        trace.nodes = list(trace.nodes.values())
+    else:
+        trace.states = {name: Kept(f"{name}({{t}})", steps, schedule)
+                        for name, steps in trace.states.items()}
+        trace.nodes = Kept("the nodes of step {t}", trace.nodes, schedule)
     return trace
+
+
+def _step(cell: Cell, p, state: tuple[Tensor, ...], x_t, t: int) -> tuple[Tensor, ...]:
+    """state(t) = cell.step(state(t-1), x(t)), checked to be one tensor per state."""
+    state = cell.step(p, state, x_t, t)
+    if not isinstance(state, tuple) or len(state) != len(cell.state_names):
+        raise TypeError(f"{type(cell).__name__}.step must return a tuple of "
+                        f"{len(cell.state_names)} tensors {cell.state_names}, "
+                        f"got {state!r:.80}")
+    return state
+
+
+def _kept_step(cell: Cell, p, x, state, t: int, each_step):
+    """Step t as the graph keeps it: (state(t), every tagged node of step t by role)."""
+    state = _step(cell, p, state, step_input(x, t), t)
+    nodes = nodes_of_step(state, t)
+    if each_step is not None:
+        nodes.update(each_step(p, t, state))
+    return state, nodes
+
+
+def _segment_node(cell: Cell, p, x, state, segment: Segment, each_step, loss):
+    """The recomputed steps of ``segment`` as one checkpoint node over (state, p):
+    (state(stop − 1), their loss sum or None), cut from the node."""
+    names, n = list(p), len(state)
+
+    def steps(*tensors):
+        return _recomputed(cell, dict(zip(names, tensors[n:])), x, tensors[:n], segment,
+                           each_step, loss)
+
+    outs = mg.checkpoint(steps, *state, *p.values(), name=segment.name)
+    if isinstance(outs, Tensor):  # one output is the node itself
+        return (outs,), None
+    return tuple(outs[:n]), outs[n] if loss is not None else None
+
+
+def _recomputed(cell: Cell, p, x, state, segment: Segment, each_step, loss):
+    """Steps segment.start..stop − 1 from ``state`` (through the segment's parts, each a
+    checkpoint node and a kept step, when it has parts): state(stop − 1), and with
+    ``loss`` the sum of that role over the steps, named "L(start..stop − 1)"."""
+    terms = []
+    for part in segment.parts or (Segment(t, t) for t in range(segment.start, segment.stop)):
+        if len(part) > 1:
+            state, term = _segment_node(cell, p, x, state, part, each_step, loss)
+            terms.append(term)
+        state, nodes = _kept_step(cell, p, x, state, part.stop, each_step)
+        if loss is not None:
+            terms.append(nodes[loss])
+    if loss is None:
+        return state[0] if len(state) == 1 else tuple(state)  # one output: the node itself
+    total = mg.stack(terms).sum().named(f"L({segment.start}..{segment.stop - 1})",
+                                         role="L_segment")
+    return (*state, total)
 
 
 def nodes_of_step(outputs: Sequence[Tensor], t: int) -> dict[str, Tensor]:

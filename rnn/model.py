@@ -26,6 +26,7 @@ from minigrad import Tensor
 from rnn import inputs, layers
 from rnn.cells import CELLS, Cell, VanillaCell
 from rnn.heads import SoftmaxHead, Softmaxes
+from rnn.schedule import Schedule
 
 __all__ = ["LanguageModel", "RNN", "Unrolled", "Softmaxes", "PARAMETER_NAMES"]
 
@@ -42,7 +43,15 @@ class Unrolled:
     ``graph.a[t]`` is a(t) of the vanilla cell, ``graph.c[t]`` the LSTM's c(t). ``loss`` is
     L, or None when no targets were given. Every node is named (``"h(3)"``) and tagged
     ``{"t": 3, "role": "h"}``. The loss reads o(t) directly, so each ŷ(t) node is made when
-    it is first read (see :class:`Softmaxes`)."""
+    it is first read (see :class:`Softmaxes`).
+
+    A checkpointed graph (``unroll(..., checkpoint=...)``) has its ``schedule``
+    (:class:`rnn.schedule.Schedule`) and keeps the steps ``schedule.stored()`` whole, as
+    the plain graph has them (their states, cell nodes, o(t), ŷ(t), L(t), with their
+    gradients after backward); the steps between them are inside checkpoint nodes, and
+    reading any of their nodes raises :class:`rnn.layers.NotKept`, naming the step and its
+    segment. L sums each segment node's loss (named "L(1..99)") and the stored steps' L(t).
+    """
 
     tau: int
     batch: int | None
@@ -50,8 +59,9 @@ class Unrolled:
     nodes: list[dict[str, Tensor] | None]
     o: list[Tensor | None]
     y_hat: Sequence[Tensor | None]
-    L: list[Tensor | None] = field(default_factory=list)
+    L: Sequence[Tensor | None] = field(default_factory=list)
     loss: Tensor | None = None
+    schedule: Schedule | None = None
 
     @property
     def h(self) -> list[Tensor]:
@@ -63,10 +73,18 @@ class Unrolled:
             raise AttributeError(name)
         if name in self.states:
             return self.states[name]
-        if any(name in step for step in self.nodes[1:]):
-            return [None, *(step.get(name) for step in self.nodes[1:])]
+        steps = range(1, self.tau + 1) if self.schedule is None else self.schedule.stored()[1:]
+        if any(name in self.nodes[t] for t in steps):
+            return self._by_step(name, {t: self.nodes[t].get(name) for t in steps})
         raise AttributeError(f"the unrolled graph has no state or role {name!r}; states "
                              f"{list(self.states)}, roles {sorted({*self.nodes[-1]})}")
+
+    def _by_step(self, label: str, found: dict[int, Tensor]) -> Sequence[Tensor | None]:
+        """[None, v(1), …, v(τ)] from the steps found: a list, or for a checkpointed graph
+        a :class:`rnn.layers.Kept` that names the segment of a step it did not keep."""
+        if self.schedule is None:
+            return [None, *found.values()]
+        return layers.Kept(f"{label}({{t}})", {0: None, **found}, self.schedule)
 
     def step_nodes(self, t: int) -> dict[str, Tensor]:
         """The quantities of step t by role: the cell's nodes named after their role
@@ -213,7 +231,7 @@ class LanguageModel:
 
     set_params = set_arrays   # the vanilla model's name for it
 
-    def unroll(self, x, y=None, state0=None) -> Unrolled:
+    def unroll(self, x, y=None, state0=None, *, checkpoint=None) -> Unrolled:
         """Build the graph for inputs ``x`` (and targets ``y``) from the initial state.
 
         ``x``: integer token ids [τ] or [τ, B] (one-hot inputs: the cell gathers columns of
@@ -221,23 +239,58 @@ class LanguageModel:
         [τ, B], or None for no loss. ``state0``: h(0) for a one-state cell, else a tuple
         such as (h0, c0); zeros (constants) where None; an array given here becomes a
         differentiable leaf, a Tensor is used as it is (:func:`rnn.layers.initial_state`).
-        """
-        return self._unroll(self.cell, x, y, state0)
+        ``checkpoint``: None (every node kept, with its gradient after backward), or a number
+        of segments, "sqrt" or a :class:`rnn.schedule.Budget`: the graph is then one
+        :func:`minigrad.checkpoint` node per segment, recomputed in backward (see
+        :class:`Unrolled` for what it keeps; gradients equal the full graph's to round-off).
 
-    def _unroll(self, cell: Cell, x, y, state0) -> Unrolled:
+        >>> import numpy as np
+        >>> model = LanguageModel("rnn", 4, 3, 4, seed=0)
+        >>> x, y = np.array([0, 2, 1, 3, 3]), np.array([2, 1, 3, 0, 1])
+        >>> graph = model.unroll(x, y, checkpoint="sqrt")      # ⌈√5⌉ = 3 segments
+        >>> graph.schedule.stored(), graph.loss.inputs[0].inputs[1].name
+        ((0, 1, 3, 5), 'L(2..2)')
+        >>> graph.loss.backward()
+        >>> graph.h[3].grad.shape, graph.o[3].name, graph.a[5].name
+        ((3,), 'o(3)', 'a(5)')
+        >>> graph.h[4]
+        Traceback (most recent call last):
+        rnn.layers.NotKept: h(4) is not kept: step 4 is inside the checkpointed segment \
+'steps 4..4', recomputed in backward and freed; this unroll keeps the steps 0, 1, 3, 5 \
+(unroll without checkpoint= to keep every node of every step)
+        """
+        return self._unroll(self.cell, x, y, state0, checkpoint)
+
+    def _unroll(self, cell: Cell, x, y, state0, checkpoint) -> Unrolled:
         x = inputs.inputs(x, self.input_size)
         y = None if y is None else inputs.targets(y, x.tau, x.batch, self.output_size)
         state0 = layers.initial_state(cell, state0, x.batch)
         batched = x.batch is not None
-        cell_p, head_p = cell.bind(self._cell_params(), batched), self._head_params(batched)
-        head = (lambda t, state:                             # o(t) = c + V h(t), L(t)
-                self.head.step(head_p, state[0], t, None if y is None else y[t - 1]))
-        trace = layers.unroll(cell, cell_p, x, state0, each_step=head)
+        p = {**cell.bind(self._cell_params(), batched), **self._head_params(batched)}
+        head = (lambda p, t, state:                          # o(t) = c + V h(t), L(t)
+                self.head.step(p, state[0], t, None if y is None else y[t - 1]))
+        trace = layers.unroll(cell, p, x, state0, each_step=head, checkpoint=checkpoint,
+                              loss=None if y is None else "L_t")
+        if trace.schedule is not None:
+            return self._checkpointed(x, y, trace)
         o = [None, *(step["o"] for step in trace.nodes[1:])]     # ŷ(t) = softmax(o(t)), when read
         L = [None, *(step["L_t"] for step in trace.nodes[1:])] if y is not None else [None]
         graph = Unrolled(x.tau, x.batch, trace.states, trace.nodes, o, Softmaxes(o), L)
         if y is not None:
             graph.loss = self.head.total(L[1:])             # L = Σ_t L(t)
+        return graph
+
+    def _checkpointed(self, x: inputs.Inputs, y, trace: layers.Trace) -> Unrolled:
+        """The graph of a checkpointed unroll: the stored steps, L = Σ of trace.losses."""
+        graph = Unrolled(x.tau, x.batch, trace.states, trace.nodes, [], [],
+                         schedule=trace.schedule)
+        graph.o = graph._by_step("o", {t: trace.nodes[t]["o"] for t in trace.schedule.stored()[1:]})
+        graph.y_hat = Softmaxes(graph.o)
+        if y is not None:
+            graph.L = graph.L_t
+            graph.loss = self.head.total(trace.losses)      # segments' sums and stored L(t)
+        else:
+            graph.L = [None]
         return graph
 
     def _cell_params(self) -> dict[str, Tensor]:
@@ -314,7 +367,7 @@ class RNN(LanguageModel):
         model.set_arrays(U=U, W=W, V=V, b=b, c=c)
         return model
 
-    def unroll(self, x, y=None, h0=None, *, activation=mg.tanh) -> Unrolled:
+    def unroll(self, x, y=None, h0=None, *, activation=mg.tanh, checkpoint=None) -> Unrolled:
         """Build the graph for inputs ``x`` (and targets ``y``) from ``h(0) = h0``.
 
         ``x``: integer token ids [τ] or [τ, B] (one-hot inputs: ``U x(t)`` gathers
@@ -323,8 +376,9 @@ class RNN(LanguageModel):
         constant) by default; an array given here becomes a differentiable
         leaf, a Tensor is used as it is. ``activation``: the chapter's tanh, or
         another elementwise minigrad function returning a new node (the gradient
-        analysis in :mod:`rnn.analysis` uses a linear one).
+        analysis in :mod:`rnn.analysis` uses a linear one). ``checkpoint``: as for
+        :meth:`LanguageModel.unroll`.
         """
         cell = self.cell if activation is mg.tanh else VanillaCell(
             self.input_size, self.hidden_size, activation=activation)
-        return self._unroll(cell, x, y, h0)
+        return self._unroll(cell, x, y, h0, checkpoint)
