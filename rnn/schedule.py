@@ -141,7 +141,8 @@ def for_budget(tau: int, budget: Budget) -> Schedule | None:
     """
     if tau <= budget.steps:
         return None
-    for levels in range(1, max(1, tau.bit_length()) + 1):
+    smallest = tau
+    for levels in range(1, tau.bit_length() + 1):
         b = math.ceil(tau ** (1 / (levels + 1)))
         while (b - 1) ** (levels + 1) >= tau:  # the float root may be one too large
             b -= 1
@@ -149,8 +150,9 @@ def for_budget(tau: int, budget: Budget) -> Schedule | None:
         schedule = Schedule(tau, _nested(1, tau, (b,) * levels))
         if schedule.peak() <= budget.steps:
             return schedule
-    raise ValueError(f"a budget of {budget.steps} slots cannot hold τ = {tau} steps: the "
-                     f"smallest schedule needs {schedule.peak()}")
+        smallest = min(smallest, schedule.peak())
+    raise ValueError(f"Budget(steps={budget.steps}) cannot hold τ = {tau} steps: the "
+                     f"smallest schedule of this policy holds {smallest} steps' graphs")
 
 
 def plan(tau: int, checkpoint) -> Schedule | None:
