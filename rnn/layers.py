@@ -154,23 +154,25 @@ def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs, state0: tuple[
     ``p``), its stored step an ordinary step. The segment's node returns its last state and,
     given ``loss`` (a role of ``each_step``'s nodes, "L_t" for the head), that role summed
     over its steps; ``Trace.losses`` lists these sums and the stored steps' terms in order.
+    The loop runs with automatic garbage collection paused (:mod:`minigrad.collector`).
     """
     schedule = plan(x.tau, checkpoint)
     trace = Trace({name: {0: s} for name, s in zip(cell.state_names, state0)}, {0: None},
                   schedule)
     state = state0
-    for segment in (Segment(t, t) for t in range(1, x.tau + 1)) if schedule is None else (
-            schedule.segments):
-        if len(segment) > 1:
-            state, part = _segment_node(cell, p, x, state, segment, each_step, loss)
-            if part is not None:
-                trace.losses.append(part)
-        t = segment.stop
-        state, trace.nodes[t] = _kept_step(cell, p, x, state, t, each_step)
-        for name, s in zip(cell.state_names, state):
-            trace.states[name][t] = s
-        if loss is not None:
-            trace.losses.append(trace.nodes[t][loss])
+    with mg.collection_paused():  # a long graph is built: see minigrad.collector
+        for segment in (Segment(t, t) for t in range(1, x.tau + 1)) if schedule is None else (
+                schedule.segments):
+            if len(segment) > 1:
+                state, part = _segment_node(cell, p, x, state, segment, each_step, loss)
+                if part is not None:
+                    trace.losses.append(part)
+            t = segment.stop
+            state, trace.nodes[t] = _kept_step(cell, p, x, state, t, each_step)
+            for name, s in zip(cell.state_names, state):
+                trace.states[name][t] = s
+            if loss is not None:
+                trace.losses.append(trace.nodes[t][loss])
     if schedule is None:
         trace.states = {name: list(steps.values()) for name, steps in trace.states.items()}
         trace.nodes = list(trace.nodes.values())
@@ -224,9 +226,11 @@ def _recomputed(cell: Cell, p, x, state, segment: Segment, each_step, loss):
         if len(part) > 1:
             state, term = _segment_node(cell, p, x, state, part, each_step, loss)
             terms.append(term)
-        state, nodes = _kept_step(cell, p, x, state, part.stop, each_step)
-        if loss is not None:
-            terms.append(nodes[loss])
+        state = _step(cell, p, state, step_input(x, part.stop), part.stop)
+        if each_step is not None:  # the step's nodes are not kept: only the loss's is read
+            nodes = each_step(p, part.stop, state)
+            if loss is not None:
+                terms.append(nodes[loss])
     if loss is None:
         return state[0] if len(state) == 1 else tuple(state)  # one output: the node itself
     total = mg.stack(terms).sum().named(f"L({segment.start}..{segment.stop - 1})",
