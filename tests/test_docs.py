@@ -53,6 +53,20 @@ def test_the_rnn_block_matches_bptt_and_draws_four_steps(tmp_path, monkeypatch, 
     assert svg.count("<title>cluster_") == 4  # one box per time step
 
 
+def test_the_checkpointed_block_keeps_steps_0_2_4_and_names_the_segment_of_h3(
+        tmp_path, monkeypatch, capsys):
+    from rnn import RNN
+    lines = run_block("Long sequences: checkpointed unrolls", tmp_path, monkeypatch,
+                      capsys).splitlines()
+    assert lines[0] == "(0, 2, 4)"
+    plain = RNN(4, 3, 4, seed=0).unroll(np.array([0, 2, 1, 3]), np.array([2, 1, 3, 0]))
+    plain.loss.backward()
+    np.testing.assert_allclose(np.array(lines[1].strip("[]").split(), float),
+                               plain.h[4].grad, rtol=1e-7)   # as printed, 8 digits
+    assert lines[2].startswith("h(3) is not kept: step 3 is inside the checkpointed segment "
+                               "'steps 3..3'")
+
+
 def test_adding_your_own_op_gives_its_first_and_second_derivatives(tmp_path, monkeypatch, capsys):
     lines = run_block("Adding your own op", tmp_path, monkeypatch, capsys).splitlines()
     x = np.array([-2.0, 0.0, 3.0])
