@@ -78,7 +78,8 @@ class LSTMCell(Cell):
         of b_ih set to ``forget_bias`` and that of b_hh to 0, when forget_bias is given."""
         H = self.hidden_size
         s = 1.0 / np.sqrt(H) if scale is None else scale
-        arrays = {name: rng.uniform(-s, s, shape) for name, shape in self.parameter_shapes().items()}
+        shapes = self.parameter_shapes()
+        arrays = {name: rng.uniform(-s, s, shape) for name, shape in shapes.items()}
         if self.forget_bias is not None:
             arrays["b_ih"][H:2 * H], arrays["b_hh"][H:2 * H] = self.forget_bias, 0.0
         return arrays

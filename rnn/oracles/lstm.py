@@ -1,8 +1,9 @@
 """Analytic back-propagation through time for the LSTM language model, in plain numpy.
 
 The oracle the LSTM cell on minigrad (rnn.cells.lstm) is checked against, so it never
-imports minigrad: the head is rnn.oracles.head's and the input checks rnn.inputs'. The cell is PyTorch's ``nn.LSTM`` (one layer, no peepholes, two bias
-vectors), written in column form; for t = 1..τ, σ the logistic function::
+imports minigrad: the head is rnn.oracles.head's and the input checks rnn.inputs'. The cell
+is PyTorch's ``nn.LSTM`` (one layer, no peepholes, two bias vectors), written in column
+form; for t = 1..τ, σ the logistic function::
 
     a(t) = W_ih x(t) + b_ih + W_hh h(t-1) + b_hh     (4H,) blocks i|f|g|o     (L1)
     i(t) = σ(a_i(t))   f(t) = σ(a_f(t))   g(t) = tanh(a_g(t))   q(t) = σ(a_o(t))  (L2)
@@ -17,9 +18,9 @@ c(t), whose initial value is "c0". h(t), c(t) are (H,) for one sequence and (H, 
 batch (batch on the trailing axis); x is token ids [τ] or [τ, B] (one-hot: ``W_ih x(t)`` is
 column ``W_ih[:, x(t)]``) or floats [τ, D] or [τ, B, D]; y is class ids [τ] or [τ, B].
 
-The backward pass is the one of Greff et al. 2017 ("LSTM: A Search Space Odyssey", IEEE
-TNNLS 28(10), Appendix, "Backpropagation Through Time") with the peephole weights set to
-zero. Their block input z, block output y and gates i, f, o are our g, h and i, f, q; their
+The backward pass is the vanilla LSTM's of Greff et al. 2017 ("LSTM: A Search Space
+Odyssey", IEEE TNNLS 28(10), appendix: the deltas of backpropagation through time) with the
+peephole weights set to zero; the labels (G-δ…) below name their deltas. Their block input z, block output y and gates i, f, o are our g, h and i, f, q; their
 δ of a barred quantity is the gradient of its pre-activation, here ∇a. With Δ(t) = V^T
 ∇_{o(t)} L (what the head sends to h(t)) and all products elementwise but W^T::
 
