@@ -1,5 +1,6 @@
 """The GRU: its analytic BPTT oracle (rnn.oracles.gru) against an independent forward pass,
-central differences, known answers and PyTorch's nn.GRU."""
+central differences, known answers and PyTorch's nn.GRU; the cell (rnn.cells.gru) in the
+language model against the oracle and nn.GRU; its state_dict layout; bad input named."""
 from __future__ import annotations
 
 import doctest
@@ -17,8 +18,8 @@ from minigrad.testing.rnn import (CellProblem, assert_matches_central_difference
 from rnn.cells import CELLS
 from rnn.cells.gru import GRUCell
 from rnn.model import LanguageModel
-from rnn.oracles.vanilla import bptt as vanilla_bptt
 from rnn.oracles.gru import PARAMETER_NAMES as NAMES, bptt, forward
+from rnn.oracles.vanilla import bptt as vanilla_bptt
 from test_bptt_oracle import output_loss
 
 SIGMOID_SATURATES = 100.0  # σ(a) for |a − 100| < 60 rounds to 1.0; σ(a − 100) < 1e-17
@@ -120,8 +121,8 @@ def test_loss_matches_reference_forward(p):
 @example(HIDDEN_1)
 @example(SATURATED)
 def test_gradients_match_central_differences(p):
-    """Every parameter and h(0), in the band of tests/test_bptt_oracle.py (ε = 1e-6,
-    atol 1e-6, rtol 1e-5, plus the observed |D(2ε) − D(ε)| truncation estimate)."""
+    """Every parameter and h(0), in minigrad.testing.rnn's band (ε = 1e-6, atol 1e-6,
+    rtol 1e-5, plus the observed |D(2ε) − D(ε)| truncation estimate)."""
     result = bptt(p.params, p.x, p.y, p.state0)
     for name in NAMES:
         assert_matches_central_differences(result.grads[name], loss_of(p, name), p.params[name],
@@ -178,16 +179,6 @@ def test_a_batch_is_the_sum_of_its_sequences(p):
                               np.stack([getattr(s, field) for s in singles], -1), field)
     assert_roundoff_equal(batched.grads["h0"], np.stack([s.grads["h0"] for s in singles], -1),
                           "h0")
-
-
-@given(gru_problems())
-def test_tokens_are_one_hot_inputs(p):
-    tokens = p.x if p.tokens else p.x.argmax(-1)
-    from_tokens = bptt(p.params, tokens, p.y, p.state0)
-    from_one_hot = bptt(p.params, np.eye(p.D)[tokens], p.y, p.state0)
-    assert from_tokens.loss == pytest.approx(from_one_hot.loss, rel=1e-12, abs=1e-12)
-    for name in (*NAMES, "h0"):
-        assert_roundoff_equal(from_tokens.grads[name], from_one_hot.grads[name], name)
 
 
 # -- known answers ------------------------------------------------------------------------
