@@ -1,12 +1,6 @@
-"""The gated recurrent unit (Cho et al. 2014, §2.3) in PyTorch's ``nn.GRU`` form::
-
-    r(t) = σ(W_ir x(t) + b_ir + W_hr h(t-1) + b_hr)                 reset gate
-    z(t) = σ(W_iz x(t) + b_iz + W_hz h(t-1) + b_hz)                 update gate
-    n(t) = tanh(W_in x(t) + b_in + r(t) ⊙ (W_hn h(t-1) + b_hn))     candidate
-    h(t) = (1 − z(t)) ⊙ n(t) + z(t) ⊙ h(t-1)
-
-with the blocks stacked r|z|n: W_ih (3H×D), W_hh (3H×H), b_ih, b_hh (3H,); its state is (h,).
-"""
+"""The gated recurrent unit (Cho et al. 2014, "Learning Phrase Representations using RNN
+Encoder–Decoder for Statistical Machine Translation", §2.3) as PyTorch's ``nn.GRU`` computes
+it: :class:`GRUCell`, its equations in its docstring; its numpy oracle is rnn.oracles.gru."""
 from __future__ import annotations
 
 from collections.abc import Mapping
