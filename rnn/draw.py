@@ -223,6 +223,150 @@ def _same_rank_as_h(dot, node: str) -> None:
     dot.body.append(statement(f"{node}_below", {"style": "invis"}, head=node))
 
 
+def _node_id(key: Key) -> str:
+    kind, t = key
+    return kind if t is None else f"{kind}_{t}".replace("L_t_", "Lt_")
+
+
+@dataclass
+class _Steps:
+    """Which steps of ``1 … tau`` are drawn: ``shown``, and the ``middle`` ones that
+    become one node (empty unless the sequence is collapsed)."""
+    tau: int
+    shown: list[int]
+    middle: range
+
+    @classmethod
+    def of(cls, tau: int, collapse_above: int | None, keep: int) -> "_Steps":
+        if collapse_above is not None and tau > collapse_above and tau > 2 * keep + 1:
+            return cls(tau, [*range(1, keep + 1), *range(tau - keep + 1, tau + 1)],
+                       range(keep + 1, tau - keep + 1))
+        return cls(tau, list(range(1, tau + 1)), range(0))
+
+    def visible(self, key: Key) -> bool:
+        return key[1] is None or key[1] == 0 or key[1] not in self.middle
+
+    def end(self, key: Key) -> str:
+        """The node an edge to or from ``key`` ends at: collapsed steps are all "middle"."""
+        return _node_id(key) if self.visible(key) else "middle"
+
+
+@dataclass
+class _Paint:
+    """How nodes look: gradient norms by key, the heat scale (None: no heat), whether
+    labels show the norms."""
+    norms: dict
+    scale: HeatScale | None
+    show_grads: bool
+
+    def attrs(self, kind: str, key: Key) -> dict:
+        a = dict(STYLE[kind])
+        norm = self.norms.get(key)
+        if self.scale is not None and kind not in ("x", "y"):
+            a.update(self.scale.style(norm))
+        elif nonfinite(norm):
+            a.update(NONFINITE)
+        return a
+
+    def node(self, rg: RoleGraph, key: Key, **extra) -> str:
+        kind, t = key
+        label = _node_label(kind, t, rg.nodes[key], self.norms.get(key), self.show_grads)
+        return statement(_node_id(key), {"label": label, **self.attrs(kind, key), **extra})
+
+
+def _add_h0(dot, rg: RoleGraph, paint: _Paint) -> None:
+    """h(0), dashed when it is a constant (the default zeros), on the spine's rank."""
+    h0 = rg.nodes[("h", 0)]
+    constant = h0.op is None and not h0.requires_grad
+    dot.body.append(paint.node(rg, ("h", 0), **({"style": "filled,dashed"} if constant else {})))
+    _same_rank_as_h(dot, "h_0")
+
+
+def _add_middle(dot, steps: _Steps, paint: _Paint) -> None:
+    """The collapsed steps as one node: their range, count, and the fading of ‖∂/∂h(t)‖."""
+    lo, hi = steps.middle[0], steps.middle[-1]
+    rows = [f"t = {lo} … {hi}", f"({len(steps.middle)} steps)"]
+    hs = [paint.norms.get(("h", t)) for t in (lo, hi)]
+    if paint.show_grads and None not in hs:
+        rows.append(f"‖grad h‖ {hs[0]:.1e} … {hs[1]:.1e}")
+    cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
+    if paint.scale is not None and None not in hs:  # a strip fading like the hidden h(t)
+        first, last = (paint.scale.style(n)["fillcolor"] for n in hs)
+        cells += f'<tr><td bgcolor="{first}:{last}" height="10"></td></tr>'
+    label = Html(f'<<table border="0" cellspacing="0" cellpadding="2">{cells}</table>>')
+    dot.body.append(statement("middle", {"label": label, **STYLE["middle"]}))
+    _same_rank_as_h(dot, "middle")
+
+
+def _step_parameters(rg: RoleGraph, t: int) -> list[tuple[Key, str]]:
+    """(node, parameter) for each parameter that multiplies into or is added at a node of step t."""
+    used = [(target, ps) for _, target, ps in rg.edges] + list(rg.biases.items())
+    return [(key, p) for key, ps in used if key[1] == t for p in ps]
+
+
+def _add_step(dot, rg: RoleGraph, t: int, paint: _Paint, per_step: bool) -> None:
+    """The cluster of step t: x(t), h(t), o(t), L(t), y(t), and with ``per_step`` a
+    copy of each parameter used there."""
+    with dot.subgraph(name=f"cluster_{t}") as c:
+        c.attr(label=f"t = {t}", style="rounded", color="#999999", fontsize="13")
+        for kind in KINDS[:4]:
+            if (kind, t) in rg.nodes:
+                c.body.append(paint.node(rg, (kind, t)))
+        if t in rg.targets:
+            c.body.append(statement(f"y_{t}", {"label": f"y({t}) = {_text(rg.targets[t])}",
+                                               **STYLE["y"]}))
+        if per_step:
+            for _, p in _step_parameters(rg, t):
+                c.body.append(statement(f"{p}_{t}", {"label": p, **STYLE["param"]}))
+
+
+def _add_edges(dot, rg: RoleGraph, steps: _Steps, per_step: bool) -> None:
+    """The contracted edges; the spine h(t-1) → h(t) thick and flat; edges into or out
+    of the collapsed middle drawn once per pair of ends."""
+    drawn_middle = set()
+    for source, target, ps in rg.edges:
+        if not (steps.visible(source) or steps.visible(target)):
+            continue
+        a = {} if per_step else _edge_attrs(ps)
+        if source[0] == "h" and target[0] == "h":             # the spine h(t-1) → h(t)
+            a.update(_edge_attrs(ps), penwidth="2", weight="10", constraint="false")
+        if not (steps.visible(source) and steps.visible(target)):
+            pair = (steps.end(source), steps.end(target))
+            if pair in drawn_middle:
+                continue
+            drawn_middle.add(pair)
+            if target[0] == "L":  # not constraining: the middle stays on the spine
+                a.update(label=f"L({steps.middle[0]}) … L({steps.middle[-1]})",
+                         constraint="false")
+        dot.body.append(statement(steps.end(source), a, head=steps.end(target)))
+
+
+def _add_step_inputs(dot, rg: RoleGraph, steps: _Steps, per_step: bool) -> None:
+    """y(t) → L(t), and with ``per_step`` each parameter copy's dashed edge (drawn head to
+    tail, dir=back, so each copy sits above its node)."""
+    for t in steps.shown:
+        if t in rg.targets and ("L_t", t) in rg.nodes:
+            dot.body.append(statement(f"y_{t}", {}, head=_node_id(("L_t", t))))
+        if per_step:
+            for key, p in _step_parameters(rg, t):
+                dot.body.append(statement(_node_id(key), {
+                    "dir": "back", "style": "dashed", "color": PARAMETER_COLOURS[p]},
+                    head=f"{p}_{t}"))
+
+
+def _caption(rg: RoleGraph, steps: _Steps, scale: HeatScale | None, keep: int) -> str:
+    """Below the picture: the title, the shared parameters and the heat legend."""
+    tau = steps.tau
+    title = f"unrolled RNN, τ = {tau}" + (f" (steps {keep + 1} … {tau - keep} collapsed)"
+                                           if steps.middle else "")
+    legend = (f'<td valign="top">{scale.legend("log10 ‖grad‖")[1:-1]}</td>'
+              if scale is not None else "")
+    table = _params_table(rg, scale, f"t = 1 … {tau}" if tau > 1 else "t = 1")
+    return (f'<<table border="0" cellspacing="8"><tr><td colspan="2"><font point-size="15">'
+            f'{title}</font></td></tr><tr><td valign="top">{table}</td>{legend}'
+            f'</tr></table>>')
+
+
 def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int = 3,
                   params: str = "once", heat: bool = False, show_grads: bool | None = None,
                   heat_limits: tuple[float, float] | None = None):
@@ -249,114 +393,25 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
     """
     if params not in ("once", "per_step"):
         raise ValueError(f"params must be 'once' or 'per_step', got {params!r}")
-    show_grads = heat if show_grads is None else show_grads
+    per_step = params == "per_step"
     rg = role_graph(graph)
-    tau = graph.tau
-    collapsed = collapse_above is not None and tau > collapse_above and tau > 2 * keep + 1
-    shown = ([*range(1, keep + 1), *range(tau - keep + 1, tau + 1)] if collapsed
-             else list(range(1, tau + 1)))
-    middle = range(keep + 1, tau - keep + 1) if collapsed else range(0)
+    steps = _Steps.of(graph.tau, collapse_above, keep)
     norms = {key: grad_norm(t) for key, t in rg.nodes.items() if key[0] != "x"}
     scale = (HeatScale([*norms.values(), *(grad_norm(p) for p in rg.params.values())],
                        heat_limits) if heat else None)
-
-    def attrs(kind, key):
-        a = dict(STYLE[kind])
-        norm = norms.get(key)
-        if scale is not None and kind not in ("x", "y"):
-            a.update(scale.style(norm))
-        elif nonfinite(norm):
-            a.update(NONFINITE)
-        return a
-
-    def node_id(key):
-        kind, t = key
-        return kind if t is None else f"{kind}_{t}".replace("L_t_", "Lt_")
-
-    def add(dot, key, **extra):
-        kind, t = key
-        label = _node_label(kind, t, rg.nodes[key], norms.get(key), show_grads)
-        dot.body.append(statement(node_id(key), {"label": label, **attrs(kind, key), **extra}))
-
+    paint = _Paint(norms, scale, heat if show_grads is None else show_grads)
     dot = _new_digraph("unrolled", "BT")
     if ("h", 0) in rg.nodes:
-        h0 = rg.nodes[("h", 0)]
-        add(dot, ("h", 0), **({"style": "filled,dashed"} if h0.op is None and not h0.requires_grad
-                              else {}))
-        _same_rank_as_h(dot, "h_0")
-
-    def add_middle():
-        lo, hi = middle[0], middle[-1]
-        rows = [f"t = {lo} … {hi}", f"({len(middle)} steps)"]
-        hs = [norms.get(("h", t)) for t in (lo, hi)]
-        if show_grads and None not in hs:
-            rows.append(f"‖grad h‖ {hs[0]:.1e} … {hs[1]:.1e}")
-        cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
-        if scale is not None and None not in hs:  # a strip fading like the hidden h(t)
-            first, last = (scale.style(n)["fillcolor"] for n in hs)
-            cells += f'<tr><td bgcolor="{first}:{last}" height="10"></td></tr>'
-        label = Html(f'<<table border="0" cellspacing="0" cellpadding="2">{cells}</table>>')
-        dot.body.append(statement("middle", {"label": label, **STYLE["middle"]}))
-        _same_rank_as_h(dot, "middle")
-
-    for t in shown:
-        if collapsed and t == tau - keep + 1:   # declared in time order: dot keeps it
-            add_middle()
-        with dot.subgraph(name=f"cluster_{t}") as c:
-            c.attr(label=f"t = {t}", style="rounded", color="#999999", fontsize="13")
-            for kind in KINDS[:4]:
-                if (kind, t) in rg.nodes:
-                    add(c, (kind, t))
-            if t in rg.targets:
-                c.body.append(statement(f"y_{t}", {"label": f"y({t}) = {_text(rg.targets[t])}",
-                                                   **STYLE["y"]}))
-            if params == "per_step":
-                for key, ps in [(target, ps) for _, target, ps in rg.edges] + list(rg.biases.items()):
-                    for p in ps if key[1] == t else ():
-                        c.body.append(statement(f"{p}_{t}", {"label": p, **STYLE["param"]}))
+        _add_h0(dot, rg, paint)
+    for t in steps.shown:
+        if steps.middle and t == steps.middle[-1] + 1:   # declared in time order: dot keeps it
+            _add_middle(dot, steps, paint)
+        _add_step(dot, rg, t, paint, per_step)
     if ("L", None) in rg.nodes:
-        add(dot, ("L", None))
-
-    def visible(key):
-        return key[1] is None or key[1] == 0 or key[1] not in middle
-
-    def end(key):  # collapsed steps are all the middle node
-        return node_id(key) if visible(key) else "middle"
-
-    drawn_middle = set()
-    for source, target, ps in rg.edges:
-        if not (visible(source) or visible(target)):
-            continue
-        a = {} if params == "per_step" else _edge_attrs(ps)
-        if source[0] == "h" and target[0] == "h":             # the spine h(t-1) → h(t)
-            a.update(_edge_attrs(ps), penwidth="2", weight="10", constraint="false")
-        if not (visible(source) and visible(target)):
-            pair = (end(source), end(target))
-            if pair in drawn_middle:
-                continue
-            drawn_middle.add(pair)
-            if target[0] == "L":  # not constraining: the middle stays on the spine
-                a.update(label=f"L({middle[0]}) … L({middle[-1]})", constraint="false")
-        dot.body.append(statement(end(source), a, head=end(target)))
-    for t in shown:
-        if t in rg.targets and ("L_t", t) in rg.nodes:
-            dot.body.append(statement(f"y_{t}", {}, head=node_id(("L_t", t))))
-        if params == "per_step":  # drawn head to tail (dir=back): each copy sits above its node
-            for key, ps in [(target, ps) for _, target, ps in rg.edges] + list(rg.biases.items()):
-                if key[1] == t:
-                    for p in ps:
-                        dot.body.append(statement(node_id(key), {
-                            "dir": "back", "style": "dashed", "color": PARAMETER_COLOURS[p]},
-                            head=f"{p}_{t}"))
-    # Below the picture: the title, the shared parameters and the heat legend.
-    title = f"unrolled RNN, τ = {tau}" + (f" (steps {keep + 1} … {tau - keep} collapsed)"
-                                           if collapsed else "")
-    legend = (f'<td valign="top">{scale.legend("log10 ‖grad‖")[1:-1]}</td>'
-              if scale is not None else "")
-    dot.attr(labelloc="b", label=(
-        f'<<table border="0" cellspacing="8"><tr><td colspan="2"><font point-size="15">{title}'
-        f'</font></td></tr><tr><td valign="top">{_params_table(rg, scale, f"t = 1 … {tau}" if tau > 1 else "t = 1")}</td>{legend}'
-        f'</tr></table>>'))
+        dot.body.append(paint.node(rg, ("L", None)))
+    _add_edges(dot, rg, steps, per_step)
+    _add_step_inputs(dot, rg, steps, per_step)
+    dot.attr(labelloc="b", label=_caption(rg, steps, scale, keep))
     return dot
 
 
