@@ -624,8 +624,8 @@ def draw_folded(graph: Unrolled, *, collapse_cells: bool = False, cell: str | No
         biases[kind].extend(p for p in params if p not in biases[kind])
     kinds = list(dict.fromkeys(_folded(kind, rg, cells) for kind, _ in rg.nodes))
     dot = _new_digraph("folded", "BT")
-    dot.attr(label=f"folded {rg.cell}: the τ = {graph.tau} graph merged by role",
-             labelloc="t")
+    title = f"folded {rg.cell}: the τ = {graph.tau} graph merged by role"
+    dot.body.append(f'\tlabel="{escape(title)}" labelloc=t\n')     # the cell's name escaped
     for kind in kinds:
         size = sizes.get(kind)
         label = kind + (f" {size}" if kind == "L" else f"\n({size})" if size else "")
