@@ -503,6 +503,15 @@ def _add_explore_option(parser: argparse.ArgumentParser) -> None:
                              "backward pass on one short string of its grammar")
 
 
+def _command(commands, name: str, run, summary: str, description: str
+             ) -> argparse.ArgumentParser:
+    """A subcommand that runs ``run(args)``; its description keeps its line breaks."""
+    p = commands.add_parser(name, help=summary, description=description,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(run=run)
+    return p
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog or _prog(),
@@ -513,39 +522,31 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    demo = commands.add_parser(
-        "demo", help="train on the embedded Reber grammar, check it, draw pictures (~1 min)",
-        description="Train on the embedded Reber grammar, then print the final loss beside "
-                    "the entropy bound, the fraction of 1000 sampled strings that are "
-                    "grammatical, the closing-letter accuracy and how far autodiff gradients "
-                    "are from analytic BPTT; write the loss plot, graph pictures and a "
-                    "checkpoint to --out.")
-    add_settings(demo, TrainConfig)
-    demo.set_defaults(run=demo_command)
-
-    train = commands.add_parser(
-        "train", help="train on a grammar or a text file",
-        description="Train a recurrent network with truncated BPTT. Writes "
-                    "--out/checkpoint.npz every --checkpoint-every steps (and on Ctrl-C), "
-                    "--out/best.npz whenever the validation loss reaches a new low, "
-                    "--out/metrics.csv and --out/loss.png at the end. Examples:\n"
-                    "  python -m rnn train --grammar reber --steps 3000\n"
-                    "  python -m rnn train --cell lstm --forget-bias 1 --steps 3000\n"
-                    "  python -m rnn train --text book.txt --hidden-size 100 --tau 25 "
-                    "--steps 20000\n"
-                    "  python -m rnn train --resume --steps 12000   # continue a run",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_settings(train, TrainConfig)
+    demo = _command(
+        commands, "demo", demo_command,
+        "train on the embedded Reber grammar, check it, draw pictures (~1 min)",
+        "Train on the embedded Reber grammar, then print the final loss beside the entropy "
+        "bound, the fraction of 1000 sampled strings that are grammatical, the closing-letter "
+        "accuracy and how far autodiff gradients are from analytic BPTT; write the loss plot, "
+        "graph pictures and a checkpoint to --out.")
+    train = _command(
+        commands, "train", train_command, "train on a grammar or a text file",
+        "Train a recurrent network with truncated BPTT. Writes --out/checkpoint.npz every "
+        "--checkpoint-every steps (and on Ctrl-C), --out/best.npz whenever the validation "
+        "loss reaches a new low, --out/metrics.csv and --out/loss.png at the end. Examples:\n"
+        "  python -m rnn train --grammar reber --steps 3000\n"
+        "  python -m rnn train --cell lstm --forget-bias 1 --steps 3000\n"
+        "  python -m rnn train --text book.txt --hidden-size 100 --tau 25 --steps 20000\n"
+        "  python -m rnn train --resume --steps 12000   # continue a run")
+    for p in (demo, train):
+        add_settings(p, TrainConfig)
+        _add_explore_option(p)
     train.add_argument("--resume", action="store_true",
                        help="continue from --out/checkpoint.npz up to --steps (the data, model "
                             "and batch settings must be the checkpoint's)")
-    train.set_defaults(run=train_command)
-    for p in (demo, train):
-        _add_explore_option(p)
 
-    smp = commands.add_parser(
-        "sample", help="generate text from a checkpoint",
-        description="Generate characters from a trained model.")
+    smp = _command(commands, "sample", sample_command, "generate text from a checkpoint",
+                   "Generate characters from a trained model.")
     smp.add_argument("--checkpoint", metavar="FILE", type=text, default="out/checkpoint.npz",
                      help="the checkpoint of a training run (default: %(default)s)")
     smp.add_argument("--prime", type=text,
@@ -561,31 +562,26 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     smp.add_argument("--random-seed", type=RANDOM_SEED.accepted.parse, metavar="N",
                      default=None, help="the random seed of the samples, ≥ 0 (default: fresh)")
     _refuse_renamed(smp)
-    smp.set_defaults(run=sample_command)
 
-    render = commands.add_parser(
-        "render", help="draw the unrolled or folded graph of a small model",
-        description="Draw a model's computation graph for a random token problem, or a "
-                    "trained model's on a short string of its data (needs Graphviz's `dot`). "
-                    "Examples:\n"
-                    "  python -m rnn render --view unrolled --tau 6 --heat --out out/unrolled.svg\n"
-                    "  python -m rnn render --cell lstm --collapse-cells --out out/lstm.svg\n"
-                    "  python -m rnn render --checkpoint out/checkpoint.npz --heat",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    render = _command(
+        commands, "render", render_command, "draw the unrolled or folded graph of a small model",
+        "Draw a model's computation graph for a random token problem, or a trained model's on "
+        "a short string of its data (needs Graphviz's `dot`). Examples:\n"
+        "  python -m rnn render --view unrolled --tau 6 --heat --out out/unrolled.svg\n"
+        "  python -m rnn render --cell lstm --collapse-cells --out out/lstm.svg\n"
+        "  python -m rnn render --checkpoint out/checkpoint.npz --heat")
     add_render_arguments(render)
-    render.set_defaults(run=render_command)
 
-    explore = commands.add_parser(
-        "explore", help="an interactive page that steps through the backward pass",
-        description="Write one self-contained HTML page that steps through the backward pass "
-                    "of a small model on random tokens, in the engine's order. Example:\n"
-                    "  python -m rnn explore --tau 12 --out out/explore.html",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    explore = _command(
+        commands, "explore", explore_command,
+        "an interactive page that steps through the backward pass",
+        "Write one self-contained HTML page that steps through the backward pass of a small "
+        "model on random tokens, in the engine's order. Example:\n"
+        "  python -m rnn explore --tau 12 --out out/explore.html")
     add_settings(explore, Problem, defaults={"tau": 8})
     add_option(explore, "loss", LOSS, "total")
     explore.add_argument("--out", type=_page_path, metavar="FILE", default="out/explore.html",
                          help="the page to write, ending in .html (default: %(default)s)")
-    explore.set_defaults(run=explore_command)
     return parser
 
 
