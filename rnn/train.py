@@ -695,13 +695,17 @@ def _run_primes(model, primes: list[np.ndarray]):
     lengths = np.array([len(p) for p in primes])
     if lengths.min() < 1:
         raise ValueError("every prime needs at least one character")
-    state = {name: np.zeros((model.hidden_size, len(primes))) for name in model.cell.state_names}
-    for length in np.unique(lengths[lengths > 1]):    # primes of one length read side by side
-        columns = np.flatnonzero(lengths == length)
-        x = np.stack([primes[j][:-1] for j in columns], axis=1)
-        for name, value in run(model, x)[1].items():
-            state[name][:, columns] = value
-    return state, np.array([p[-1] for p in primes])
+    x = np.zeros((lengths.max() - 1, len(primes)), dtype=np.int64)   # padded at the end
+    for j, p in enumerate(primes):
+        x[:len(p) - 1, j] = p[:-1]
+    s = model.initial_state(len(primes))
+    kept = [np.array(a) for a in s]                 # each column's state after its own prime
+    for t, x_t in enumerate(x, 1):
+        s, _ = model.step(s, x_t)
+        done = lengths - 1 == t
+        for k, a in zip(kept, s):
+            k[:, done] = a[:, done]
+    return dict(zip(model.state_names, kept)), np.array([p[-1] for p in primes])
 
 
 def _sample_ids(model, primes, steps: int, temperature: float, rng, stop=None):
