@@ -38,8 +38,9 @@ from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, TrainingDiverged,
                        default_prime, grammatical_fraction, model_from_checkpoint, oracle_of,
                        sample, sample_strings)
 
-__all__ = ["main", "build_parser", "add_settings", "config_from", "Problem", "explore_rnn",
-           "short_string", "trained_problem", "render_path", "render_command"]
+__all__ = ["main", "build_parser", "add_settings", "add_option", "config_from", "Problem",
+           "explore_rnn", "explore_trained", "short_string", "trained_problem",
+           "add_render_arguments", "render_path", "render_command"]
 
 OPTIONAL = {"tqdm": "progress", "matplotlib": "plot", "graphviz": "draw"}  # package: extra
 RENAMED = {"--hidden": "--hidden-size", "--seed": "--random-seed",

@@ -1,13 +1,15 @@
-"""Pictures of the unrolled RNN graph, as in the seed's figure (Deep Learning, Fig. 10.3).
+"""Pictures of an unrolled recurrent network, as in the seed's figure (Deep Learning, Fig. 10.3),
+for any cell: the vanilla RNN, the LSTM, the GRU.
 
 Both views are derived from the real graph by its tags, never drawn by hand:
-:func:`role_graph` contracts the op-level graph to the seed's variables
-x(t), h(t), o(t), L(t), y(t), L, and labels each contracted edge with the
-parameters it multiplies by (``W`` on h(t-1) → h(t)). :func:`draw_unrolled`
-draws one cluster per time step; :func:`draw_folded` merges the steps by role
-into the recurrent loop. The graph is only read. Every node and edge is
-written with :func:`minigrad.draw.statement`, which escapes all text, so a
-tensor name never becomes markup.
+:func:`role_graph` contracts the op-level graph to its named variables — x(t), the
+cell's states h(t) (and c(t)), its gates and candidates (i f g q, r z n), o(t), L(t),
+y(t), L — and labels each contracted edge with the parameters it multiplies by (``W`` on
+h(t-1) → h(t)). :func:`draw_unrolled` draws one cluster per time step (a gated cell's
+internals drawn, or collapsed into one box per step); :func:`draw_folded` merges the steps
+by role into the recurrent loop. The graph is only read. Every node and edge is written
+with :func:`minigrad.draw.statement`, which escapes all text, so a tensor name never
+becomes markup.
 
 >>> import numpy as np
 >>> from rnn import RNN

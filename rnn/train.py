@@ -36,7 +36,7 @@ import minigrad as mg
 from rnn import checkpoint, grammar, settings
 from rnn.cells import CELLS
 from rnn.data import Corpus, Vocab, load_text, random_windows, stream_chunks
-from rnn.model import LanguageModel
+from rnn.model import PARAMETER_NAMES, LanguageModel
 from rnn.optim import OPTIMIZERS, clip_grad_norm, clip_grad_value, make_optimizer
 from rnn.ranges import Range
 from rnn.settings import (CELL, COUNT, FORGET_BIAS, HIDDEN_SIZE, RANDOM_SEED, TAU, TEMPERATURE,
@@ -927,8 +927,7 @@ def oracle_gradients(cell: str, arrays: dict[str, np.ndarray], x, y,
     the summed loss, the parameter gradients and the last state."""
     oracle = oracle_of(cell)
     if cell == "rnn":             # the vanilla oracle takes the seed's five arrays in order
-        result = oracle.bptt(*(arrays[n] for n in ("U", "W", "V", "b", "c")), x, y,
-                             h0=state0["h"])
+        result = oracle.bptt(*(arrays[n] for n in PARAMETER_NAMES), x, y, h0=state0["h"])
     else:
         result = oracle.bptt(arrays, x, y, state0=tuple(state0.values()))
     state = {name: getattr(result, name)[-1] for name in state0}
