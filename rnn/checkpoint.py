@@ -358,7 +358,8 @@ def _from_format_1(path: Path, meta: dict) -> dict:
     config, vocab = meta.get("config"), meta.get("vocab")
     if not isinstance(config, dict) or not isinstance(vocab, str) or "model" in meta:
         return meta                                  # _check_meta names what is wrong
-    both = [f"{old!r} and {new!r}" for old, new in RENAMED.items() if old in config and new in config]
+    both = [f"{old!r} and {new!r}" for old, new in RENAMED.items()
+            if old in config and new in config]
     if both:
         raise CheckpointError(f"{path}: a format-1 config with both {'; '.join(both)}")
     config = {"cell": "rnn", **{RENAMED.get(k, k): v for k, v in config.items()}}

@@ -91,7 +91,8 @@ def cell_options(instance) -> dict:
     """The cell options of ``instance`` that are set (not None), for its ``cell``;
     ValueError if one is set that this cell does not take."""
     names = [name for name, (_, s) in settings(instance).items() if s.group == CELL_OPTIONS]
-    chosen = {name: getattr(instance, name) for name in names if getattr(instance, name) is not None}
+    chosen = {name: getattr(instance, name) for name in names
+              if getattr(instance, name) is not None}
     for name in chosen:
         if name not in _options_of(instance.cell):
             takers = [kind for kind in CELLS if name in _options_of(kind)]

@@ -285,7 +285,8 @@ class Trainer:
         completed step."""
         arrays = self.arrays()                      # rebound by the optimiser, never mutated
         slots = {key: np.array(a) for key, a in self.optimizer.state_dict().items()}
-        lr, rng, state, step = self.optimizer.lr, self.rng.bit_generator.state, self.state, self.step
+        lr, rng = self.optimizer.lr, self.rng.bit_generator.state
+        state, step = self.state, self.step
         try:
             return self.train_step(*self.next_batch())
         except BaseException:

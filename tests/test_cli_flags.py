@@ -22,10 +22,12 @@ TRAINING = {                                      # flag: bad values (demo and t
     "--out": [""],
 }
 SAMPLE = {"--length": ["-1", "x", "2.5"], "--temperature": ["-0.5", "nan", "inf"],
-          "--strings": ["-1", "nan"], "--random-seed": ["-1", "x"], "--prime": [""], "--checkpoint": [""]}
+          "--strings": ["-1", "nan"], "--random-seed": ["-1", "x"], "--prime": [""],
+          "--checkpoint": [""]}
 RENDER = {**{flag: ["0", "-1", "x", "nan"] for flag in ("--input-size", "--hidden-size",
                                                         "--output-size", "--tau")},
-          "--random-seed": ["-1"], "--w-scale": ["nan", "inf", "-inf", "x"], "--collapse-above": ["-1"],
+          "--random-seed": ["-1"], "--w-scale": ["nan", "inf", "-inf", "x"],
+          "--collapse-above": ["-1"],
           "--out": ["g.jpeg", "g", "g.svg.txt"], "--checkpoint": [""]}
 EXPLORE = {**{flag: values for flag, values in RENDER.items() if flag not in (
     "--collapse-above", "--out", "--checkpoint")}, "--out": ["g.svg", "g", "g.html.txt"]}

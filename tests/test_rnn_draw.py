@@ -348,9 +348,10 @@ def test_render_draws_a_text_checkpoint_on_the_start_of_its_text(tmp_path):
         render_command(parse("--checkpoint", str(path), "--out", str(tmp_path / "t.dot")))
 
 
-@pytest.mark.parametrize("flag, value", [("--hidden-size", "7"), ("--tau", "9"), ("--random-seed", "3"),
-                                         ("--w-scale", "0.5"), ("--input-size", "2"),
-                                         ("--hidden-size", "3"), ("--output-size", "4")])  # defaults
+@pytest.mark.parametrize("flag, value", [("--hidden-size", "7"), ("--tau", "9"),
+                                         ("--random-seed", "3"), ("--w-scale", "0.5"),
+                                         ("--input-size", "2"), ("--hidden-size", "3"),
+                                         ("--output-size", "4")])  # the last two: defaults
 def test_render_refuses_a_checkpoint_with_the_sizes_of_a_random_problem(tmp_path, flag, value):
     from minigrad.draw import DrawingError
     path = _trained(tmp_path)

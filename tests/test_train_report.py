@@ -9,8 +9,8 @@ import pytest
 import rnn.train
 from rnn.train import CURVE_EVERY, TrainConfig, Trainer
 
-TINY = dict(grammar="reber", hidden_size=6, tau=6, batch=3, train_strings=200, validation_strings=30,
-            lr=0.03, progress=False, out=None)
+TINY = dict(grammar="reber", hidden_size=6, tau=6, batch=3, train_strings=200,
+            validation_strings=30, lr=0.03, progress=False, out=None)
 
 
 class Terminal(io.StringIO):
