@@ -303,8 +303,8 @@ class Problem:
         D, K = self.input_size, self.output_size or self.input_size
         model = build_model(self.cell, D, self.hidden_size, K, random_seed=self.random_seed,
                             options=settings.cell_options(self))
-        arrays = {name: p.data for name, p in model.parameters().items()}
-        model.set_params(**{name: arrays[name] * self.w_scale
+        arrays = model.arrays()
+        model.set_arrays(**{name: arrays[name] * self.w_scale
                             for name in RECURRENT if name in arrays})
         rng = np.random.default_rng(self.random_seed)
         return model, rng.integers(0, D, self.tau), rng.integers(0, K, self.tau)

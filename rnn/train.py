@@ -519,7 +519,7 @@ class Trainer:
             trainer.rng.bit_generator.state = saved.meta["rng"]
         except (ValueError, TypeError, KeyError) as error:
             raise checkpoint.CheckpointError(f"{path}: {error}") from None
-        trainer.model.set_params(**saved.arrays)
+        trainer.model.set_arrays(**saved.arrays)
         trainer.step = saved.meta["step"]
         trainer.state = {name: saved.carry[name] for name in trainer.state}
         trainer.history = list(saved.meta.get("history", []))
@@ -865,7 +865,7 @@ def model_from_checkpoint(path) -> tuple:
         raise checkpoint.CheckpointError(f"{path} holds {checkpoint.describe(record)}, which "
                                          f"cannot be built: {error}") from None
     _check_record(path, record, record_of(model, record["options"]))
-    model.set_params(**saved.arrays)
+    model.set_arrays(**saved.arrays)
     return model, Vocab(saved.meta["vocab"]), saved.meta
 
 
