@@ -127,6 +127,13 @@ class TrainConfig:
         "autodiff: minigrad through the unrolled graph; bptt: the cell's analytic "
         "back-propagation through time (its oracle in rnn.oracles, for cells that have one)",
         ("autodiff", "bptt"), group=OPTIMISATION).field("autodiff")
+    checkpoint_segments: int | None = Setting(
+        "gradient checkpointing (not the saved checkpoints): cut each batch's τ steps into "
+        "N segments (rnn.schedule) whose steps but the last are recomputed in backward, "
+        "so memory holds about N + τ/N steps' graphs instead of τ, for one more forward "
+        "pass; the same gradients to round-off (default: off, every step kept)", COUNT, "N",
+        OPTIMISATION,
+        optional=True).field(None)
     random_seed: int = RANDOM_SEED.field(0)
     early_stopping: int | None = Setting(
         "stop after N evaluations (one every --eval-every steps) without a new best "
@@ -159,6 +166,9 @@ class TrainConfig:
                               f"{self.cell} cell, and it has none (cells with one: "
                               f"{', '.join(k for k in CELLS if oracle_of(k))}): use "
                               f"gradients='autodiff'")
+        if self.gradients == "bptt" and self.checkpoint_segments is not None:
+            raise ConfigError("checkpoint_segments checkpoints minigrad's graph, which "
+                              "gradients='bptt' does not build: use gradients='autodiff'")
 
     def cell_options(self) -> dict:
         """The options given to the cell (those set, not None): ``{"forget_bias": 1.0}``."""
@@ -239,7 +249,7 @@ class Trainer:
         if self.config.gradients == "bptt":
             return oracle_gradients(self.model.cell.kind, self.arrays(), x, y, state0)
         mg.zero_grad(self.parameters)
-        loss, state = unroll_loss(self.model, x, y, state0)
+        loss, state = unroll_loss(self.model, x, y, state0, self.config.checkpoint_segments)
         loss.backward(keep_intermediate_grads=False)
         grads = {name: p.grad for name, p in self.parameters.items()}
         return loss.item(), grads, state
@@ -903,12 +913,14 @@ def run(model: LanguageModel, x: np.ndarray, state: dict[str, np.ndarray] | None
     return np.stack(o), dict(zip(names, s))
 
 
-def unroll_loss(model: LanguageModel, x, y, state0: dict[str, np.ndarray]):
+def unroll_loss(model: LanguageModel, x, y, state0: dict[str, np.ndarray], checkpoint=None):
     """The summed loss L of one batch as a graph node, from the constant state ``state0``
-    (no gradient flows into it), and the last state as arrays."""
+    (no gradient flows into it), and the last state as arrays; ``checkpoint`` as for
+    :meth:`rnn.model.LanguageModel.unroll` (the carried state is the last step's, always
+    stored)."""
     names = model.state_names
     s0 = tuple(mg.tensor(state0[n]) for n in names)
-    graph = model.unroll(x, y, s0[0] if len(s0) == 1 else s0)
+    graph = model.unroll(x, y, s0[0] if len(s0) == 1 else s0, checkpoint=checkpoint)
     return graph.loss, {n: graph.states[n][-1].data for n in names}
 
 

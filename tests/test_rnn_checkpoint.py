@@ -2,7 +2,9 @@
 rnn.cells.CELLS: the schedules tile the steps and fit their budget; gradients equal the
 plain graph's (parameters to round-off, the initial states and every stored step bit for
 bit), to second order too; inside no_grad; what a checkpointed graph keeps and the errors
-for what it does not; a recomputation that would differ is an error naming the segment."""
+for what it does not; a recomputation that would differ is an error naming the segment;
+truncated BPTT training with --checkpoint-segments."""
+import dataclasses
 import math
 
 import numpy as np
@@ -13,10 +15,12 @@ import minigrad as mg
 from minigrad.draw import walk
 from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import cell_problems, log_uniform, make_cell_problem
-from rnn import RNN, LanguageModel
+from rnn import RNN, LanguageModel, checkpoint
 from rnn.cells import CELLS
+from rnn.cli import main
 from rnn.layers import NotKept
 from rnn.schedule import Budget, for_budget, plan
+from rnn.train import ConfigError, TrainConfig, Trainer
 
 KINDS = sorted(CELLS)
 
@@ -308,3 +312,42 @@ def test_a_step_that_would_recompute_differently_is_named_by_its_segment():
     graph = model.unroll(np.arange(9) % 3, np.arange(9) % 3, activation=noisy, checkpoint=3)
     with pytest.raises(mg.CheckpointError, match=r"checkpoint 'steps 7\.\.8'"):
         graph.loss.backward()
+
+
+# -- training ---------------------------------------------------------------------------------
+
+TINY = TrainConfig(grammar="reber", hidden_size=5, tau=9, batch=3, steps=6, lr=0.03,
+                   train_strings=80, validation_strings=20, out=None, progress=False)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_truncated_bptt_with_checkpoint_segments_is_the_same_training_run(kind):
+    """Streams carry the state from chunk to chunk (truncated BPTT); checkpointing each
+    chunk's graph changes the losses, parameters and carried states by round-off only."""
+    runs = []
+    for segments in (None, 3):
+        trainer = Trainer(dataclasses.replace(TINY, cell=kind, checkpoint_segments=segments))
+        losses = [trainer.advance() for _ in range(6)]
+        runs.append((losses, trainer.arrays(), trainer.state))
+    (la, pa, sa), (lb, pb, sb) = runs
+    np.testing.assert_allclose(lb, la, rtol=1e-12)
+    for name in pa:
+        assert_roundoff_equal(pb[name], pa[name], f"{kind}: {name} after 6 steps")
+    for name in sa:
+        assert_roundoff_equal(sb[name], sa[name], f"{kind}: carried {name}")
+
+
+def test_checkpoint_segments_needs_autodiff_and_a_count():
+    with pytest.raises(ConfigError, match=r"checkpoint_segments .* gradients='autodiff'"):
+        dataclasses.replace(TINY, gradients="bptt", checkpoint_segments=2)
+    with pytest.raises(ConfigError, match=r"checkpoint_segments: expected an integer ≥ 1"):
+        dataclasses.replace(TINY, checkpoint_segments=0)
+
+
+def test_the_command_line_trains_with_checkpoint_segments(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--grammar", "reber", "--steps", "3", "--hidden-size", "4",
+                 "--tau", "12", "--batch", "2", "--train-strings", "40",
+                 "--validation-strings", "10", "--quiet", "--checkpoint-segments", "4",
+                 "--out", str(out)]) == 0
+    assert checkpoint.load(out / "checkpoint.npz").meta["config"]["checkpoint_segments"] == 4
