@@ -7,7 +7,9 @@ cell's states h(t) (and c(t)), its gates and candidates (i f g q, r z n), o(t), 
 y(t), L — and labels each contracted edge with the parameters it multiplies by (``W`` on
 h(t-1) → h(t)). :func:`draw_unrolled` draws one cluster per time step (a gated cell's
 internals drawn, or collapsed into one box per step); :func:`draw_folded` merges the steps
-by role into the recurrent loop. The graph is only read. Every node and edge is written
+by role into the recurrent loop. A checkpointed graph (``unroll(..., checkpoint=...)``) is
+drawn as it is kept: one cluster per segment, its recomputed steps one dashed box and its
+last step, stored, drawn whole. The graph is only read. Every node and edge is written
 with :func:`minigrad.draw.statement`, which escapes all text, so a tensor name never
 becomes markup.
 
@@ -20,6 +22,7 @@ becomes markup.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +48,8 @@ STYLE = {
     "cell": dict(shape="box", style="rounded,filled,bold", fillcolor="#fdf6e3"),
     "param": dict(shape="box", style="rounded,filled,bold", fillcolor="#cfe2f3"),
     "middle": dict(shape="box", style="rounded,filled,dashed", fillcolor="#f3f3f3"),
+    "segment": dict(shape="box", style="rounded,filled,dashed", fillcolor="#e8eaf6",
+                    color="#3949ab"),
 }
 
 Key = tuple  # (kind, t): ("h", 3), ("L", None)
@@ -58,7 +63,9 @@ class RoleGraph:
     (``states``: h, and c for an LSTM), its gates and candidates (``gates``: the named
     σ and tanh nodes of a step, i f g q for an LSTM, r z n for a GRU, none for the
     vanilla cell), and the head's o, L_t, L. A token input x(t) is its gather node
-    ``U x(t)`` (tag ``x`` = the token). ``edges`` are ``(source key, target key,
+    ``U x(t)`` (tag ``x`` = the token). In a checkpointed graph each segment's checkpoint
+    node is ``("segment", e)``, e its last recomputed step (``segments[e]`` = (first, e)),
+    and the states it hands on are keys at step e. ``edges`` are ``(source key, target key,
     parameters)``: h(t-1) → h(t) carries ``("W",)``. ``biases[key]`` names parameters
     added at a node (b at h(t), c at o(t)); ``uses[name]`` is the sorted steps using a
     parameter; ``params`` the parameter leaves (matrices first, then biases, each in the
@@ -74,6 +81,14 @@ class RoleGraph:
     states: tuple[str, ...] = ("h",)
     gates: tuple[str, ...] = ()
     cell: str = "RNN"
+    segments: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def segment_of(self, t) -> int | None:
+        """The last step of the recomputed segment holding step t, or None."""
+        for first, last in self.segments.values():
+            if t is not None and first <= t <= last:
+                return last
+        return None
 
     def colour(self, name: str) -> str:
         """The colour of parameter ``name`` in edges and the table."""
@@ -88,6 +103,8 @@ class _Kinds:
 
     def kind(self, t: Tensor) -> str | None:
         role, step = t.tags.get("role"), t.tags.get("t")
+        if "segment" in t.tags:               # a checkpoint node (rnn.layers)
+            return "segment"
         if "x" in t.tags or role == "x":      # one-hot input: U x(t) gathers a column of U
             return "x"
         if role in HEAD_KINDS or (role in self.states and step is not None):
@@ -128,7 +145,9 @@ def role_graph(graph: Unrolled, cell: str | None = None) -> RoleGraph:
     >>> g.biases[("o", 2)], g.uses["W"]
     (('c',), [1, 2])
     """
-    roots = [graph.loss] if graph.loss is not None else [*graph.o[1:], graph.h[-1]]
+    kept = graph.kept_steps()
+    roots = [graph.loss] if graph.loss is not None else [*(graph.o[t] for t in kept),
+                                                          graph.h[-1]]
     kinds = _Kinds(_state_names(graph))
     rg, uses = RoleGraph(tau=graph.tau, states=kinds.states), defaultdict(set)
     edges, gates = {}, {}              # an input used twice (z in GRU's h(t)) is one edge
@@ -145,7 +164,12 @@ def role_graph(graph: Unrolled, cell: str | None = None) -> RoleGraph:
             continue
         key = kinds.key(v)
         rg.nodes[key] = v
-        if kind not in (*kinds.states, *HEAD_KINDS, "x"):
+        if kind == "segment":               # its steps use every parameter it takes
+            rg.segments[key[1]] = v.tags["segment"]
+            for m in v.inputs:
+                if kinds.parameter(m) is not None:
+                    uses[kinds.parameter(m)].update(range(v.tags["segment"][0], key[1] + 1))
+        if kind not in (*kinds.states, *HEAD_KINDS, "x", "segment"):
             gates.setdefault(kind, v.seq)
         if "y" in v.tags:
             rg.targets[key[1]] = np.asarray(v.tags["y"])
@@ -164,7 +188,7 @@ def role_graph(graph: Unrolled, cell: str | None = None) -> RoleGraph:
                         uses[name].add(key[1])
                 elif kind is not None:                     # a source: the edge m → v
                     gathered = (kinds.parameter(p) for p in m.inputs) if kind == "x" else ()
-                    added = params if n.op != "add" else ()
+                    added = params if n.op not in ("add", "checkpoint") else ()
                     labels = tuple(dict.fromkeys((*added, *filter(None, gathered))))
                     edges.setdefault((kinds.key(m), key), []).extend(labels)
                     for p in labels:
@@ -179,6 +203,7 @@ def role_graph(graph: Unrolled, cell: str | None = None) -> RoleGraph:
     rg.edges = [(s, t, tuple(dict.fromkeys(ps))) for (s, t), ps in edges.items()]
     rg.biases = {key: tuple(sorted(ps, key=order.index)) for key, ps in rg.biases.items()}
     rg.gates = tuple(sorted(gates, key=gates.get))       # in the order a step makes them
+    rg.segments = dict(sorted(rg.segments.items()))
     vanilla = not rg.gates and rg.states == ("h",)
     rg.cell = cell.upper() if cell else "RNN" if vanilla else "recurrent network"
     rg.uses = {name: sorted(t for t in steps if t is not None) for name, steps in uses.items()}
@@ -297,11 +322,16 @@ class _Steps:
     middle: range
 
     @classmethod
-    def of(cls, tau: int, collapse_above: int | None, keep: int) -> "_Steps":
-        if collapse_above is not None and tau > collapse_above and tau > 2 * keep + 1:
-            return cls(tau, [*range(1, keep + 1), *range(tau - keep + 1, tau + 1)],
-                       range(keep + 1, tau - keep + 1))
-        return cls(tau, list(range(1, tau + 1)), range(0))
+    def of(cls, tau: int, collapse_above: int | None, keep: int,
+           kept: Sequence[int] | None = None) -> "_Steps":
+        """Steps 1..τ, or the ``kept`` ones (a checkpointed graph's stored steps); above
+        ``collapse_above`` of them, the first and last ``keep`` and the middle."""
+        kept = list(range(1, tau + 1) if kept is None else kept)
+        n = len(kept)
+        if collapse_above is not None and n > collapse_above and n > 2 * keep + 1:
+            return cls(tau, [*kept[:keep], *kept[n - keep:]],
+                       range(kept[keep - 1] + 1, kept[n - keep - 1] + 1))
+        return cls(tau, kept, range(0))
 
     def visible(self, key: Key) -> bool:
         return key[1] is None or key[1] == 0 or key[1] not in self.middle
@@ -319,6 +349,9 @@ class _Ends:
     def node(self, key: Key) -> str:
         if not self.steps.visible(key):
             return "middle"
+        segment = self.rg.segment_of(key[1])   # a checkpoint node, or a state it hands on
+        if segment is not None:
+            return f"segment_{segment}"
         if self.cells and key[0] in self.rg.gates:
             return f"cell_{key[1]}"
         return _node_id(key)
@@ -330,14 +363,15 @@ class _Ends:
             return None                                    # c(t) → h(t): inside the cell
         tail = self.node(source)
         head = self.node(target)
-        if into_state and head != "middle" and not tail.startswith("cell_"):
+        if (into_state and head != "middle" and not head.startswith("segment_")
+                and not tail.startswith("cell_")):
             head = f"cell_{target[1]}"                     # h(t-1), c(t-1), x(t) → the cell
         return None if tail == head else (tail, head)
 
     def spine(self, source: Key, target: Key) -> bool:
         """A state carried from step t-1 into step t (drawn thick and flat)."""
-        return (source[0] in self.rg.states and source[1] is not None and target[1] is not None
-                and source[1] < target[1])
+        return (source[0] in (*self.rg.states, "segment") and source[1] is not None
+                and target[1] is not None and source[1] < target[1])
 
 
 @dataclass
@@ -392,6 +426,16 @@ def _add_middle(dot, steps: _Steps, paint: _Paint) -> None:
     _same_rank_as_h(dot, "middle")
 
 
+def _add_segment(c, rg: RoleGraph, last: int) -> None:
+    """The recomputed steps of one checkpointed segment as one dashed box, in the cluster
+    of the stored step that ends the segment, on the spine's rank."""
+    first, _ = rg.segments[last]
+    steps = f"t = {first} … {last}" if last > first else f"t = {first}"
+    label = f"{steps}\nrecomputed in backward\n(checkpoint)"
+    c.body.append(statement(f"segment_{last}", {"label": label, **STYLE["segment"]}))
+    _same_rank_as_h(c, f"segment_{last}")
+
+
 def _param_id(rg: RoleGraph, p: str, t: int) -> str:
     """The node of parameter p's copy in step t (``c_3``, or ``c_param_3`` when the
     cell has a state c)."""
@@ -417,7 +461,13 @@ def _add_step(dot, rg: RoleGraph, t: int, paint: _Paint, ends: _Ends, per_step: 
     """The cluster of step t: x(t), the cell's gates (or its box), states, o(t), L(t),
     y(t), and with ``per_step`` a copy of each parameter used there."""
     with dot.subgraph(name=f"cluster_{t}") as c:
-        c.attr(label=f"t = {t}", style="rounded", color="#999999", fontsize="13")
+        label = f"t = {t}"
+        if t - 1 in rg.segments and ends.steps.visible(("segment", t - 1)):
+            _add_segment(c, rg, t - 1)
+            label = f"steps {rg.segments[t - 1][0]} … {t}: t = {t} stored"
+        elif rg.segments:
+            label += " (stored)"
+        c.attr(label=label, style="rounded", color="#999999", fontsize="13")
         for kind in _step_kinds(rg, ends.cells):
             if (kind, t) in rg.nodes:
                 c.body.append(paint.node((kind, t)))
@@ -455,7 +505,8 @@ def _drawn_edges(rg: RoleGraph, ends: _Ends) -> dict[tuple[str, str], tuple[tupl
 def _order_steps(dot, rg: RoleGraph, ends: _Ends) -> None:
     """Keep the steps left to right (and h(0), c(0) first) with a flat chain of invisible
     points under them. The vanilla picture keeps its order from its flat h spine; a cell
-    with gates, whose recurrent edges go from h(t-1) down to the gates, needs this."""
+    with gates, whose recurrent edges go from h(t-1) down to the gates, needs this, and so
+    does a checkpointed graph, whose spine goes through the segments' boxes."""
     firsts = ["h_0"] + [_node_id((s, 0)) for s in rg.states[1:] if (s, 0) in rg.nodes]
     columns = [("order_0", firsts if ("h", 0) in rg.nodes else [])]
     for t in ends.steps.shown:
@@ -478,9 +529,13 @@ def _add_edges(dot, rg: RoleGraph, ends: _Ends, per_step: bool) -> None:
     middle = ends.steps.middle
     for (tail, head), (ps, spine) in _drawn_edges(rg, ends).items():
         a = {} if per_step else _edge_attrs(rg, ps)
+        if head == "L" and tail.startswith("segment_"):
+            first, last = rg.segments[int(tail[len("segment_"):])]
+            a.update(label=f"L({first}) … L({last})" if last > first else f"L({first})",
+                     constraint="false")
         if spine:     # flat, not ranking; a cell box's edges out to its states do rank
             a.update(_edge_attrs(rg, ps), penwidth="2", weight="10",
-                     **({} if tail.startswith("cell_") else {"constraint": "false"}))
+                     **({} if tail.startswith(("cell_", "segment_")) else {"constraint": "false"}))
         if head == "L" and tail == "middle":  # not constraining: the middle stays on the spine
             a.update(label=f"L({middle[0]}) … L({middle[-1]})", constraint="false")
         dot.body.append(statement(tail, a, head=head))
@@ -502,8 +557,11 @@ def _add_step_inputs(dot, rg: RoleGraph, ends: _Ends, per_step: bool) -> None:
 def _caption(rg: RoleGraph, steps: _Steps, scale: HeatScale | None, keep: int) -> str:
     """Below the picture: the title, the shared parameters and the heat legend."""
     tau = steps.tau
-    title = escape(f"unrolled {rg.cell}, τ = {tau}" + (
-        f" (steps {keep + 1} … {tau - keep} collapsed)" if steps.middle else ""), html=True)
+    middle = f" (steps {steps.middle[0]} … {steps.middle[-1]} collapsed)" if steps.middle else ""
+    title = escape(f"unrolled {rg.cell}, τ = {tau}{middle}", html=True)
+    if rg.segments:
+        title += escape(f"; checkpointed in {len(rg.segments)} segment(s): dashed boxes are "
+                        "recomputed in backward, the clusters are the stored steps", html=True)
     legend = (f'<td valign="top">{scale.legend("log10 ‖grad‖")[1:-1]}</td>'
               if scale is not None else "")
     table = _params_table(rg, scale, f"t = 1 … {tau}" if tau > 1 else "t = 1")
@@ -546,9 +604,10 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
         raise ValueError(f"params must be 'once' or 'per_step', got {params!r}")
     per_step = params == "per_step"
     rg = role_graph(graph, cell)
-    steps = _Steps.of(graph.tau, collapse_above, keep)
+    steps = _Steps.of(graph.tau, collapse_above, keep, graph.kept_steps())
     ends = _Ends(rg, steps, cells=collapse_cells and bool(rg.gates))
-    norms = {key: grad_norm(t) for key, t in rg.nodes.items() if key[0] != "x"}
+    norms = {key: grad_norm(t) for key, t in rg.nodes.items()
+             if key[0] != "x" and rg.segment_of(key[1]) is None}
     scale = (HeatScale([*norms.values(), *(grad_norm(p) for p in rg.params.values())],
                        heat_limits) if heat else None)
     paint = _Paint(rg, norms, scale, heat if show_grads is None else show_grads)
@@ -562,7 +621,7 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
         dot.body.append(paint.node(("L", None)))
     _add_edges(dot, rg, ends, per_step)
     _add_step_inputs(dot, rg, ends, per_step)
-    if rg.gates or len(rg.states) > 1:
+    if rg.gates or len(rg.states) > 1 or rg.segments:
         _order_steps(dot, rg, ends)
     dot.attr(labelloc="b", label=_caption(rg, steps, scale, keep))
     return dot
@@ -604,6 +663,8 @@ def draw_folded(graph: Unrolled, *, collapse_cells: bool = False, cell: str | No
     cells = collapse_cells and bool(rg.gates)
     edges: dict[tuple[str, str], tuple[tuple[str, ...], str | None]] = {}
     for source, target, params in rg.edges:
+        if "segment" in (source[0], target[0]):
+            continue          # a checkpoint node; the states it hands on fold as states
         pair = (_folded(source[0], rg, cells), _folded(target[0], rg, cells))
         delayed = source[1] is not None and target[1] is not None and source[1] < target[1]
         if cells and target[0] in rg.states:       # whatever enters a state enters the cell
@@ -617,14 +678,16 @@ def draw_folded(graph: Unrolled, *, collapse_cells: bool = False, cell: str | No
             f"{source[0]}(t-1)" if delayed else None))
     D = _input_size(rg)
     H = graph.h[0].shape[0]
-    sizes = {"x": None if D is None else f"D = {D}", "o": f"K = {graph.o[1].shape[0]}",
+    K = graph.o[graph.kept_steps()[0]].shape[0]
+    sizes = {"x": None if D is None else f"D = {D}", "o": f"K = {K}",
              "L": "= Σ L(t)" if ("L", None) in rg.nodes else None,
              **{state: f"H = {H}" for state in rg.states}}
     biases = defaultdict(list)
     for key, params in rg.biases.items():
         kind = _folded(key[0], rg, cells)
         biases[kind].extend(p for p in params if p not in biases[kind])
-    kinds = list(dict.fromkeys(_folded(kind, rg, cells) for kind, _ in rg.nodes))
+    kinds = list(dict.fromkeys(_folded(kind, rg, cells) for kind, _ in rg.nodes
+                               if kind != "segment"))
     dot = _new_digraph("folded", "BT")
     title = f"folded {rg.cell}: the τ = {graph.tau} graph merged by role"
     dot.body.append(f'\tlabel="{escape(title)}" labelloc=t\n')     # the cell's name escaped

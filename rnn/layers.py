@@ -212,7 +212,14 @@ def _segment_node(cell: Cell, p, x, state, segment: Segment, each_step, loss):
                            each_step, loss)
 
     outs = mg.checkpoint(steps, *state, *p.values(), name=segment.name)
-    if isinstance(outs, Tensor):  # one output is the node itself
+    single = isinstance(outs, Tensor)  # one output is the node itself: the state h(stop − 1)
+    node = outs if single else outs[0]
+    while node.op == "reshape" or node.op == "getitem":  # several are cut from the node
+        node = node.inputs[0]
+    if node.op == "checkpoint":  # (no_grad: fn just ran) tagged for drawings, rnn.draw
+        role = cell.state_names[0] if single else "segment"
+        node.tags.update(t=segment.stop - 1, role=role, segment=(segment.start, segment.stop - 1))
+    if single:
         return (outs,), None
     return tuple(outs[:n]), outs[n] if loss is not None else None
 

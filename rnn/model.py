@@ -73,11 +73,16 @@ class Unrolled:
             raise AttributeError(name)
         if name in self.states:
             return self.states[name]
-        steps = range(1, self.tau + 1) if self.schedule is None else self.schedule.stored()[1:]
+        steps = self.kept_steps()
         if any(name in self.nodes[t] for t in steps):
             return self._by_step(name, {t: self.nodes[t].get(name) for t in steps})
         raise AttributeError(f"the unrolled graph has no state or role {name!r}; states "
                              f"{list(self.states)}, roles {sorted({*self.nodes[-1]})}")
+
+    def kept_steps(self) -> Sequence[int]:
+        """The steps t ≥ 1 whose nodes the graph keeps: all of 1..τ, or for a checkpointed
+        graph the stored ones."""
+        return range(1, self.tau + 1) if self.schedule is None else self.schedule.stored()[1:]
 
     def _by_step(self, label: str, found: dict[int, Tensor]) -> Sequence[Tensor | None]:
         """[None, v(1), …, v(τ)] from the steps found: a list, or for a checkpointed graph

@@ -3,9 +3,13 @@ rnn.cells.CELLS: the schedules tile the steps and fit their budget; gradients eq
 plain graph's (parameters to round-off, the initial states and every stored step bit for
 bit), to second order too; inside no_grad; what a checkpointed graph keeps and the errors
 for what it does not; a recomputation that would differ is an error naming the segment;
-truncated BPTT training with --checkpoint-segments."""
+truncated BPTT training with --checkpoint-segments; drawings that mark the stored steps and
+the recomputed ones."""
 import dataclasses
 import math
+import os
+import re
+import subprocess
 
 import numpy as np
 import pytest
@@ -18,6 +22,7 @@ from minigrad.testing.rnn import cell_problems, log_uniform, make_cell_problem
 from rnn import RNN, LanguageModel, checkpoint
 from rnn.cells import CELLS
 from rnn.cli import main
+from rnn.draw import draw_folded, draw_unrolled
 from rnn.layers import NotKept
 from rnn.schedule import Budget, for_budget, plan
 from rnn.train import ConfigError, TrainConfig, Trainer
@@ -351,3 +356,44 @@ def test_the_command_line_trains_with_checkpoint_segments(tmp_path):
                  "--validation-strings", "10", "--quiet", "--checkpoint-segments", "4",
                  "--out", str(out)]) == 0
     assert checkpoint.load(out / "checkpoint.npz").meta["config"]["checkpoint_segments"] == 4
+
+
+# -- drawings ---------------------------------------------------------------------------------
+
+def _edges(dot):
+    return [line.split(" [")[0].strip() for line in dot.source.splitlines() if "->" in line]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("targets", [True, False])
+def test_the_unrolled_drawing_marks_stored_and_recomputed_steps(kind, targets):
+    """Segments 1..3, 4..6, 7..10: one cluster per stored step (3, 6, 10) holding the dashed
+    box of the steps recomputed before it; no node for a step that was not kept."""
+    model = LanguageModel(kind, 3, 2, 3, seed=0)
+    x = np.arange(10) % 3
+    graph = model.unroll(x, x if targets else None, checkpoint=3)
+    for collapse_cells in (False, True):
+        source = draw_unrolled(graph, collapse_cells=collapse_cells).source
+        assert source.count("subgraph cluster_") == 3
+        for first, stored in [(1, 3), (4, 6), (7, 10)]:
+            assert f"steps {first} … {stored}: t = {stored} stored" in source
+            assert f"t = {first} … {stored - 1}\\nrecomputed in backward" in source
+        assert "checkpointed in 3 segment(s)" in source
+        assert not re.search(r'"h_(1|2|4|5|7|8|9)"', source)       # not kept, not drawn
+        subprocess.run(["dot", "-Tsvg", "-o", os.devnull], input=source, text=True,
+                       check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_folded_drawing_of_a_checkpointed_graph_is_the_plain_graphs(kind):
+    model = LanguageModel(kind, 3, 2, 3, seed=0)
+    x = np.arange(10) % 3
+    assert _edges(draw_folded(model.unroll(x, x, checkpoint=3))) == _edges(
+        draw_folded(model.unroll(x, x)))
+
+
+def test_collapsed_drawings_keep_the_first_and_last_stored_steps():
+    graph = RNN(3, 2, 3).unroll(np.arange(100) % 3, np.arange(100) % 3, checkpoint=10)
+    source = draw_unrolled(graph, collapse_above=4, keep=2).source
+    assert source.count("subgraph cluster_") == 4           # steps 10, 20 and 90, 100
+    assert "steps 21 … 80 collapsed" in source and "t = 81 … 89\\nrecomputed" in source
