@@ -17,7 +17,12 @@ step = forward + backward for L and ∂L/∂U, W, V, b, c; float64; one thread):
 * τ = 100,000 at hidden 32 (and τ = 50,000, for MiB per step), and τ = 1,000,000
   checkpointed;
 * engine overhead per op, graph drawing time at τ = 1,000 (when ``rnn.draw``
-  exists) and the demo's training throughput.
+  exists) and the demo's training throughput;
+* ``train --checkpoint-segments ⌈√τ⌉`` against plain training (steps/s, peak RSS,
+  tracemalloc), each in a fresh process.
+
+The τ = 1,000,000 row takes minutes (111 s of CPU, 345 s wall on the loaded 2-core
+machine).
 
 Before any timing every implementation's loss and gradients must agree with the
 baseline to 1e-10 relative. Usage: ``python benchmarks/run.py [--quick]``.
@@ -33,6 +38,7 @@ import datetime  # noqa: E402
 import gc  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -226,6 +232,53 @@ def demo_throughput(steps=40):
             "steps_per_second": result}
 
 
+TRAIN_ROWS = [(32, 32, 32), (128, 1000, 8)]   # hidden, τ, batch of `train --checkpoint-segments`
+
+
+def train_child(H, tau, B, segments, steps=5):
+    """Run in a subprocess: ``steps`` training steps of the embedded Reber grammar (streams,
+    truncated BPTT) with ``segments`` checkpoint segments (0: off): the first step's growth
+    of peak RSS (MiB, the process fresh), steps per second of the next ``steps``, and
+    tracemalloc's peak during one more step (MiB above what was allocated before it)."""
+    import tracemalloc
+    from rnn.train import TrainConfig, Trainer
+    config = TrainConfig(out=None, progress=False, steps=steps + 2, hidden_size=H, tau=tau,
+                         batch=B, checkpoint_segments=segments or None, train_strings=2000,
+                         validation_strings=200)
+    trainer = Trainer(config)
+    trainer.next_batch()       # the streams' first batch made, as every later step finds them
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_kib("VmRSS")
+    trainer.advance()
+    rss = (_status_kib("VmHWM") - before) / 1024
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.advance()
+    seconds = time.perf_counter() - start
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    trainer.advance()
+    traced = (tracemalloc.get_traced_memory()[1] - before) / 2**20
+    print(json.dumps({"steps_per_second": steps / seconds, "peak_rss_growth_mib": rss,
+                      "tracemalloc_peak_mib": traced}))
+
+
+def train_rows():
+    """`train` with and without ``--checkpoint-segments ⌈√τ⌉``, each in a fresh process."""
+    rows = []
+    for H, tau, B in TRAIN_ROWS:
+        for segments in (0, math.isqrt(tau - 1) + 1):
+            command = [sys.executable, __file__, "--train", *map(str, (H, tau, B, segments))]
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  env={**os.environ, **THREADS})
+            result = (json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0
+                      else {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]})
+            rows.append({"hidden": H, "tau": tau, "batch": B, "segments": segments, **result})
+            print("train:", json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 # -- the machine --------------------------------------------------------------------
 
 def machine():
@@ -334,6 +387,22 @@ def markdown(results):
               f"batch {demo['config']['batch']}): "
               + ", ".join(f"{v:.1f} steps/s with {k} gradients" for k, v in demo["steps_per_second"].items())
               + ".", ""]
+    lines += ["`python -m rnn train --checkpoint-segments N` (truncated BPTT on the embedded "
+              "Reber grammar, B streams of τ steps, state carried; N = ⌈√τ⌉; each row in a "
+              "fresh process: the first step's growth of peak RSS, steps/s over the next 5, "
+              "tracemalloc's peak during one more):", "",
+              "| hidden, τ, batch | segments | steps/s | MiB (RSS) | MiB (tracemalloc) |",
+              "|---|---|---|---|---|"]
+    for r in results["train_checkpointed"]:
+        segments = r["segments"] or "off"
+        if "error" in r:
+            lines.append(f"| {r['hidden']}, {r['tau']}, {r['batch']} | {segments} | failed: "
+                         f"{r['error']} | | |")
+        else:
+            lines.append(f"| {r['hidden']}, {r['tau']}, {r['batch']} | {segments} | "
+                         f"{r['steps_per_second']:.2f} | {r['peak_rss_growth_mib']:.1f} | "
+                         f"{r['tracemalloc_peak_mib']:.1f} |")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -435,6 +504,7 @@ def main(quick=False):
     results["engine_overhead"] = engine_overhead()
     results["drawing"] = drawing_time()
     results["demo"] = demo_throughput()
+    results["train_checkpointed"] = train_rows()
     results["machine"]["load_average_at_end"] = os.getloadavg()
     (HERE / "results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
     (HERE / "results.md").write_text(markdown(results))
@@ -442,7 +512,9 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] in (["--memory"], ["--traced"]):
+    if sys.argv[1:2] == ["--train"]:
+        train_child(*map(int, sys.argv[2:6]))
+    elif sys.argv[1:2] in (["--memory"], ["--traced"]):
         name, H, B, tau = sys.argv[2], *map(int, sys.argv[3:6])
         memory_child(name, H, B, tau, traced=sys.argv[1] == "--traced")
     else:
