@@ -173,7 +173,7 @@ def demo_throughput(steps=40):
         for _ in range(steps):
             trainer.train_step(*trainer.next_batch())
         result[gradients] = steps / (time.perf_counter() - start)
-    return {"config": {"hidden": config.hidden, "tau": config.tau, "batch": config.batch},
+    return {"config": {"hidden": config.hidden_size, "tau": config.tau, "batch": config.batch},
             "steps_per_second": result}
 
 

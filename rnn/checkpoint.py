@@ -4,16 +4,30 @@ Layout (all plain numeric or unicode arrays, so ``np.load(...,
 allow_pickle=False)`` reads it)::
 
     meta            0-d unicode array: JSON with format, step, vocab, config,
-                    RNG state and the metrics history
-    param/<name>    the RNN's U, W, V, b, c
+                    RNG state, the metrics history and the model record (below)
+    param/<name>    the model's parameter arrays, named as the model names them
     optim/<key>     the optimiser's state (see Optimizer.state_dict)
-    carry/<name>    state carried between steps (the hidden state of TBPTT)
+    carry/<name>    state carried between steps (h, and c for an LSTM: TBPTT)
+
+The model record, ``meta["model"]``, says what the arrays are: ``cell`` (its kind:
+"rnn", "lstm", "gru"), ``input_size`` D, ``hidden_size`` H, ``output_size`` K, the cell's
+``options`` (e.g. ``{"forget_bias": 1.0}``), the ``parameters`` (name → shape, in the
+model's order) and the carried ``state`` names. Every entry's dtype and shape is
+checked against it, and :func:`describe` writes it in messages ("an lstm with H = 64,
+D = 9"), so a mismatch names both sides.
+
+Files of format 1 (written before there were cells) hold a vanilla RNN; they are read by
+one rule: their model is cell "rnn" with D = K = the vocabulary's size and H = the
+config's ``hidden``, and the config's old names are read as the new ones (``hidden`` →
+``hidden_size``, ``seed`` → ``random_seed``, ``lr_final`` → ``lr_final_fraction``;
+a file with both an old and a new name is refused). :func:`save` always writes format 2.
 
 :func:`save` writes atomically: a temporary file in the same directory
 (``.<name>.<pid>.<random>.tmp``) is written, flushed and fsynced, then renamed
 over the target with ``os.replace``, so a crash mid-write leaves the previous
 checkpoint intact; temporary files left by processes that no longer run are
-removed on the next save. Non-finite parameters are never written.
+removed on the next save. Non-finite parameters, and parameters that are not what
+the model record says, are never written.
 
 :func:`load` never lets numpy read an entry unchecked: it reads the zip
 directory and each entry's ``.npy`` header itself, refuses unknown,
@@ -26,12 +40,14 @@ pickle hint.
 
 >>> import numpy as np, tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
->>> H, vocab = 2, "ab"
->>> params = {"U": np.zeros((H, 2)), "W": np.eye(H), "V": np.zeros((2, H)),
-...           "b": np.zeros(H), "c": np.zeros(2)}
->>> save(path, params, meta={"step": 3, "vocab": vocab, "config": {"hidden": H}})
->>> load(path).meta["step"], load(path).params["W"].shape
-(3, (2, 2))
+>>> arrays = {"U": np.zeros((2, 2)), "W": np.eye(2), "b": np.zeros(2), "V": np.zeros((2, 2)),
+...           "c": np.zeros(2)}
+>>> model = record("rnn", input_size=2, hidden_size=2, output_size=2, state=("h",),
+...                parameters={name: a.shape for name, a in arrays.items()})
+>>> save(path, arrays, meta={"step": 3, "vocab": "ab", "config": {}, "model": model})
+>>> saved = load(path)
+>>> saved.meta["step"], saved.arrays["W"].shape, describe(saved.model)
+(3, (2, 2), 'an rnn with H = 2, D = 2')
 """
 from __future__ import annotations
 
@@ -47,11 +63,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Checkpoint", "CheckpointError", "save", "load", "remove_stale_temporaries",
-           "FORMAT", "MAX_META_CHARS"]
+__all__ = ["Checkpoint", "CheckpointError", "save", "load", "record", "describe",
+           "remove_stale_temporaries", "FORMAT", "MAX_META_CHARS"]
 
-FORMAT = "minigrad-rnn-checkpoint/1"
-PARAMETER_NAMES = ("U", "W", "V", "b", "c")   # same order as rnn.model, without importing minigrad
+FORMAT = "minigrad-rnn-checkpoint/2"
+FORMAT_1 = "minigrad-rnn-checkpoint/1"      # vanilla only, the config's old names (see above)
+RENAMED = {"hidden": "hidden_size", "seed": "random_seed", "lr_final": "lr_final_fraction"}
 MAX_META_CHARS = 2 ** 24                      # the JSON metadata: at most 16 Mi characters
 FLOAT64 = np.dtype(np.float64)
 
@@ -62,39 +79,84 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Checkpoint:
-    """The contents of one checkpoint file (see the module docstring)."""
+    """The contents of one checkpoint file (see the module docstring): the parameter
+    ``arrays`` by name, the metadata, the optimiser's state and the carried state."""
 
-    params: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray]
     meta: dict
     optimizer: dict[str, np.ndarray] = field(default_factory=dict)
     carry: dict[str, np.ndarray] = field(default_factory=dict)
 
+    @property
+    def model(self) -> dict:
+        """The model record: cell, sizes, options, parameter shapes, state names."""
+        return self.meta["model"]
+
+
+def record(cell: str, *, input_size: int, hidden_size: int, output_size: int,
+           parameters: dict, state, options: dict | None = None) -> dict:
+    """The model record of ``meta["model"]`` (plain JSON values): the cell's kind, the
+    sizes, the cell's options, each parameter's shape by name and the state names."""
+    return {"cell": cell, "input_size": int(input_size), "hidden_size": int(hidden_size),
+            "output_size": int(output_size), "options": dict(options or {}),
+            "parameters": {name: [int(n) for n in shape] for name, shape in parameters.items()},
+            "state": list(state)}
+
+
+def describe(model: dict) -> str:
+    """A model record as messages write it: "an lstm with H = 64, D = 9 (forget_bias = 1.0)".
+
+    >>> describe({"cell": "gru", "hidden_size": 32, "input_size": 9, "output_size": 9})
+    'a gru with H = 32, D = 9'
+    """
+    kind = model["cell"]
+    article = "an" if kind[:1] in "aefhilmnorsx" else "a"     # as the letters are spoken
+    sizes = f"H = {model['hidden_size']}, D = {model['input_size']}"
+    if model.get("output_size") != model["input_size"]:
+        sizes += f", K = {model.get('output_size')}"
+    options = ", ".join(f"{k} = {v!r}" for k, v in sorted(model.get("options", {}).items()))
+    return f"{article} {kind} with {sizes}" + (f" ({options})" if options else "")
+
 
 # -- saving ------------------------------------------------------------------------------
 
-def save(path, params: dict[str, np.ndarray], meta: dict,
+def save(path, arrays: dict[str, np.ndarray], meta: dict,
          optimizer: dict[str, np.ndarray] | None = None,
          carry: dict[str, np.ndarray] | None = None) -> None:
-    """Write a checkpoint atomically. ``meta`` must be JSON-serialisable and
-    hold at least ``step``, ``vocab`` and ``config`` (with ``hidden``).
-    CheckpointError, naming the path, if a parameter is not finite, the
-    metadata is too large, or the file cannot be written (the previous
-    checkpoint at ``path`` is then untouched)."""
+    """Write a checkpoint of the parameter ``arrays`` atomically. ``meta`` must be
+    JSON-serialisable and hold at least ``step``, ``vocab``, ``config`` and ``model``
+    (a :func:`record` naming exactly the arrays, with their shapes). CheckpointError,
+    naming the path, if the metadata is not what :func:`load` accepts or is too large, a
+    parameter is not finite or not as the record says, or the file cannot be written (the
+    previous checkpoint at ``path`` is then untouched)."""
     path = Path(path)
-    for name, value in params.items():
+    meta = {"format": FORMAT, **meta}
+    try:
+        _check_meta(path, meta)
+    except CheckpointError as error:
+        raise CheckpointError(f"refusing to write {error}") from None
+    shapes = {name: tuple(shape) for name, shape in meta["model"]["parameters"].items()}
+    for name, value in arrays.items():
+        if name not in shapes or np.shape(value) != shapes[name]:
+            raise CheckpointError(f"refusing to write {path}: parameter {name} has shape "
+                                  f"{np.shape(value)}, and the model record says "
+                                  f"{shapes.get(name, 'there is no such parameter')}")
         if not np.all(np.isfinite(value)):
             raise CheckpointError(f"refusing to write {path}: parameter {name} is not finite")
-    text = json.dumps({"format": FORMAT, **meta})
+    missing = [name for name in shapes if name not in arrays]
+    if missing:
+        raise CheckpointError(f"refusing to write {path}: parameters {missing} are missing")
+    text = json.dumps(meta)
     if len(text) > MAX_META_CHARS:
         raise CheckpointError(f"refusing to write {path}: its metadata has {len(text)} "
                               f"characters, more than {MAX_META_CHARS} that load accepts")
-    arrays = {"meta": np.array(text)}
-    for prefix, group in (("param", params), ("optim", optimizer or {}), ("carry", carry or {})):
-        arrays.update({f"{prefix}/{key}": np.asarray(value) for key, value in group.items()})
+    entries = {"meta": np.array(text)}
+    for prefix, group in (("param", arrays), ("optim", optimizer or {}), ("carry", carry or {})):
+        entries.update({f"{prefix}/{key}": np.asarray(value) for key, value in group.items()})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path)
-        _write_atomically(path, arrays)
+        _write_atomically(path, entries)
     except OSError as error:
         raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
 
@@ -280,11 +342,35 @@ def _read_meta(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict:
         meta = json.loads(str(text[()]))
     except (json.JSONDecodeError, RecursionError) as error:
         raise CheckpointError(f"{path}: its metadata is not valid JSON: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in (FORMAT, FORMAT_1):
         found = meta.get("format") if isinstance(meta, dict) else None
-        raise CheckpointError(f"{path}: unknown checkpoint format {found!r}, expected {FORMAT!r}")
+        raise CheckpointError(f"{path}: unknown checkpoint format {found!r}, expected {FORMAT!r} "
+                              f"(or {FORMAT_1!r})")
+    if meta["format"] == FORMAT_1:
+        meta = _from_format_1(path, meta)
     _check_meta(path, meta)
     return meta
+
+
+def _from_format_1(path: Path, meta: dict) -> dict:
+    """A format-1 file's metadata read by the rule of the module docstring: a vanilla RNN,
+    the config's old names read as the new ones."""
+    config, vocab = meta.get("config"), meta.get("vocab")
+    if not isinstance(config, dict) or not isinstance(vocab, str) or "model" in meta:
+        return meta                                  # _check_meta names what is wrong
+    both = [f"{old!r} and {new!r}" for old, new in RENAMED.items()
+            if old in config and new in config]
+    if both:
+        raise CheckpointError(f"{path}: a format-1 config with both {'; '.join(both)}")
+    config = {"cell": "rnn", **{RENAMED.get(k, k): v for k, v in config.items()}}
+    H, K = config.get("hidden_size"), len(vocab)
+    if not _is_int(H, 1):
+        raise CheckpointError(f"{path}: metadata: config must be a dict whose hidden is an "
+                              f"integer ≥ 1")
+    shapes = {"U": (H, K), "W": (H, H), "V": (K, H), "b": (H,), "c": (K,)}
+    model = record("rnn", input_size=K, hidden_size=H, output_size=K, parameters=shapes,
+                   state=("h",))
+    return {**meta, "config": config, "model": model}
 
 
 def _is_int(value, low: int) -> bool:
@@ -292,7 +378,7 @@ def _is_int(value, low: int) -> bool:
 
 
 def _check_meta(path: Path, meta: dict) -> None:
-    for key in ("step", "vocab", "config"):
+    for key in ("step", "vocab", "config", "model"):
         if key not in meta:
             raise CheckpointError(f"{path}: metadata lacks {key!r}")
     vocab, config = meta["vocab"], meta["config"]
@@ -300,30 +386,60 @@ def _check_meta(path: Path, meta: dict) -> None:
         (_is_int(meta["step"], 0), f"step must be an integer ≥ 0, got {meta['step']!r}"),
         (isinstance(vocab, str) and vocab and len(set(vocab)) == len(vocab),
          f"vocab must be a string of distinct characters, got {vocab!r:.80}"),
-        (isinstance(config, dict) and _is_int(config.get("hidden"), 1),
-         "config must be a dict whose hidden is an integer ≥ 1"),
+        (isinstance(config, dict), "config must be a dict"),
         (isinstance(config, dict) and (config.get("batch") is None or _is_int(config["batch"], 1)),
          "config.batch must be an integer ≥ 1"),
         (isinstance(meta.get("history", []), list)
          and all(isinstance(row, dict) for row in meta.get("history", [])),
          "history must be a list of rows"),
         (isinstance(meta.get("rng", {}), dict), "rng must be a dict"),
+        *_model_problems(meta["model"], len(vocab) if isinstance(vocab, str) else None),
     ]
     for ok, message in problems:
         if not ok:
             raise CheckpointError(f"{path}: metadata: {message}")
 
 
+def _model_problems(model, K: int | None) -> list[tuple[bool, str]]:
+    """(ok, message) for each requirement of the model record."""
+    if not isinstance(model, dict):
+        return [(False, f"model must be a dict, got {model!r:.80}")]
+    parameters, state = model.get("parameters"), model.get("state")
+    sizes = [model.get(k) for k in ("input_size", "hidden_size", "output_size")]
+    return [
+        (isinstance(model.get("cell"), str) and model["cell"].isidentifier(),
+         f"model.cell must be a cell's name, got {model.get('cell')!r:.80}"),
+        (all(_is_int(n, 1) for n in sizes),
+         f"model's input_size, hidden_size, output_size must be integers ≥ 1, got {sizes}"),
+        (model.get("output_size") == K and model.get("input_size") == K,
+         f"model's input_size and output_size must be the vocabulary's size {K}, got "
+         f"{sizes[0]!r} and {sizes[2]!r}"),
+        (isinstance(model.get("options", {}), dict)
+         and all(isinstance(v, (int, float, str, bool, type(None)))
+                 for v in model.get("options", {}).values()),
+         "model.options must be a dict of numbers, strings or null"),
+        (isinstance(parameters, dict) and parameters
+         and all(isinstance(n, str) and n.isidentifier() and isinstance(shape, list)
+                 and 1 <= len(shape) <= 2 and all(_is_int(d, 1) for d in shape)
+                 for n, shape in parameters.items()),
+         "model.parameters must map names to shapes of 1 or 2 sizes ≥ 1"),
+        (isinstance(state, list) and state and state[0] == "h"
+         and all(isinstance(n, str) and n.isidentifier() for n in state)
+         and len(set(state)) == len(state),
+         f"model.state must list distinct state names, h first, got {state!r:.80}"),
+    ]
+
+
 def _expected_entries(meta: dict) -> dict[str, tuple]:
-    """What each entry must be, from the vocabulary size K, the hidden size H,
+    """What each entry must be, from the model record (parameter shapes, state names, H),
     the batch B and the optimiser named in the metadata: key → (dtype name, shape)."""
     from rnn.optim import OPTIMIZERS
 
-    config = meta["config"]
-    K, H, B = len(meta["vocab"]), config["hidden"], config.get("batch")
-    shapes = {"U": (H, K), "W": (H, H), "V": (K, H), "b": (H,), "c": (K,)}
+    model, config = meta["model"], meta["config"]
+    shapes = {name: tuple(shape) for name, shape in model["parameters"].items()}
     expected = {f"param/{name}": ("float64", shape) for name, shape in shapes.items()}
-    expected["carry/h"] = ("float64", (H, B))
+    expected.update({f"carry/{name}": ("float64", (model["hidden_size"], config.get("batch")))
+                     for name in model["state"]})
     optimizer = OPTIMIZERS.get(config.get("optimizer"))
     if optimizer is not None:
         expected["optim/steps"] = ("integer", ())
@@ -333,9 +449,10 @@ def _expected_entries(meta: dict) -> dict[str, tuple]:
 
 
 def _check_params(path: Path, checkpoint: Checkpoint) -> None:
-    missing = [name for name in PARAMETER_NAMES if name not in checkpoint.params]
+    names = checkpoint.model["parameters"]
+    missing = [name for name in names if name not in checkpoint.arrays]
     if missing:
         raise CheckpointError(f"{path}: parameters {missing} are missing")
-    for name in PARAMETER_NAMES:
-        if not np.all(np.isfinite(checkpoint.params[name])):
+    for name in names:
+        if not np.all(np.isfinite(checkpoint.arrays[name])):
             raise CheckpointError(f"{path}: parameter {name} is not a finite float array")

@@ -1,13 +1,15 @@
-"""Pictures of the unrolled RNN graph, as in the seed's figure (Deep Learning, Fig. 10.3).
+"""Pictures of an unrolled recurrent network, as in the seed's figure (Deep Learning, Fig. 10.3),
+for any cell: the vanilla RNN, the LSTM, the GRU.
 
 Both views are derived from the real graph by its tags, never drawn by hand:
-:func:`role_graph` contracts the op-level graph to the seed's variables
-x(t), h(t), o(t), L(t), y(t), L, and labels each contracted edge with the
-parameters it multiplies by (``W`` on h(t-1) → h(t)). :func:`draw_unrolled`
-draws one cluster per time step; :func:`draw_folded` merges the steps by role
-into the recurrent loop. The graph is only read. Every node and edge is
-written with :func:`minigrad.draw.statement`, which escapes all text, so a
-tensor name never becomes markup.
+:func:`role_graph` contracts the op-level graph to its named variables — x(t), the
+cell's states h(t) (and c(t)), its gates and candidates (i f g q, r z n), o(t), L(t),
+y(t), L — and labels each contracted edge with the parameters it multiplies by (``W`` on
+h(t-1) → h(t)). :func:`draw_unrolled` draws one cluster per time step (a gated cell's
+internals drawn, or collapsed into one box per step); :func:`draw_folded` merges the steps
+by role into the recurrent loop. The graph is only read. Every node and edge is written
+with :func:`minigrad.draw.statement`, which escapes all text, so a tensor name never
+becomes markup.
 
 >>> import numpy as np
 >>> from rnn import RNN
@@ -17,30 +19,30 @@ tensor name never becomes markup.
 """
 from __future__ import annotations
 
-import argparse
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from minigrad import Tensor
-from minigrad.draw import (FORMATS, NONFINITE, DrawingError, HeatScale, Html, escape, grad_norm,
-                           nonfinite, render, statement, walk)
-from rnn.model import PARAMETER_NAMES, RNN, Unrolled
-from rnn.ranges import Range, text
+from minigrad.draw import NONFINITE, HeatScale, Html, escape, grad_norm, nonfinite, statement, walk
+from rnn.model import Unrolled
 
-__all__ = ["RoleGraph", "role_graph", "draw_unrolled", "draw_folded", "short_string",
-           "trained_problem", "add_render_arguments", "render_path", "render_command"]
+__all__ = ["RoleGraph", "role_graph", "draw_unrolled", "draw_folded"]
 
-KINDS = ("x", "h", "o", "L_t", "L")          # the seed's variables; y(t) comes from L(t)'s tags
-PARAMETER_COLOURS = {"U": "#1f6fb4", "W": "#c62828", "V": "#2e7d32", "b": "#6a3d9a", "c": "#8d5524"}
+HEAD_KINDS = ("o", "L_t", "L")             # the head's variables; y(t) comes from L(t)'s tags
+GATES = ("sigmoid", "tanh")                # the ops of a cell's gates and candidates
+PARAMETER_COLOURS = {"U": "#1f6fb4", "W": "#c62828", "V": "#2e7d32", "b": "#6a3d9a", "c": "#8d5524",
+                     "W_ih": "#1f6fb4", "W_hh": "#c62828", "b_ih": "#6a3d9a", "b_hh": "#b0489c"}
+OTHER_COLOURS = ("#00838f", "#ef6c00", "#5d4037", "#455a64")   # parameters not named above
 STYLE = {
     "x": dict(shape="ellipse", fillcolor="#d9ead3"),
     "y": dict(shape="ellipse", fillcolor="#fce5cd"),
     "h": dict(shape="ellipse"), "o": dict(shape="ellipse"), "L_t": dict(shape="ellipse"),
     "L": dict(shape="ellipse", fillcolor="#fff2cc", peripheries="2"),
+    "state": dict(shape="ellipse", fillcolor="#eeeeee"),
+    "gate": dict(shape="box", style="rounded,filled", fillcolor="#fdf6e3"),
+    "cell": dict(shape="box", style="rounded,filled,bold", fillcolor="#fdf6e3"),
     "param": dict(shape="box", style="rounded,filled,bold", fillcolor="#cfe2f3"),
     "middle": dict(shape="box", style="rounded,filled,dashed", fillcolor="#f3f3f3"),
 }
@@ -50,14 +52,17 @@ Key = tuple  # (kind, t): ("h", 3), ("L", None)
 
 @dataclass
 class RoleGraph:
-    """The unrolled graph contracted to the seed's variables.
+    """The unrolled graph contracted to its named variables.
 
-    ``nodes`` maps ``(kind, t)`` (kind one of x, h, o, L_t, L) to the tensor;
-    a token input x(t) is its gather node ``U x(t)`` (tag ``x`` = the token).
-    ``edges`` are ``(source key, target key, parameters)``: h(t-1) → h(t)
-    carries ``("W",)``. ``biases[key]`` names parameters added at a node
-    (b at h(t), c at o(t)); ``uses[name]`` is the sorted steps using a
-    parameter; ``params`` the parameter leaves; ``targets[t]`` is y(t).
+    ``nodes`` maps ``(kind, t)`` to the tensor; the kinds are x, the cell's states
+    (``states``: h, and c for an LSTM), its gates and candidates (``gates``: the named
+    σ and tanh nodes of a step, i f g q for an LSTM, r z n for a GRU, none for the
+    vanilla cell), and the head's o, L_t, L. A token input x(t) is its gather node
+    ``U x(t)`` (tag ``x`` = the token). ``edges`` are ``(source key, target key,
+    parameters)``: h(t-1) → h(t) carries ``("W",)``. ``biases[key]`` names parameters
+    added at a node (b at h(t), c at o(t)); ``uses[name]`` is the sorted steps using a
+    parameter; ``params`` the parameter leaves (matrices first, then biases, each in the
+    order the model made them); ``targets[t]`` is y(t).
     """
     nodes: dict[Key, Tensor] = field(default_factory=dict)
     edges: list[tuple[Key, Key, tuple[str, ...]]] = field(default_factory=list)
@@ -66,27 +71,54 @@ class RoleGraph:
     params: dict[str, Tensor] = field(default_factory=dict)
     targets: dict[int, np.ndarray] = field(default_factory=dict)
     tau: int = 0
+    states: tuple[str, ...] = ("h",)
+    gates: tuple[str, ...] = ()
+    cell: str = "RNN"
+
+    def colour(self, name: str) -> str:
+        """The colour of parameter ``name`` in edges and the table."""
+        others = [p for p in self.params if p not in PARAMETER_COLOURS]
+        return PARAMETER_COLOURS.get(name) or OTHER_COLOURS[others.index(name) % len(OTHER_COLOURS)]
 
 
-def _kind(t: Tensor) -> str | None:
-    role = t.tags.get("role")
-    if role == "Ux" and "x" in t.tags:      # one-hot input: U x(t) gathers a column of U
-        return "x"
-    return role if role in KINDS else None
+@dataclass(frozen=True)
+class _Kinds:
+    """What each tensor of an unrolled graph is, from its tags (and, for gates, its op)."""
+    states: tuple[str, ...]
+
+    def kind(self, t: Tensor) -> str | None:
+        role, step = t.tags.get("role"), t.tags.get("t")
+        if "x" in t.tags or role == "x":      # one-hot input: U x(t) gathers a column of U
+            return "x"
+        if role in HEAD_KINDS or (role in self.states and step is not None):
+            return role
+        if t.op in GATES and step is not None and t.name == f"{role}({step})":
+            return role                       # a gate or candidate: i(3), z(3), n(3)
+        return None
+
+    def parameter(self, t: Tensor) -> str | None:
+        """The parameter t is, or is a view of (batched biases are reshaped)."""
+        role = t.tags.get("role")
+        if role is None or "t" in t.tags or role in HEAD_KINDS:
+            return None
+        leaf = t
+        while leaf.op is not None and len(leaf.inputs) == 1:
+            leaf = leaf.inputs[0]
+        return role if leaf.op is None and leaf.requires_grad else None
+
+    def key(self, t: Tensor) -> Key:
+        return self.kind(t), t.tags.get("t")
 
 
-def _parameter(t: Tensor) -> str | None:
-    """The parameter t is, or is a view of (batched b and c are reshaped)."""
-    role = t.tags.get("role")
-    return role if role in PARAMETER_NAMES and "t" not in t.tags else None
+def _state_names(graph: Unrolled) -> tuple[str, ...]:
+    """The cell's states, h first: the unrolled graph's ``states`` (h alone without them)."""
+    return tuple(getattr(graph, "states", None) or ("h",))
 
 
-def _key(t: Tensor) -> Key:
-    return _kind(t), t.tags.get("t")
-
-
-def role_graph(graph: Unrolled) -> RoleGraph:
-    """Contract ``graph`` to the seed's variables, reading only tags and inputs.
+def role_graph(graph: Unrolled, cell: str | None = None) -> RoleGraph:
+    """Contract ``graph`` to its named variables, reading only tags, ops and inputs;
+    ``cell`` (the model's kind, "lstm") names it in titles: by default "RNN" for a graph
+    with one state and no gates (the vanilla cell's), else "recurrent network".
 
     >>> import numpy as np
     >>> from rnn import RNN
@@ -97,19 +129,24 @@ def role_graph(graph: Unrolled) -> RoleGraph:
     (('c',), [1, 2])
     """
     roots = [graph.loss] if graph.loss is not None else [*graph.o[1:], graph.h[-1]]
-    rg, uses = RoleGraph(tau=graph.tau), defaultdict(set)
+    kinds = _Kinds(_state_names(graph))
+    rg, uses = RoleGraph(tau=graph.tau, states=kinds.states), defaultdict(set)
+    edges, gates = {}, {}              # an input used twice (z in GRU's h(t)) is one edge
     for v in walk(roots):
-        name = _parameter(v)
-        if name is not None:
-            leaf = v
-            while leaf.op is not None:
-                leaf = leaf.inputs[0]
-            rg.params[name] = leaf
-        kind = _kind(v)
+        for m in v.inputs:
+            name = kinds.parameter(m)
+            if name is not None:
+                leaf = m
+                while leaf.op is not None:
+                    leaf = leaf.inputs[0]
+                rg.params.setdefault(name, leaf)
+        kind = kinds.kind(v)
         if kind is None:
             continue
-        key = _key(v)
+        key = kinds.key(v)
         rg.nodes[key] = v
+        if kind not in (*kinds.states, *HEAD_KINDS, "x"):
+            gates.setdefault(kind, v.seq)
         if "y" in v.tags:
             rg.targets[key[1]] = np.asarray(v.tags["y"])
         if kind == "x":
@@ -117,18 +154,19 @@ def role_graph(graph: Unrolled) -> RoleGraph:
         biases, stack, seen = [], [v], {v}
         while stack:                            # back through the unnamed ops to the sources
             n = stack.pop()
-            kinds = [_kind(m) for m in n.inputs]
-            names = [_parameter(m) for m in n.inputs]
+            names = [kinds.parameter(m) for m in n.inputs]
             params = tuple(dict.fromkeys(p for p in names if p is not None))
-            for m, kind, name in zip(n.inputs, kinds, names):
+            for m, name in zip(n.inputs, names):
+                kind = kinds.kind(m)
                 if name is not None:
-                    if kinds.count(None) == len(kinds):   # added, not multiplying a source
+                    if n.op == "add":                      # added, not multiplying a source
                         biases.append(name)
                         uses[name].add(key[1])
                 elif kind is not None:                     # a source: the edge m → v
-                    gathered = (_parameter(p) for p in m.inputs) if kind == "x" else ()
-                    labels = tuple(dict.fromkeys((*params, *filter(None, gathered))))
-                    rg.edges.append((_key(m), key, labels))
+                    gathered = (kinds.parameter(p) for p in m.inputs) if kind == "x" else ()
+                    added = params if n.op != "add" else ()
+                    labels = tuple(dict.fromkeys((*added, *filter(None, gathered))))
+                    edges.setdefault((kinds.key(m), key), []).extend(labels)
                     for p in labels:
                         uses[p].add(key[1])
                 elif m not in seen:
@@ -136,6 +174,13 @@ def role_graph(graph: Unrolled) -> RoleGraph:
                     stack.append(m)
         if biases:
             rg.biases[key] = tuple(dict.fromkeys(biases))
+    order = sorted(rg.params, key=lambda n: (rg.params[n].ndim < 2, rg.params[n].seq))
+    rg.params = {name: rg.params[name] for name in order}
+    rg.edges = [(s, t, tuple(dict.fromkeys(ps))) for (s, t), ps in edges.items()]
+    rg.biases = {key: tuple(sorted(ps, key=order.index)) for key, ps in rg.biases.items()}
+    rg.gates = tuple(sorted(gates, key=gates.get))       # in the order a step makes them
+    vanilla = not rg.gates and rg.states == ("h",)
+    rg.cell = cell.upper() if cell else "RNN" if vanilla else "recurrent network"
     rg.uses = {name: sorted(t for t in steps if t is not None) for name, steps in uses.items()}
     return rg
 
@@ -153,11 +198,19 @@ def _new_digraph(name: str, rankdir: str):
     return dot
 
 
-def _edge_attrs(params: tuple[str, ...]) -> dict:
+def _edge_attrs(rg: RoleGraph, params: tuple[str, ...]) -> dict:
     if not params:
         return {}
-    colour = PARAMETER_COLOURS.get(params[0], "black")
+    colour = rg.colour(params[0])
     return dict(label=" ".join(params), fontcolor=colour, color=colour)
+
+
+def _style(rg: RoleGraph, kind: str) -> dict:
+    """The look of a kind of node: the seed's variables as they were, other states (an
+    LSTM's c) grey, gates and candidates as small boxes."""
+    if kind in STYLE:
+        return STYLE[kind]
+    return STYLE["gate" if kind in rg.gates else "state"]
 
 
 def _text(value: np.ndarray) -> str:
@@ -180,28 +233,35 @@ def _node_label(kind: str, t, tensor: Tensor, norm, show_grads: bool) -> str:
 def _params_table(rg: RoleGraph, scale: HeatScale | None, tau_text: str) -> str:
     """An HTML-like table: one row per parameter with its shape, where it is used
     and in how many steps (read from the graph), coloured by its gradient."""
-    where = {}
+    order = _step_kinds(rg, cells=False)
+    sources, targets = {}, defaultdict(list)
     for source, target, params in rg.edges:
         for p in params:
-            previous = source[0] == target[0]
-            where.setdefault(p, f"{_pattern(source, previous)} → {_pattern(target)}")
+            previous = source[1] is not None and target[1] is not None and source[1] < target[1]
+            sources.setdefault(p, _pattern(source, previous))
+            targets[p].append(target[0])
     for key, params in rg.biases.items():
         for p in params:
-            where.setdefault(p, f"added in {_pattern(key)}")
+            sources.setdefault(p, "added in")
+            targets[p].append(key[0])
+    where = {}
+    for p, source in sources.items():          # x(t) → h(t); x(t) → i(t), f(t), g(t), q(t)
+        kinds = sorted(set(targets[p]), key=lambda k: order.index(k) if k in order else len(order))
+        into = ", ".join(_pattern((k, 1)) for k in kinds)
+        where[p] = f"{source} {into}" if source == "added in" else f"{source} → {into}"
     rows = []
-    for name in PARAMETER_NAMES:
-        if name not in rg.params:
-            continue
-        tensor, steps = rg.params[name], rg.uses.get(name, [])
-        colour, bg, extra = PARAMETER_COLOURS[name], "#cfe2f3", ""
+    for name, tensor in rg.params.items():
+        steps = rg.uses.get(name, [])
+        colour, bg, extra = rg.colour(name), "#cfe2f3", ""
         if scale is not None:
             bg = scale.style(grad_norm(tensor))["fillcolor"]
             colour = HeatScale.text_colour(bg)
             extra = f", ‖grad‖ {grad_norm(tensor):.1e}" if tensor.grad is not None else ""
         cell = f'<font color="{colour}"><b>{escape(name, html=True)}</b></font>'
         used = f"{len(steps)} steps" if len(steps) != 1 else "1 step"
-        rows.append(f'<tr><td bgcolor="{bg}">{cell}</td><td align="left">{"×".join(map(str, tensor.shape))}'
-                    f'</td><td align="left">{escape(where.get(name, ""), html=True)}</td>'
+        rows.append(f'<tr><td bgcolor="{bg}">{cell}</td><td align="left">'
+                    f'{"×".join(map(str, tensor.shape))}</td><td align="left">'
+                    f'{escape(where.get(name, ""), html=True)}</td>'
                     f'<td align="left">{used}{extra}</td></tr>')
     return (f'<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
             f'<tr><td colspan="4"><b>shared parameters: one tensor each, reused at every step '
@@ -223,13 +283,248 @@ def _same_rank_as_h(dot, node: str) -> None:
     dot.body.append(statement(f"{node}_below", {"style": "invis"}, head=node))
 
 
+def _node_id(key: Key) -> str:
+    kind, t = key
+    return kind if t is None else f"{kind}_{t}".replace("L_t_", "Lt_")
+
+
+@dataclass
+class _Steps:
+    """Which steps of ``1 … tau`` are drawn: ``shown``, and the ``middle`` ones that
+    become one node (empty unless the sequence is collapsed)."""
+    tau: int
+    shown: list[int]
+    middle: range
+
+    @classmethod
+    def of(cls, tau: int, collapse_above: int | None, keep: int) -> "_Steps":
+        if collapse_above is not None and tau > collapse_above and tau > 2 * keep + 1:
+            return cls(tau, [*range(1, keep + 1), *range(tau - keep + 1, tau + 1)],
+                       range(keep + 1, tau - keep + 1))
+        return cls(tau, list(range(1, tau + 1)), range(0))
+
+    def visible(self, key: Key) -> bool:
+        return key[1] is None or key[1] == 0 or key[1] not in self.middle
+
+
+@dataclass
+class _Ends:
+    """Where an edge to or from a node of the role graph is drawn: at the node, at the
+    collapsed middle ("middle"), or, with ``cells`` (gates collapsed), at the step's cell
+    box ``cell_t`` for the gates and for whatever enters a state."""
+    rg: RoleGraph
+    steps: _Steps
+    cells: bool
+
+    def node(self, key: Key) -> str:
+        if not self.steps.visible(key):
+            return "middle"
+        if self.cells and key[0] in self.rg.gates:
+            return f"cell_{key[1]}"
+        return _node_id(key)
+
+    def edge(self, source: Key, target: Key) -> tuple[str, str] | None:
+        """The drawn ends of source → target, or None if the edge is inside a cell box."""
+        into_state = self.cells and target[0] in self.rg.states and target[1]
+        if into_state and source[0] in self.rg.states and source[1] == target[1]:
+            return None                                    # c(t) → h(t): inside the cell
+        tail = self.node(source)
+        head = self.node(target)
+        if into_state and head != "middle" and not tail.startswith("cell_"):
+            head = f"cell_{target[1]}"                     # h(t-1), c(t-1), x(t) → the cell
+        return None if tail == head else (tail, head)
+
+    def spine(self, source: Key, target: Key) -> bool:
+        """A state carried from step t-1 into step t (drawn thick and flat)."""
+        return (source[0] in self.rg.states and source[1] is not None and target[1] is not None
+                and source[1] < target[1])
+
+
+@dataclass
+class _Paint:
+    """How nodes look: gradient norms by key, the heat scale (None: no heat), whether
+    labels show the norms."""
+    rg: RoleGraph
+    norms: dict
+    scale: HeatScale | None
+    show_grads: bool
+
+    def attrs(self, kind: str, key: Key) -> dict:
+        a = dict(_style(self.rg, kind))
+        norm = self.norms.get(key)
+        if self.scale is not None and kind not in ("x", "y"):
+            a.update(self.scale.style(norm))
+        elif nonfinite(norm):
+            a.update(NONFINITE)
+        return a
+
+    def node(self, key: Key, **extra) -> str:
+        kind, t = key
+        label = _node_label(kind, t, self.rg.nodes[key], self.norms.get(key), self.show_grads)
+        return statement(_node_id(key), {"label": label, **self.attrs(kind, key), **extra})
+
+
+def _add_initial_states(dot, rg: RoleGraph, paint: _Paint) -> None:
+    """h(0) (and c(0)), dashed when a constant (the default zeros); h(0) on the spine's rank."""
+    for name in rg.states:
+        if (name, 0) not in rg.nodes:
+            continue
+        s0 = rg.nodes[(name, 0)]
+        constant = s0.op is None and not s0.requires_grad
+        dot.body.append(paint.node((name, 0), **({"style": "filled,dashed"} if constant else {})))
+        if name == "h":
+            _same_rank_as_h(dot, "h_0")
+
+
+def _add_middle(dot, steps: _Steps, paint: _Paint) -> None:
+    """The collapsed steps as one node: their range, count, and the fading of ‖∂/∂h(t)‖."""
+    lo, hi = steps.middle[0], steps.middle[-1]
+    rows = [f"t = {lo} … {hi}", f"({len(steps.middle)} steps)"]
+    hs = [paint.norms.get(("h", t)) for t in (lo, hi)]
+    if paint.show_grads and None not in hs:
+        rows.append(f"‖grad h‖ {hs[0]:.1e} … {hs[1]:.1e}")
+    cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
+    if paint.scale is not None and None not in hs:  # a strip fading like the hidden h(t)
+        first, last = (paint.scale.style(n)["fillcolor"] for n in hs)
+        cells += f'<tr><td bgcolor="{first}:{last}" height="10"></td></tr>'
+    label = Html(f'<<table border="0" cellspacing="0" cellpadding="2">{cells}</table>>')
+    dot.body.append(statement("middle", {"label": label, **STYLE["middle"]}))
+    _same_rank_as_h(dot, "middle")
+
+
+def _param_id(rg: RoleGraph, p: str, t: int) -> str:
+    """The node of parameter p's copy in step t (``c_3``, or ``c_param_3`` when the
+    cell has a state c)."""
+    return f"{p}_param_{t}" if p in rg.states or p in rg.gates else f"{p}_{t}"
+
+
+def _step_parameters(rg: RoleGraph, ends: _Ends, t: int) -> list[tuple[str, str]]:
+    """(drawn node, parameter) for each parameter that multiplies into or is added at a
+    node of step t, once per drawn node."""
+    used = [(target, ps) for _, target, ps in rg.edges] + list(rg.biases.items())
+    pairs = [(ends.node(key), p) for key, ps in used if key[1] == t for p in ps]
+    return list(dict.fromkeys(pairs))
+
+
+def _step_kinds(rg: RoleGraph, cells: bool) -> list[str]:
+    """The kinds drawn in a step's cluster, in order: x, the gates (unless collapsed),
+    the states (h last: it feeds the head), the head's o and L(t)."""
+    gates = [] if cells else list(rg.gates)
+    return ["x", *gates, *rg.states[1:], rg.states[0], "o", "L_t"]
+
+
+def _add_step(dot, rg: RoleGraph, t: int, paint: _Paint, ends: _Ends, per_step: bool) -> None:
+    """The cluster of step t: x(t), the cell's gates (or its box), states, o(t), L(t),
+    y(t), and with ``per_step`` a copy of each parameter used there."""
+    with dot.subgraph(name=f"cluster_{t}") as c:
+        c.attr(label=f"t = {t}", style="rounded", color="#999999", fontsize="13")
+        for kind in _step_kinds(rg, ends.cells):
+            if (kind, t) in rg.nodes:
+                c.body.append(paint.node((kind, t)))
+            if kind == "x" and ends.cells:
+                label = f"{rg.cell} cell({t})\n{' '.join(rg.gates)}"
+                c.body.append(statement(f"cell_{t}", {"label": label, **STYLE["cell"]}))
+        if t in rg.targets:
+            c.body.append(statement(f"y_{t}", {"label": f"y({t}) = {_text(rg.targets[t])}",
+                                               **STYLE["y"]}))
+        if per_step:
+            for _, p in _step_parameters(rg, ends, t):
+                c.body.append(statement(_param_id(rg, p, t), {"label": p, **STYLE["param"]}))
+
+
+def _drawn_edges(rg: RoleGraph, ends: _Ends) -> dict[tuple[str, str], tuple[tuple[str, ...], bool]]:
+    """The edges as drawn, by their ends: the parameters on them and whether they carry a
+    state from step to step; with cell boxes, each box's edges out to its states."""
+    drawn = {}
+    for source, target, ps in rg.edges:
+        if not (ends.steps.visible(source) or ends.steps.visible(target)):
+            continue
+        pair = ends.edge(source, target)
+        if pair is None:
+            continue
+        labels, spine = drawn.get(pair, ((), False))
+        drawn[pair] = (tuple(dict.fromkeys(labels + ps)), spine or ends.spine(source, target))
+        if ends.cells and pair[1].startswith("cell_"):
+            t = int(pair[1][len("cell_"):])
+            for state in rg.states:
+                if (state, t) in rg.nodes:
+                    drawn.setdefault((pair[1], _node_id((state, t))), ((), True))
+    return drawn
+
+
+def _order_steps(dot, rg: RoleGraph, ends: _Ends) -> None:
+    """Keep the steps left to right (and h(0), c(0) first) with a flat chain of invisible
+    points under them. The vanilla picture keeps its order from its flat h spine; a cell
+    with gates, whose recurrent edges go from h(t-1) down to the gates, needs this."""
+    firsts = ["h_0"] + [_node_id((s, 0)) for s in rg.states[1:] if (s, 0) in rg.nodes]
+    columns = [("order_0", firsts if ("h", 0) in rg.nodes else [])]
+    for t in ends.steps.shown:
+        if ends.steps.middle and t == ends.steps.middle[-1] + 1:
+            columns.append(("order_middle", ["middle"]))
+        columns.append((f"order_{t}", [_node_id(("x", t))] if ("x", t) in rg.nodes else []))
+    invisible = {"style": "invis"}
+    for anchor, above in columns:
+        dot.body.append(statement(anchor, {"label": "", "style": "invis", "shape": "point"}))
+        for node in above:
+            dot.body.append(statement(anchor, invisible, head=node))
+    chain = " -> ".join(f'"{anchor}"' for anchor, _ in columns)
+    dot.body.append(f"\t{{rank=same; {chain} [style=invis]}}\n")
+
+
+def _add_edges(dot, rg: RoleGraph, ends: _Ends, per_step: bool) -> None:
+    """The contracted edges; the spines (h(t-1) → h(t), c(t-1) → c(t), or through the cell
+    boxes) thick and flat; edges into or out of the collapsed middle drawn once per pair
+    of ends."""
+    middle = ends.steps.middle
+    for (tail, head), (ps, spine) in _drawn_edges(rg, ends).items():
+        a = {} if per_step else _edge_attrs(rg, ps)
+        if spine:     # flat, not ranking; a cell box's edges out to its states do rank
+            a.update(_edge_attrs(rg, ps), penwidth="2", weight="10",
+                     **({} if tail.startswith("cell_") else {"constraint": "false"}))
+        if head == "L" and tail == "middle":  # not constraining: the middle stays on the spine
+            a.update(label=f"L({middle[0]}) … L({middle[-1]})", constraint="false")
+        dot.body.append(statement(tail, a, head=head))
+
+
+def _add_step_inputs(dot, rg: RoleGraph, ends: _Ends, per_step: bool) -> None:
+    """y(t) → L(t), and with ``per_step`` each parameter copy's dashed edge (drawn head to
+    tail, dir=back, so each copy sits above its node)."""
+    for t in ends.steps.shown:
+        if t in rg.targets and ("L_t", t) in rg.nodes:
+            dot.body.append(statement(f"y_{t}", {}, head=_node_id(("L_t", t))))
+        if per_step:
+            for node, p in _step_parameters(rg, ends, t):
+                dot.body.append(statement(node, {
+                    "dir": "back", "style": "dashed", "color": rg.colour(p)},
+                    head=_param_id(rg, p, t)))
+
+
+def _caption(rg: RoleGraph, steps: _Steps, scale: HeatScale | None, keep: int) -> str:
+    """Below the picture: the title, the shared parameters and the heat legend."""
+    tau = steps.tau
+    title = escape(f"unrolled {rg.cell}, τ = {tau}" + (
+        f" (steps {keep + 1} … {tau - keep} collapsed)" if steps.middle else ""), html=True)
+    legend = (f'<td valign="top">{scale.legend("log10 ‖grad‖")[1:-1]}</td>'
+              if scale is not None else "")
+    table = _params_table(rg, scale, f"t = 1 … {tau}" if tau > 1 else "t = 1")
+    return (f'<<table border="0" cellspacing="8"><tr><td colspan="2"><font point-size="15">'
+            f'{title}</font></td></tr><tr><td valign="top">{table}</td>{legend}'
+            f'</tr></table>>')
+
+
 def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int = 3,
                   params: str = "once", heat: bool = False, show_grads: bool | None = None,
-                  heat_limits: tuple[float, float] | None = None):
+                  heat_limits: tuple[float, float] | None = None, collapse_cells: bool = False,
+                  cell: str | None = None):
     """The seed's right-hand picture from the real graph: one cluster per step
     ``t = 1 … τ`` left to right, ``h(t-1) → h(t)`` along a straight spine (label
     W), x(t) → h(t) (U), h(t) → o(t) (V), o(t) → L(t) ← y(t), and the loss L
-    collecting every L(t).
+    collecting every L(t). For an LSTM or a GRU each step also holds the cell's gates
+    and candidates (i f g q, r z n) and its states, the spines carry h (and c) from step
+    to step, and ``collapse_cells`` draws each step's cell as one box instead
+    (h(t-1), c(t-1), x(t) → cell(t) → h(t), c(t)); the vanilla cell has no gates, so
+    it is drawn the same either way. ``cell`` names the model in the title (see
+    :func:`role_graph`).
 
     ``params="once"`` draws the shared parameters once, as a table saying where
     and at how many steps each is used (the step edges carry their names);
@@ -249,127 +544,55 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
     """
     if params not in ("once", "per_step"):
         raise ValueError(f"params must be 'once' or 'per_step', got {params!r}")
-    show_grads = heat if show_grads is None else show_grads
-    rg = role_graph(graph)
-    tau = graph.tau
-    collapsed = collapse_above is not None and tau > collapse_above and tau > 2 * keep + 1
-    shown = ([*range(1, keep + 1), *range(tau - keep + 1, tau + 1)] if collapsed
-             else list(range(1, tau + 1)))
-    middle = range(keep + 1, tau - keep + 1) if collapsed else range(0)
+    per_step = params == "per_step"
+    rg = role_graph(graph, cell)
+    steps = _Steps.of(graph.tau, collapse_above, keep)
+    ends = _Ends(rg, steps, cells=collapse_cells and bool(rg.gates))
     norms = {key: grad_norm(t) for key, t in rg.nodes.items() if key[0] != "x"}
     scale = (HeatScale([*norms.values(), *(grad_norm(p) for p in rg.params.values())],
                        heat_limits) if heat else None)
-
-    def attrs(kind, key):
-        a = dict(STYLE[kind])
-        norm = norms.get(key)
-        if scale is not None and kind not in ("x", "y"):
-            a.update(scale.style(norm))
-        elif nonfinite(norm):
-            a.update(NONFINITE)
-        return a
-
-    def node_id(key):
-        kind, t = key
-        return kind if t is None else f"{kind}_{t}".replace("L_t_", "Lt_")
-
-    def add(dot, key, **extra):
-        kind, t = key
-        label = _node_label(kind, t, rg.nodes[key], norms.get(key), show_grads)
-        dot.body.append(statement(node_id(key), {"label": label, **attrs(kind, key), **extra}))
-
+    paint = _Paint(rg, norms, scale, heat if show_grads is None else show_grads)
     dot = _new_digraph("unrolled", "BT")
-    if ("h", 0) in rg.nodes:
-        h0 = rg.nodes[("h", 0)]
-        add(dot, ("h", 0), **({"style": "filled,dashed"} if h0.op is None and not h0.requires_grad
-                              else {}))
-        _same_rank_as_h(dot, "h_0")
-
-    def add_middle():
-        lo, hi = middle[0], middle[-1]
-        rows = [f"t = {lo} … {hi}", f"({len(middle)} steps)"]
-        hs = [norms.get(("h", t)) for t in (lo, hi)]
-        if show_grads and None not in hs:
-            rows.append(f"‖grad h‖ {hs[0]:.1e} … {hs[1]:.1e}")
-        cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
-        if scale is not None and None not in hs:  # a strip fading like the hidden h(t)
-            first, last = (scale.style(n)["fillcolor"] for n in hs)
-            cells += f'<tr><td bgcolor="{first}:{last}" height="10"></td></tr>'
-        label = Html(f'<<table border="0" cellspacing="0" cellpadding="2">{cells}</table>>')
-        dot.body.append(statement("middle", {"label": label, **STYLE["middle"]}))
-        _same_rank_as_h(dot, "middle")
-
-    for t in shown:
-        if collapsed and t == tau - keep + 1:   # declared in time order: dot keeps it
-            add_middle()
-        with dot.subgraph(name=f"cluster_{t}") as c:
-            c.attr(label=f"t = {t}", style="rounded", color="#999999", fontsize="13")
-            for kind in KINDS[:4]:
-                if (kind, t) in rg.nodes:
-                    add(c, (kind, t))
-            if t in rg.targets:
-                c.body.append(statement(f"y_{t}", {"label": f"y({t}) = {_text(rg.targets[t])}",
-                                                   **STYLE["y"]}))
-            if params == "per_step":
-                for key, ps in [(target, ps) for _, target, ps in rg.edges] + list(rg.biases.items()):
-                    for p in ps if key[1] == t else ():
-                        c.body.append(statement(f"{p}_{t}", {"label": p, **STYLE["param"]}))
+    _add_initial_states(dot, rg, paint)
+    for t in steps.shown:
+        if steps.middle and t == steps.middle[-1] + 1:   # declared in time order: dot keeps it
+            _add_middle(dot, steps, paint)
+        _add_step(dot, rg, t, paint, ends, per_step)
     if ("L", None) in rg.nodes:
-        add(dot, ("L", None))
-
-    def visible(key):
-        return key[1] is None or key[1] == 0 or key[1] not in middle
-
-    def end(key):  # collapsed steps are all the middle node
-        return node_id(key) if visible(key) else "middle"
-
-    drawn_middle = set()
-    for source, target, ps in rg.edges:
-        if not (visible(source) or visible(target)):
-            continue
-        a = {} if params == "per_step" else _edge_attrs(ps)
-        if source[0] == "h" and target[0] == "h":             # the spine h(t-1) → h(t)
-            a.update(_edge_attrs(ps), penwidth="2", weight="10", constraint="false")
-        if not (visible(source) and visible(target)):
-            pair = (end(source), end(target))
-            if pair in drawn_middle:
-                continue
-            drawn_middle.add(pair)
-            if target[0] == "L":  # not constraining: the middle stays on the spine
-                a.update(label=f"L({middle[0]}) … L({middle[-1]})", constraint="false")
-        dot.body.append(statement(end(source), a, head=end(target)))
-    for t in shown:
-        if t in rg.targets and ("L_t", t) in rg.nodes:
-            dot.body.append(statement(f"y_{t}", {}, head=node_id(("L_t", t))))
-        if params == "per_step":  # drawn head to tail (dir=back): each copy sits above its node
-            for key, ps in [(target, ps) for _, target, ps in rg.edges] + list(rg.biases.items()):
-                if key[1] == t:
-                    for p in ps:
-                        dot.body.append(statement(node_id(key), {
-                            "dir": "back", "style": "dashed", "color": PARAMETER_COLOURS[p]},
-                            head=f"{p}_{t}"))
-    # Below the picture: the title, the shared parameters and the heat legend.
-    title = f"unrolled RNN, τ = {tau}" + (f" (steps {keep + 1} … {tau - keep} collapsed)"
-                                           if collapsed else "")
-    legend = (f'<td valign="top">{scale.legend("log10 ‖grad‖")[1:-1]}</td>'
-              if scale is not None else "")
-    dot.attr(labelloc="b", label=(
-        f'<<table border="0" cellspacing="8"><tr><td colspan="2"><font point-size="15">{title}'
-        f'</font></td></tr><tr><td valign="top">{_params_table(rg, scale, f"t = 1 … {tau}" if tau > 1 else "t = 1")}</td>{legend}'
-        f'</tr></table>>'))
+        dot.body.append(paint.node(("L", None)))
+    _add_edges(dot, rg, ends, per_step)
+    _add_step_inputs(dot, rg, ends, per_step)
+    if rg.gates or len(rg.states) > 1:
+        _order_steps(dot, rg, ends)
+    dot.attr(labelloc="b", label=_caption(rg, steps, scale, keep))
     return dot
 
 
 # -- the folded view -----------------------------------------------------------------------
 
-FOLDED = {"x": "x", "h": "h", "o": "o", "L_t": "L", "L": "L"}  # L(t) and their sum L fold into L
+def _folded(kind: str, rg: RoleGraph, cells: bool) -> str:
+    """The node a kind folds into: L(t) and their sum L into L, gates into the cell box."""
+    if kind in ("L_t", "L"):
+        return "L"
+    return "cell" if cells and kind in rg.gates else kind
 
 
-def draw_folded(graph: Unrolled):
+def _input_size(rg: RoleGraph) -> int | None:
+    """D, from an input node: the gathered parameter's columns, or a dense x(t)'s rows."""
+    for (kind, _), x in rg.nodes.items():
+        if kind == "x":
+            return x.inputs[0].shape[1] if "x" in x.tags else x.shape[0]
+    return None
+
+
+def draw_folded(graph: Unrolled, *, collapse_cells: bool = False, cell: str | None = None):
     """The seed's left-hand picture, folded from the real graph by role:
     x → h → o → L ← y, with the recurrent edge h → h labelled W (through a
     one-step delay), each edge labelled with the parameters it multiplies by
-    and each node with its size and the biases added there.
+    and each node with its size and the biases added there. An LSTM's or GRU's
+    gates fold into one node each (or, with ``collapse_cells``, into one cell box), and
+    every edge from the previous step says so ("delay: c(t-1)"); ``cell`` names the model
+    in the title (see :func:`role_graph`).
 
     >>> import numpy as np
     >>> from rnn import RNN
@@ -377,186 +600,53 @@ def draw_folded(graph: Unrolled):
     >>> [line.split(" [")[0].strip() for line in draw_folded(graph).source.splitlines() if "->" in line]
     ['"x" -> "h"', '"h" -> "h"', '"h" -> "o"', '"o" -> "L"', '"y" -> "L"']
     """
-    rg = role_graph(graph)
-    edges: dict[tuple[str, str], tuple[str, ...]] = {}
+    rg = role_graph(graph, cell)
+    cells = collapse_cells and bool(rg.gates)
+    edges: dict[tuple[str, str], tuple[tuple[str, ...], str | None]] = {}
     for source, target, params in rg.edges:
-        pair = (FOLDED[source[0]], FOLDED[target[0]])
-        if pair == ("L", "L"):   # L(t) → L is the sum over time, not an edge of the loop
-            continue
-        edges[pair] = tuple(dict.fromkeys(edges.get(pair, ()) + params))
-    sizes = {"x": f"D = {rg.params['U'].shape[1]}" if "U" in rg.params else None,
-             "h": f"H = {graph.h[0].shape[0]}", "o": f"K = {graph.o[1].shape[0]}",
-             "L": "= Σ L(t)" if ("L", None) in rg.nodes else None}
+        pair = (_folded(source[0], rg, cells), _folded(target[0], rg, cells))
+        delayed = source[1] is not None and target[1] is not None and source[1] < target[1]
+        if cells and target[0] in rg.states:       # whatever enters a state enters the cell
+            if source[0] in rg.states and not delayed:
+                continue                                   # c(t) → h(t): inside the cell
+            pair = (pair[0], "cell")
+        if pair == ("L", "L") or (pair[0] == pair[1] and not delayed):
+            continue             # L(t) → L is the sum over time; the gates inside the cell
+        labels, delay = edges.get(pair, ((), None))
+        edges[pair] = (tuple(dict.fromkeys(labels + params)), delay or (
+            f"{source[0]}(t-1)" if delayed else None))
+    D = _input_size(rg)
+    H = graph.h[0].shape[0]
+    sizes = {"x": None if D is None else f"D = {D}", "o": f"K = {graph.o[1].shape[0]}",
+             "L": "= Σ L(t)" if ("L", None) in rg.nodes else None,
+             **{state: f"H = {H}" for state in rg.states}}
     biases = defaultdict(list)
     for key, params in rg.biases.items():
-        biases[FOLDED[key[0]]].extend(p for p in params if p not in biases[FOLDED[key[0]]])
-    kinds = list(dict.fromkeys(FOLDED[kind] for kind, _ in rg.nodes))
+        kind = _folded(key[0], rg, cells)
+        biases[kind].extend(p for p in params if p not in biases[kind])
+    kinds = list(dict.fromkeys(_folded(kind, rg, cells) for kind, _ in rg.nodes))
     dot = _new_digraph("folded", "BT")
-    dot.attr(label=f"folded RNN: the τ = {graph.tau} graph merged by role", labelloc="t")
+    title = f"folded {rg.cell}: the τ = {graph.tau} graph merged by role"
+    dot.body.append(f'\tlabel="{escape(title)}" labelloc=t\n')     # the cell's name escaped
     for kind in kinds:
         size = sizes.get(kind)
         label = kind + (f" {size}" if kind == "L" else f"\n({size})" if size else "")
+        if kind == "cell":
+            label = f"{rg.cell} cell\n{' '.join(rg.gates)}"
         if biases.get(kind):
             label += " + " + " + ".join(biases[kind])
-        dot.body.append(statement(kind, {"label": label, **STYLE["L" if kind == "L" else kind]}))
+        style = STYLE["cell"] if kind == "cell" else _style(rg, kind)
+        dot.body.append(statement(kind, {"label": label, **style}))
     if rg.targets:
         dot.body.append(statement("y", {"label": "y", **STYLE["y"]}))
-    for (source, target), params in edges.items():
-        a = _edge_attrs(params)
-        if source == target:
-            a.update(label=f"{a.get('label', '')}\n(delay: {source}(t-1))", penwidth="2")
+    for (source, target), (params, delay) in edges.items():
+        a = _edge_attrs(rg, params)
+        if delay is not None:
+            a.update(label=f"{a.get('label', '')}\n(delay: {delay})", penwidth="2")
         dot.body.append(statement(source, a, head=target))
+    if cells:
+        for state in rg.states:
+            dot.body.append(statement("cell", {"penwidth": "2"}, head=state))
     if rg.targets and "L" in kinds:
         dot.body.append(statement("y", {}, head="L"))
     return dot
-
-
-# -- command line ---------------------------------------------------------------------------
-
-def _drawing_path(string: str) -> str:
-    """An argparse ``type``: a file name whose suffix :func:`minigrad.draw.render` writes."""
-    suffixes = [f".{f}" for f in (*FORMATS, "dot", "gv")]
-    if Path(string).suffix.lower() not in suffixes:
-        raise argparse.ArgumentTypeError(f"expected a file name ending in {', '.join(suffixes)}, "
-                                         f"got {string!r}")
-    return string
-
-
-class _Given(argparse.Action):
-    """Stores the value and lists the flag in ``namespace.given`` (so ``render
-    --checkpoint`` can refuse the options of a random problem, even at their defaults)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, values)
-        namespace.given = [*getattr(namespace, "given", []), option_string]
-
-
-def add_problem_arguments(parser: argparse.ArgumentParser, tau: int = 4) -> None:
-    """The sizes, τ, seed and W scale of a random token problem, and which loss to
-    differentiate (``render`` and ``explore``; see :func:`random_problem`)."""
-    size, count = Range(int, 1).parse, Range(int, 0).parse
-    parser.set_defaults(given=[])
-    parser.add_argument("--input-size", type=size, metavar="D", default=4, action=_Given,
-                        help="token types D, at least 1 (default: %(default)s)")
-    parser.add_argument("--hidden", type=size, metavar="H", default=3, action=_Given,
-                        help="hidden units H, at least 1 (default: %(default)s)")
-    parser.add_argument("--output-size", type=size, metavar="K", default=None, action=_Given,
-                        help="classes K, at least 1 (default: D)")
-    parser.add_argument("--tau", type=size, metavar="T", default=tau, action=_Given,
-                        help="time steps τ, at least 1 (default: %(default)s)")
-    parser.add_argument("--seed", type=count, default=0, action=_Given,
-                        help="seed of the parameters and the random tokens, ≥ 0 "
-                             "(default: %(default)s)")
-    parser.add_argument("--w-scale", type=Range(float).parse, metavar="S", default=1.0,
-                        action=_Given,
-                        help="multiply W by this finite number; below ~0.5 gradients vanish "
-                             "visibly (default: %(default)s)")
-    parser.add_argument("--loss", choices=["total", "last"], default="total",
-                        help="backward from L = Σ L(t), or from L(τ) alone, which shows how "
-                             "the gradient fades going back in time (default: %(default)s)")
-
-
-def random_problem(args: argparse.Namespace):
-    """The model, tokens x and targets y that :func:`add_problem_arguments` describe,
-    and the loss to differentiate."""
-    D, H = args.input_size, args.hidden
-    K = args.output_size or D
-    model = RNN(D, H, K, seed=args.seed)
-    model.set_params(W=model.W.data * args.w_scale)
-    rng = np.random.default_rng(args.seed)
-    return model, rng.integers(0, D, args.tau), rng.integers(0, K, args.tau)
-
-
-def short_string(grammar_name: str | None, vocab, text: str | None, length: int = 12) -> str:
-    """A short piece of a trained model's data to draw it on: the first string of
-    its grammar with at most ``length`` characters, else the first ``length``
-    characters of its text file (DataError if that file cannot be read now, or
-    holds characters outside ``vocab``)."""
-    from rnn import grammar
-    from rnn.data import DataError
-    if grammar_name is not None:
-        strings = grammar.generate(100, seed=1, embedded=grammar_name == "embedded")
-        return next(s for s in strings if len(s) <= length)
-    try:
-        with open(text, encoding="utf-8") as f:
-            piece = f.read(length)
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"the checkpoint was trained on {text}, which cannot be read now "
-                        f"({getattr(error, 'strerror', None) or error}); the drawing needs "
-                        f"a short piece of it") from None
-    vocab.encode(piece)
-    if len(piece) < 2:
-        raise DataError(f"{text} holds fewer than 2 characters now: nothing to draw")
-    return piece
-
-
-def trained_problem(path):
-    """The model saved in the checkpoint ``path``, the ids x and targets y of a
-    :func:`short_string` of its data: what ``render --checkpoint`` draws."""
-    from rnn.train import model_from_checkpoint
-    params, vocab, meta = model_from_checkpoint(path)
-    model = RNN(len(vocab), params["W"].shape[0], len(vocab))
-    model.set_params(**params)
-    config = meta["config"]
-    ids = vocab.encode(short_string(config.get("grammar"), vocab, config.get("text")))
-    return model, ids[:-1], ids[1:]
-
-
-def add_render_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m rnn render``: which view, the random problem or a
-    trained checkpoint, the optional backward pass for gradient heat, the file."""
-    count = Range(int, 0).parse
-    parser.add_argument("--view", choices=["unrolled", "folded"], default="unrolled",
-                        help="unrolled in time, or folded into the recurrent loop (default: %(default)s)")
-    add_problem_arguments(parser)
-    parser.add_argument("--checkpoint", metavar="FILE", type=text,
-                        help="draw this trained model on a short string of its grammar or text "
-                             "instead of a random problem (then --input-size, --hidden, "
-                             "--output-size, --tau, --seed and --w-scale are refused)")
-    parser.add_argument("--heat", action="store_true",
-                        help="run backward first and colour nodes by log10 ‖grad‖ (unrolled "
-                             "view only: the folded view merges the steps)")
-    parser.add_argument("--params", choices=["once", "per-step"], default="once",
-                        help="shared parameters drawn once, or also inside every step (default: %(default)s)")
-    parser.add_argument("--all-steps", action="store_true",
-                        help="draw every step (default: collapse the middle above --collapse-above)")
-    parser.add_argument("--collapse-above", type=count, metavar="N", default=12,
-                        help="draw at most this many steps, ≥ 0; longer sequences show the first "
-                             "and last three and one node for the middle (default: %(default)s)")
-    parser.add_argument("--out", type=_drawing_path, metavar="FILE", default=None,
-                        help="file to write; .svg, .png, .pdf, or .dot/.gv for the DOT text "
-                             "(default: out/rnn_unrolled.svg or out/rnn_folded.svg, by --view)")
-
-
-def render_path(args: argparse.Namespace) -> str:
-    """The file ``render`` writes: --out, else out/rnn_unrolled.svg or out/rnn_folded.svg."""
-    return args.out or f"out/rnn_{args.view}.svg"
-
-
-def render_command(args: argparse.Namespace) -> Path:
-    """Draw the random problem described by ``args`` (or the model of
-    ``args.checkpoint``) and write ``args.out``; DrawingError for --heat with
-    the folded view or --checkpoint with the options of a random problem."""
-    if args.heat and args.view == "folded":
-        raise DrawingError("--heat colours each node of the unrolled graph by its gradient; "
-                           "the folded view merges the steps into one node per role, so it "
-                           "has no such colour: use --view unrolled with --heat")
-    if args.checkpoint is not None:
-        if args.given:
-            raise DrawingError(f"--checkpoint draws the trained model, whose sizes are its own; "
-                               f"{', '.join(dict.fromkeys(args.given))} describe a random "
-                               f"problem: give one or the other")
-        model, x, y = trained_problem(args.checkpoint)
-    else:
-        model, x, y = random_problem(args)
-    graph = model.unroll(x, y)
-    if args.heat:
-        (graph.loss if args.loss == "total" else graph.L[graph.tau]).backward()
-    if args.view == "folded":
-        dot = draw_folded(graph)
-    else:
-        dot = draw_unrolled(graph, heat=args.heat, params=args.params.replace("-", "_"),
-                            collapse_above=None if args.all_steps else args.collapse_above)
-    path = render(dot, render_path(args))
-    print(f"wrote {path}")
-    return path

@@ -1,11 +1,14 @@
-"""Training the RNN on characters: truncated BPTT, evaluation, sampling, metrics,
-the loss plot and resumable checkpoints.
+"""Training a recurrent language model on characters: truncated BPTT, evaluation,
+sampling, metrics, the loss plot and resumable checkpoints, for any cell of
+:data:`rnn.cells.CELLS` (``TrainConfig.cell``: "rnn", "lstm", "gru").
 
 The gradient of each batch comes from minigrad's autodiff through the unrolled
-graph (``gradients="autodiff"``, the default) or from the analytic BPTT oracle
-(``gradients="bptt"``); both give the same training run to round-off.
+graph (``gradients="autodiff"``, the default) or from the cell's analytic BPTT oracle
+(``gradients="bptt"``, for cells that have one in :mod:`rnn.oracles`); both give the
+same training run to round-off. Evaluation and sampling run the model's own steps
+without a graph (:func:`run`); the oracles are for checking only.
 
->>> config = TrainConfig(grammar="reber", hidden=8, tau=8, batch=4, steps=20, out=None,
+>>> config = TrainConfig(grammar="reber", hidden_size=8, tau=8, batch=4, steps=20, out=None,
 ...                      train_strings=50, validation_strings=20, progress=False)
 >>> trainer = Trainer(config)
 >>> before = trainer.evaluate().loss
@@ -18,7 +21,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
+import importlib
+import importlib.util
 import math
 import tempfile
 import time
@@ -29,18 +33,20 @@ from typing import NamedTuple
 import numpy as np
 
 import minigrad as mg
-from rnn.oracles import vanilla as oracle
-from rnn import checkpoint, grammar
+from rnn import checkpoint, grammar, settings
+from rnn.cells import CELLS
 from rnn.data import Corpus, Vocab, load_text, random_windows, stream_chunks
-from rnn.model import PARAMETER_NAMES, RNN
+from rnn.model import PARAMETER_NAMES, LanguageModel
 from rnn.optim import OPTIMIZERS, clip_grad_norm, clip_grad_value, make_optimizer
 from rnn.ranges import Range
+from rnn.settings import (CELL, COUNT, FORGET_BIAS, HIDDEN_SIZE, RANDOM_SEED, TAU, TEMPERATURE,
+                          Setting)
 
-__all__ = ["TrainConfig", "ConfigError", "TrainingDiverged", "RANGES", "CHOICES", "Trainer",
-           "Evaluation", "ValidationSet", "evaluate", "since_best",
-           "sample", "sample_strings", "grammatical_fraction", "default_prime", "plot_losses",
-           "write_metrics", "model_from_checkpoint", "CURVE_EVERY", "OVERFITTING",
-           "DECAYED"]
+__all__ = ["TrainConfig", "ConfigError", "TrainingDiverged", "Trainer", "Evaluation",
+           "ValidationSet", "evaluate", "since_best", "run", "sample", "sample_strings",
+           "grammatical_fraction", "default_prime", "plot_losses", "write_metrics",
+           "model_from_checkpoint", "build_model", "record_of", "oracle_of",
+           "CURVE_EVERY", "OVERFITTING"]
 
 LN2 = math.log(2.0)
 CURVE_EVERY = 10   # steps per point of the training curve (the bar and loss.png show it)
@@ -54,103 +60,116 @@ class TrainingDiverged(RuntimeError):
     """The loss, a gradient or the updated parameters stopped being finite."""
 
 
-COUNT = Range(int, 1)
-RANGES = {  # the accepted values of TrainConfig's numeric fields (the CLI parses with them too)
-    "hidden": COUNT, "tau": COUNT, "batch": COUNT, "steps": COUNT,
-    "lr": Range(float, 0, low_open=True),
-    "lr_final": Range(float, 0, 1, low_open=True, note="a fraction of lr"),
-    "clip_norm": Range(float, 0, low_open=True),
-    "clip_value": Range(float, 0, low_open=True),
-    "seed": Range(int, 0),
-    "train_strings": COUNT, "validation_strings": COUNT,
-    "validation_fraction": Range(float, 0, 1, low_open=True, high_open=True),
-    "eval_every": COUNT, "sample_every": COUNT, "checkpoint_every": COUNT,
-    "temperature": Range(float, 0, note="0 samples the most likely character"),
-    "early_stopping": COUNT,
-    "weight_decay": Range(float, 0, note="0 turns it off"),
-}
-OPTIONAL_FIELDS = ("clip_norm", "clip_value", "early_stopping")   # None turns them off
-DECAYED = ("U", "W", "V")   # the weight matrices that weight_decay shrinks (not the biases)
 OVERFITTING = 3   # evaluations without a new best validation loss before the log says so
-CHOICES = {"grammar": (None, "reber", "embedded"), "batching": ("stream", "random"),
-           "gradients": ("autodiff", "bptt"), "optimizer": tuple(OPTIMIZERS)}
+DATA, MODEL, OPTIMISATION, OUTPUT = "data", "model", "optimisation", "output"
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a training run (stored in every checkpoint).
 
-    Data: ``grammar`` ("reber" or "embedded") or a UTF-8 ``text`` file.
-    Model: ``hidden`` units. Batches: ``batch`` sequences of ``tau`` steps,
-    ``batching="stream"`` (truncated BPTT, hidden state carried across chunks)
-    or ``"random"`` (random windows from a zero state). Optimiser: ``optimizer``
-    ("adam", "adagrad", "sgd") with learning rate ``lr`` decayed linearly to
-    ``lr * lr_final`` over the run; ``clip_norm`` / ``clip_value`` clip the
-    gradient of the mean per-character loss (None: off), after ``weight_decay``
-    λ has added λθ for each weight matrix θ of :data:`DECAYED` (the gradient of
-    λ/2 ‖θ‖²; biases are not decayed). Output: ``out``, a
-    directory (None: nothing is written) for checkpoint.npz (the last step)
-    and best.npz (the lowest validation loss); a new run refuses to replace a
-    checkpoint there unless ``overwrite``. ``early_stopping``: stop after this
-    many evaluations without a new best validation loss (None: off). Every field is checked on
-    construction (:data:`RANGES`, :data:`CHOICES`); ConfigError names the first bad one.
+    Each field is a :class:`rnn.settings.Setting`, which says what it means and what it
+    accepts (``python -m rnn train --help`` prints them all, each option named after its
+    field). In short: the data is a ``grammar`` ("reber" or "embedded") or a UTF-8
+    ``text`` file; the model a ``cell`` of ``hidden_size`` units (and the cell's options,
+    e.g. ``forget_bias``); batches are ``batch`` sequences of ``tau`` steps; the learning
+    rate decays linearly from ``lr`` to ``lr × lr_final_fraction``; ``random_seed`` seeds
+    the parameters, the data and the batches; ``out`` is the directory of the checkpoints
+    (None: nothing is written). Every field is checked on construction; ConfigError names
+    the first bad one.
     """
 
-    grammar: str | None = "embedded"
-    text: str | None = None
-    hidden: int = 32
-    tau: int = 32
-    batch: int = 32
-    batching: str = "stream"
-    steps: int = 6000
-    optimizer: str = "adam"
-    lr: float = 0.01
-    lr_final: float = 0.01
-    clip_norm: float | None = 5.0
-    clip_value: float | None = None
-    weight_decay: float = 0.0
-    gradients: str = "autodiff"
-    seed: int = 0
-    train_strings: int = 50000
-    validation_strings: int = 20000
-    validation_fraction: float = 0.1
-    eval_every: int = 500
-    sample_every: int = 1000
-    checkpoint_every: int = 500
-    temperature: float = 1.0
-    early_stopping: int | None = None
-    out: str | None = "out"
-    progress: bool = True
-    overwrite: bool = False
+    grammar: str | None = Setting(
+        "train on strings of this grammar, generated on the fly", ("reber", "embedded"),
+        group=DATA, optional=True).field("embedded")
+    text: str | None = Setting(
+        "train on a UTF-8 text file instead (its last --validation-fraction held out for "
+        "validation)", metavar="FILE", group=DATA, optional=True).field(None)
+    train_strings: int = Setting("grammar strings to train on", COUNT, "N", DATA).field(50000)
+    validation_strings: int = Setting("held-out grammar strings to validate on", COUNT, "N",
+                                      DATA).field(20000)
+    validation_fraction: float = Setting(
+        "text files: the fraction held out at the end for validation",
+        Range(float, 0, 1, low_open=True, high_open=True), "F", DATA).field(0.1)
+    cell: str = CELL.field("rnn")
+    hidden_size: int = HIDDEN_SIZE.field(32)
+    forget_bias: float | None = FORGET_BIAS.field(None)
+    tau: int = TAU.field(32)
+    batch: int = Setting("sequences per batch B", COUNT, "B", MODEL).field(32)
+    batching: str = Setting(
+        "stream: B parallel streams read chunk after chunk, the state carried over "
+        "(detached); random: windows at random places from a zero state",
+        ("stream", "random"), group=MODEL).field("stream")
+    steps: int = Setting("training steps in all (with --resume: the step to continue up to)",
+                         COUNT, "N", OPTIMISATION).field(6000)
+    optimizer: str = Setting("the update rule", tuple(OPTIMIZERS), group=OPTIMISATION
+                             ).field("adam")
+    lr: float = Setting(
+        "learning rate, > 0, decayed linearly to lr × --lr-final-fraction over the run "
+        "(default: %(default)s, for adam; min-char-rnn uses 0.1 with adagrad)",
+        Range(float, 0, low_open=True), "LR", OPTIMISATION).field(0.01)
+    lr_final_fraction: float = Setting(
+        "the last step's learning rate as a fraction of --lr, in (0, 1]; 1 keeps it constant",
+        Range(float, 0, 1, low_open=True, note="a fraction of lr"), "F", OPTIMISATION
+    ).field(0.01)
+    clip_norm: float | None = Setting(
+        "rescale gradients whose global norm exceeds this, ≥ 0; 0 turns it off",
+        Range(float, 0, low_open=True), "NORM", OPTIMISATION, optional=True, off=0.0
+    ).field(5.0)
+    clip_value: float | None = Setting(
+        "clip every gradient entry to [-v, v], v > 0 (min-char-rnn uses 5; default: off)",
+        Range(float, 0, low_open=True), "V", OPTIMISATION, optional=True).field(None)
+    weight_decay: float = Setting(
+        "add λ·θ to the gradient of every weight matrix θ (L2 regularisation against "
+        "overfitting; biases are not decayed), ≥ 0; 0 turns it off",
+        Range(float, 0, note="0 turns it off"), "λ", OPTIMISATION).field(0.0)
+    gradients: str = Setting(
+        "autodiff: minigrad through the unrolled graph; bptt: the cell's analytic "
+        "back-propagation through time (its oracle in rnn.oracles, for cells that have one)",
+        ("autodiff", "bptt"), group=OPTIMISATION).field("autodiff")
+    random_seed: int = RANDOM_SEED.field(0)
+    early_stopping: int | None = Setting(
+        "stop after N evaluations (one every --eval-every steps) without a new best "
+        "validation loss, at least 1 (default: off; --out/best.npz keeps the best step "
+        "either way)", COUNT, "N", OPTIMISATION, optional=True).field(None)
+    out: str | None = Setting(
+        "directory for checkpoint.npz (the last step), best.npz (the lowest validation "
+        "loss), metrics.csv, loss.png", metavar="DIR", group=OUTPUT, optional=True
+    ).field("out")
+    overwrite: bool = Setting(
+        "start afresh even if --out holds a checkpoint, replacing it (without it, a new run "
+        "refuses to)", bool, group=OUTPUT).field(False)
+    eval_every: int = Setting("steps between validation losses", COUNT, "N", OUTPUT).field(500)
+    sample_every: int = Setting("steps between printed samples", COUNT, "N", OUTPUT).field(1000)
+    checkpoint_every: int = Setting("steps between checkpoints", COUNT, "N", OUTPUT).field(500)
+    temperature: float = TEMPERATURE.field(1.0)
+    progress: bool = Setting("no progress bar", bool, group=OUTPUT, flag="--quiet").field(True)
 
     def __post_init__(self):
-        for name, accepted in RANGES.items():
-            value = getattr(self, name)
-            if value is None and name in OPTIONAL_FIELDS:
-                continue
-            try:
-                setattr(self, name, accepted.check(value, name))
-            except ValueError as error:
-                raise ConfigError(str(error)) from None
-        for name, choices in CHOICES.items():
-            if getattr(self, name) not in choices:
-                raise ConfigError(f"{name}: expected one of {choices}, got {getattr(self, name)!r}")
-        for name in ("text", "out"):
-            if not isinstance(getattr(self, name), (str, type(None))):
-                raise ConfigError(f"{name}: expected a path or None, got {getattr(self, name)!r}")
-        if not (isinstance(self.progress, bool) and isinstance(self.overwrite, bool)):
-            raise ConfigError("progress and overwrite must be True or False")
+        try:
+            settings.check(self)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         if self.text is None and self.grammar is None:
             raise ConfigError("give a grammar ('reber' or 'embedded') or a text file")
         if self.text is not None:
             self.grammar = None
+        if self.gradients == "bptt" and oracle_of(self.cell) is None:
+            raise ConfigError(f"gradients='bptt' needs the analytic oracle of the "
+                              f"{self.cell} cell, and it has none (cells with one: "
+                              f"{', '.join(k for k in CELLS if oracle_of(k))}): use "
+                              f"gradients='autodiff'")
+
+    def cell_options(self) -> dict:
+        """The options given to the cell (those set, not None): ``{"forget_bias": 1.0}``."""
+        return settings.cell_options(self)
 
     def load_corpus(self) -> Corpus:
         """The training and validation data this configuration names."""
         if self.text is not None:
             return load_text(self.text, self.validation_fraction)
         return Corpus.from_grammar(self.grammar, self.train_strings, self.validation_strings,
-                                   self.seed)
+                                   self.random_seed)
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -195,44 +214,48 @@ class Trainer:
         self.config = config
         self.corpus = corpus or config.load_corpus()
         K = len(self.corpus.vocab)
-        self.model = RNN(K, config.hidden, K, seed=config.seed)
-        self.params = self.model.parameters()
-        self.optimizer = make_optimizer(config.optimizer, self.params, config.lr)
-        self.rng = np.random.default_rng(config.seed)
+        self.model = build_model(config.cell, K, config.hidden_size, K,
+                                 random_seed=config.random_seed, options=config.cell_options())
+        self.parameters = self.model.parameters()
+        self.optimizer = make_optimizer(config.optimizer, self.parameters, config.lr)
+        self.rng = np.random.default_rng(config.random_seed)
         self.step = 0
-        self.h = np.zeros((config.hidden, config.batch))     # carried hidden state (stream batching)
+        self.state = self.zero_state()        # carried state (stream batching): {"h": (H, B), ...}
         self.history: list[dict] = []
         self.curve: list[list] = []     # [step, mean training loss of the steps since the last]
         self.validation = ValidationSet.of(self.corpus)
         self.resumed, self.saved_step, self.written = False, None, []
 
     # -- one step ------------------------------------------------------------
-    def gradients(self, x, y, h0) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-        """Summed loss, its gradients by parameter name and the last hidden
-        state, for one batch from ``h(0) = h0`` (a constant: no gradient flows
-        into the previous chunk)."""
-        if self.config.gradients == "bptt":
-            result = oracle.bptt(*(p.data for p in self.params.values()), x, y, h0=h0)
-            grads = {name: result.grads[name] for name in PARAMETER_NAMES}
-            return result.loss, grads, result.h[-1]
-        mg.zero_grad(self.params.values())
-        graph = self.model.unroll(x, y, h0=mg.tensor(h0))
-        graph.loss.backward(keep_intermediate_grads=False)
-        grads = {name: p.grad for name, p in self.params.items()}
-        return graph.loss.item(), grads, graph.h[-1].data
+    def zero_state(self) -> dict[str, np.ndarray]:
+        """The initial state of every batch column, zeros: ``{"h": (H, B)}``, and c for an LSTM."""
+        H, B = self.config.hidden_size, self.config.batch
+        return {name: np.zeros((H, B)) for name in self.model.cell.state_names}
 
-    def train_step(self, x, y, h0) -> float:
+    def gradients(self, x, y, state0: dict[str, np.ndarray]
+                  ) -> tuple[float, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Summed loss, its gradients by parameter name and the last state, for one batch
+        from the state ``state0`` (constants: no gradient flows into the previous chunk)."""
+        if self.config.gradients == "bptt":
+            return oracle_gradients(self.model.cell.kind, self.arrays(), x, y, state0)
+        mg.zero_grad(self.parameters)
+        loss, state = unroll_loss(self.model, x, y, state0)
+        loss.backward(keep_intermediate_grads=False)
+        grads = {name: p.grad for name, p in self.parameters.items()}
+        return loss.item(), grads, state
+
+    def train_step(self, x, y, state0) -> float:
         """One optimiser step on the mean per-character loss; returns that loss
         (nats). TrainingDiverged if the loss, a gradient or an updated
         parameter is not finite (call it through :meth:`advance`, which then
         undoes the step)."""
         config = self.config
-        loss, grads, h_last = self.gradients(x, y, h0)
+        loss, grads, state = self.gradients(x, y, state0)
         n = x.size
         grads = {name: g / n for name, g in grads.items()}
         if config.weight_decay:
-            grads = {name: g + config.weight_decay * self.params[name].data if name in DECAYED
-                     else g for name, g in grads.items()}
+            grads = {name: g + config.weight_decay * self.parameters[name].data
+                     if self.parameters[name].ndim == 2 else g for name, g in grads.items()}
         bad = [name for name, g in grads.items() if not np.all(np.isfinite(g))]
         if not math.isfinite(loss) or bad:
             raise TrainingDiverged(f"training diverged at step {self.step + 1}: the loss is "
@@ -242,14 +265,15 @@ class Trainer:
             grads = clip_grad_value(grads, config.clip_value)
         if config.clip_norm is not None:
             grads, _ = clip_grad_norm(grads, config.clip_norm)
-        self.optimizer.lr = config.lr * (1 - (1 - config.lr_final) * self.step / max(config.steps, 1))
+        self.optimizer.lr = config.lr * (1 - (1 - config.lr_final_fraction) * self.step
+                                         / max(config.steps, 1))
         self.optimizer.step(grads)
-        bad = [name for name, p in self.params.items() if not np.all(np.isfinite(p.data))]
+        bad = [name for name, p in self.parameters.items() if not np.all(np.isfinite(p.data))]
         if bad:
             raise TrainingDiverged(f"training diverged at step {self.step + 1}: the update made "
                                    f"parameters {bad} non-finite (loss {loss / n:.4g}, learning "
                                    f"rate {self.optimizer.lr:.3g})")
-        self.h = h_last
+        self.state = state
         self.step += 1
         return loss / n
 
@@ -259,28 +283,29 @@ class Trainer:
         parameters, optimiser state, RNG, carried state and step are put back
         as they were, so a checkpoint saved afterwards holds the last
         completed step."""
-        params = {name: p.data for name, p in self.params.items()}   # rebound, never mutated
-        state = {key: np.array(a) for key, a in self.optimizer.state_dict().items()}
-        lr, rng, h, step = self.optimizer.lr, self.rng.bit_generator.state, self.h, self.step
+        arrays = self.arrays()                      # rebound by the optimiser, never mutated
+        slots = {key: np.array(a) for key, a in self.optimizer.state_dict().items()}
+        lr, rng = self.optimizer.lr, self.rng.bit_generator.state
+        state, step = self.state, self.step
         try:
             return self.train_step(*self.next_batch())
         except BaseException:
-            for name, p in self.params.items():
-                p.data = params[name]
-            self.optimizer.load_state_dict(state)
+            for name, p in self.parameters.items():
+                p.data = arrays[name]
+            self.optimizer.load_state_dict(slots)
             self.optimizer.lr, self.rng.bit_generator.state = lr, rng
-            self.h, self.step = h, step
+            self.state, self.step = state, step
             raise
 
     def next_batch(self):
-        """``(x, y, h0)`` for the current step."""
+        """``(x, y, state0)`` for the current step."""
         config = self.config
         if config.batching == "random":
             x, y = random_windows(self.corpus.train, config.tau, config.batch, self.rng)
-            return x, y, np.zeros((config.hidden, config.batch))
+            return x, y, self.zero_state()
         position, x, y = next(stream_chunks(self.corpus.train, config.tau, config.batch,
                                             start=self.step))
-        return x, y, (np.zeros_like(self.h) if position == 0 else self.h)
+        return x, y, (self.zero_state() if position == 0 else self.state)
 
     # -- the loop ------------------------------------------------------------
     def run(self, log=print) -> list[Path]:
@@ -394,7 +419,7 @@ class Trainer:
                              f"{best['val_bits_per_char']:.4f} bits/char at step {best['step']}, "
                              f"now {ev.bits:.4f}): the model is probably overfitting its "
                              f"{len(self.corpus.train):,} training characters (more text, a "
-                             f"smaller --hidden or --early-stopping help){kept}")
+                             f"smaller --hidden-size or --early-stopping help){kept}")
 
     def _early_stop(self, log, bar) -> bool:
         """Whether ``early_stopping`` evaluations have passed without a new best
@@ -411,18 +436,18 @@ class Trainer:
 
     # -- evaluation and sampling ---------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
-        """The parameter arrays ``{"U": ..., "c": ...}`` (not copies)."""
-        return {name: p.data for name, p in self.params.items()}
+        """The parameter arrays by name, ``{"U": ..., "c": ...}`` (not copies)."""
+        return {name: p.data for name, p in self.parameters.items()}
 
     def evaluate(self) -> Evaluation:
         """Loss on the held-out validation text (see :func:`evaluate`)."""
-        return evaluate(self.arrays(), self.validation)
+        return evaluate(self.model, self.validation)
 
     def sample_text(self, length: int) -> str:
         """``length`` characters sampled after :func:`default_prime`."""
-        vocab, rng = self.corpus.vocab, np.random.default_rng([self.config.seed, self.step])
+        vocab, rng = self.corpus.vocab, np.random.default_rng([self.config.random_seed, self.step])
         prime = default_prime(self.corpus.grammar, vocab)
-        return prime + sample(self.arrays(), vocab, prime, length, self.config.temperature, rng)
+        return prime + sample(self.model, vocab, prime, length, self.config.temperature, rng)
 
     @property
     def bound(self) -> float | None:
@@ -432,20 +457,26 @@ class Trainer:
 
     @property
     def title(self) -> str:
+        """What is trained on what: "LSTM on embedded Reber grammar"."""
         g = self.corpus.grammar
-        return (f"{'embedded ' if g == 'embedded' else ''}Reber grammar" if g
+        data = (f"{'embedded ' if g == 'embedded' else ''}Reber grammar" if g
                 else Path(self.config.text).name)
+        return f"{self.config.cell.upper()} on {data}"
 
     # -- checkpoints -----------------------------------------------------------
+    def model_record(self) -> dict:
+        """What the checkpoint says about the model: cell, sizes, options, parameter shapes."""
+        return record_of(self.model, self.config.cell_options())
+
     def save(self, path=None) -> None:
         """Write the whole training state to ``path`` (default: the config's)."""
         meta = {"step": self.step, "vocab": self.corpus.vocab.chars,
-                "config": dataclasses.asdict(self.config),
+                "config": dataclasses.asdict(self.config), "model": self.model_record(),
                 "rng": self.rng.bit_generator.state, "history": self.history,
                 "curve": self.curve}
         path = Path(path or self.config.checkpoint_path)
         checkpoint.save(path, self.arrays(), meta, optimizer=self.optimizer.state_dict(),
-                        carry={"h": self.h})
+                        carry=self.state)
         if path == self.config.checkpoint_path:
             self.saved_step = self.step
         if path not in self.written:
@@ -455,41 +486,72 @@ class Trainer:
     def resume(cls, path, config: TrainConfig | None = None) -> "Trainer":
         """Continue the run saved at ``path``. With ``config``, its training
         settings may differ (e.g. more ``steps``) but the data, model and batch
-        shape must match the checkpoint's, else CheckpointError says which."""
+        shape must match the checkpoint's, else CheckpointError says which (for the
+        model: what the checkpoint holds and what the settings make)."""
         saved = checkpoint.load(path)
+        names = {f.name for f in dataclasses.fields(TrainConfig)}
         try:
-            stored = TrainConfig(**{k: v for k, v in saved.meta["config"].items()
-                                    if k in {f.name for f in dataclasses.fields(TrainConfig)}})
+            stored = TrainConfig(**{k: v for k, v in saved.meta["config"].items() if k in names})
         except ConfigError as error:
             raise checkpoint.CheckpointError(f"{path}: its stored settings: {error}") from None
-        if config is not None:
-            fixed = ("grammar", "text", "hidden", "tau", "batch", "batching", "optimizer",
-                     "seed", "train_strings", "validation_strings", "validation_fraction")
-            clashes = [f"{k}: checkpoint {getattr(stored, k)!r}, now {getattr(config, k)!r}"
-                       for k in fixed if getattr(stored, k) != getattr(config, k)]
-            if clashes:
-                raise checkpoint.CheckpointError(f"{path} was made with other settings, so the "
-                                                 f"run cannot continue: {'; '.join(clashes)}")
-            stored = config
-        trainer = cls(stored)
+        config = config or stored
+        _check_model_settings(path, saved.model, config)
+        fixed = ("grammar", "text", "tau", "batch", "batching", "optimizer", "random_seed",
+                 "train_strings", "validation_strings", "validation_fraction")
+        clashes = [f"{k}: checkpoint {getattr(stored, k)!r}, now {getattr(config, k)!r}"
+                   for k in fixed if getattr(stored, k) != getattr(config, k)]
+        if clashes:
+            raise checkpoint.CheckpointError(f"{path} was made with other settings, so the "
+                                             f"run cannot continue: {'; '.join(clashes)}")
+        trainer = cls(config)
         if trainer.corpus.vocab.chars != saved.meta["vocab"]:
             raise checkpoint.CheckpointError(f"{path}: its vocabulary {saved.meta['vocab']!r} "
                                              f"differs from the data's {trainer.corpus.vocab.chars!r}")
-        h = saved.carry.get("h")
-        if h is None or h.shape != trainer.h.shape:
-            raise checkpoint.CheckpointError(f"{path}: carried hidden state missing or of shape "
-                                             f"{None if h is None else h.shape}, expected {trainer.h.shape}")
+        _check_record(path, saved.model, trainer.model_record())
+        for name, zeros in trainer.state.items():
+            carried = saved.carry.get(name)
+            if carried is None or carried.shape != zeros.shape:
+                raise checkpoint.CheckpointError(
+                    f"{path}: carried state {name} missing or of shape "
+                    f"{None if carried is None else carried.shape}, expected {zeros.shape}")
         try:
             trainer.optimizer.load_state_dict(saved.optimizer)
             trainer.rng.bit_generator.state = saved.meta["rng"]
         except (ValueError, TypeError, KeyError) as error:
             raise checkpoint.CheckpointError(f"{path}: {error}") from None
-        trainer.model.set_params(**saved.params)
-        trainer.step, trainer.h = saved.meta["step"], h
+        trainer.model.set_arrays(**saved.arrays)
+        trainer.step = saved.meta["step"]
+        trainer.state = {name: saved.carry[name] for name in trainer.state}
         trainer.history = list(saved.meta.get("history", []))
         trainer.curve = list(saved.meta.get("curve", []))
         trainer.resumed, trainer.saved_step = True, trainer.step
         return trainer
+
+
+def _check_model_settings(path, saved: dict, config: TrainConfig) -> None:
+    """The cell, H and cell options of ``config`` must be the checkpoint's; CheckpointError
+    saying what each is otherwise (before any data is loaded)."""
+    wanted = {**saved, "cell": config.cell, "hidden_size": config.hidden_size,
+              "options": config.cell_options()}
+    keys = ("cell", "hidden_size", "options")
+    if any(saved.get(k, {} if k == "options" else None) != wanted[k] for k in keys):
+        raise checkpoint.CheckpointError(f"{path} holds {checkpoint.describe(saved)}; the "
+                                         f"model is {checkpoint.describe(wanted)}")
+
+
+def _check_record(path, saved: dict, model: dict) -> None:
+    """The checkpoint's model record must be the model's, parameter shapes included."""
+    if saved != model:
+        differs = [f"{name} {tuple(shape)}, expected "
+                   f"{tuple(model['parameters'][name]) if name in model['parameters'] else 'none'}"
+                   for name, shape in saved["parameters"].items()
+                   if model["parameters"].get(name) != shape]
+        differs += [f"{name} missing" for name in model["parameters"]
+                    if name not in saved["parameters"]]
+        raise checkpoint.CheckpointError(
+            f"{path} holds {checkpoint.describe(saved)}, but its record does not fit the "
+            f"model that makes ({checkpoint.describe(model)}): "
+            f"{'; '.join(differs) or 'sizes or state differ'}")
 
 
 def _progress(config: TrainConfig, start: int):
@@ -582,23 +644,21 @@ class ValidationSet(NamedTuple):
 EVAL_BLOCK = 2 ** 20   # logits per block of evaluation: 8 MB, whatever the validation length
 
 
-def evaluate(params: dict[str, np.ndarray], validation: ValidationSet,
-             block: int = EVAL_BLOCK) -> Evaluation:
+def evaluate(model, validation: ValidationSet, block: int = EVAL_BLOCK) -> Evaluation:
     """Held-out loss per predicted character (see :class:`ValidationSet`), the
     ideal predictor's on the same characters, and the closing-letter accuracy.
 
-    The pieces are read in blocks of time steps holding about ``block``
-    logits (at least one step), the hidden state carried from block to
-    block, so the memory used does not grow with the validation length."""
-    args = [params[n] for n in PARAMETER_NAMES]
+    The model runs its own steps without a graph (:func:`run`). The pieces are read in
+    blocks of time steps holding about ``block`` logits (at least one step), the state
+    carried from block to block, so the memory used does not grow with the validation
+    length."""
     T, B = validation.x.shape
-    rows = max(1, block // (len(params["c"]) * B))
+    rows = max(1, block // (model.output_size * B))
     closing_rows, closing_cols = validation.closing or (np.zeros(0, int), np.zeros(0, int))
-    total, right, h = 0.0, 0, None
+    total, right, state = 0.0, 0, None
     for start in range(0, T, rows):
         stop = min(T, start + rows)
-        fwd = oracle.forward(*args, validation.x[start:stop], h0=h)
-        o, h = fwd.o, fwd.h[-1]                                           # o: [rows, K, B]
+        o, state = run(model, validation.x[start:stop], state)            # o: [rows, K, B]
         y, mask = validation.y[start:stop], validation.mask[start:stop]
         log_p = (np.take_along_axis(o, y[:, None, :], axis=1) - _logsumexp(o, axis=1))[:, 0, :]
         total -= float(log_p[mask].sum())
@@ -630,32 +690,34 @@ def _draw(o: np.ndarray, temperature: float, rng: np.random.Generator) -> np.nda
     return np.minimum((u[None, :] >= cumulative).sum(axis=0), len(o) - 1)
 
 
-def _run_primes(params, primes: list[np.ndarray]):
-    """The hidden state after all but the last character of each prime (one
-    column per prime), and those last characters: the point to sample from."""
-    H, n = params["W"].shape[0], len(primes)
+def _run_primes(model, primes: list[np.ndarray]):
+    """The state after all but the last character of each prime (one column per
+    prime), and those last characters: the point to sample from."""
     lengths = np.array([len(p) for p in primes])
     if lengths.min() < 1:
         raise ValueError("every prime needs at least one character")
-    if lengths.max() == 1:
-        return np.zeros((H, n)), np.array([p[0] for p in primes])
-    x = np.zeros((lengths.max() - 1, n), dtype=np.int64)
+    x = np.zeros((lengths.max() - 1, len(primes)), dtype=np.int64)   # padded at the end
     for j, p in enumerate(primes):
         x[:len(p) - 1, j] = p[:-1]
-    h = oracle.forward(*(params[k] for k in PARAMETER_NAMES), x).h          # [τ+1, H, n]
-    return h[lengths - 1, :, np.arange(n)].T, np.array([p[-1] for p in primes])
+    s = model.initial_state(len(primes))
+    kept = [np.array(a) for a in s]                 # each column's state after its own prime
+    for t, x_t in enumerate(x, 1):
+        s, _ = model.step(s, x_t)
+        done = lengths - 1 == t
+        for k, a in zip(kept, s):
+            k[:, done] = a[:, done]
+    return dict(zip(model.state_names, kept)), np.array([p[-1] for p in primes])
 
 
-def _sample_ids(params, primes, steps: int, temperature: float, rng, stop=None):
+def _sample_ids(model, primes, steps: int, temperature: float, rng, stop=None):
     """[steps, n] ids sampled after each prime. With ``stop = (i, j)`` a column
     stops once it has written id i followed by id j (later entries are -1)."""
-    h, x = _run_primes(params, primes)
+    state, x = _run_primes(model, primes)
     out = np.full((steps, len(primes)), -1, dtype=np.int64)
     live = np.ones(len(primes), dtype=bool)
-    args = [params[k] for k in PARAMETER_NAMES]
     for t in range(steps):
-        fwd = oracle.forward(*args, x[None, :], h0=h)
-        previous, (h, x) = x, (fwd.h[-1], _draw(fwd.o[-1], temperature, rng))
+        o, state = run(model, x[None, :], state)
+        previous, x = x, _draw(o[-1], temperature, rng)
         out[t, live] = x[live]
         if stop is not None:
             live &= ~((previous == stop[0]) & (x == stop[1])) | (t == 0)
@@ -673,24 +735,23 @@ def default_prime(grammar_name: str | None, vocab: Vocab) -> str:
     return "\n" if "\n" in vocab.chars else vocab.chars[0]
 
 
-def sample(params: dict[str, np.ndarray], vocab: Vocab, prime: str, length: int,
+def sample(model, vocab: Vocab, prime: str, length: int,
            temperature: float = 1.0, rng: np.random.Generator | None = None) -> str:
     """``length`` characters that the model writes after reading ``prime``.
     Lower temperatures (< 1) make it more conservative, higher more random;
     0 always writes the most likely character (greedy decoding).
 
     >>> import numpy as np
-    >>> model = RNN(3, 4, 3, seed=0)
-    >>> params = {n: p.data for n, p in model.parameters().items()}
-    >>> len(sample(params, Vocab("abc"), "ab", 10, rng=np.random.default_rng(0)))
+    >>> model = build_model("rnn", 3, 4, 3)
+    >>> len(sample(model, Vocab("abc"), "ab", 10, rng=np.random.default_rng(0)))
     10
     """
     rng = np.random.default_rng() if rng is None else rng
-    ids = _sample_ids(params, [vocab.encode(prime)], length, temperature, rng)
+    ids = _sample_ids(model, [vocab.encode(prime)], length, temperature, rng)
     return vocab.decode(ids[:, 0])
 
 
-def sample_strings(params: dict[str, np.ndarray], vocab: Vocab, primes: list[str], *,
+def sample_strings(model, vocab: Vocab, primes: list[str], *,
                    boundary: str = "EB", max_length: int = 100, temperature: float = 1.0,
                    rng: np.random.Generator | None = None) -> list[str]:
     """One string per prime, sampled in parallel (one column each).
@@ -703,13 +764,13 @@ def sample_strings(params: dict[str, np.ndarray], vocab: Vocab, primes: list[str
     characters returns all it wrote.
     """
     rng = np.random.default_rng() if rng is None else rng
-    ids = _sample_ids(params, [vocab.encode(p) for p in primes], max_length + 1, temperature, rng,
+    ids = _sample_ids(model, [vocab.encode(p) for p in primes], max_length + 1, temperature, rng,
                       stop=tuple(vocab.encode(boundary)))
     texts = [vocab.decode(column[column >= 0]) for column in ids.T]
     return [t[:-1] if t.endswith(boundary) else t for t in texts]
 
 
-def grammatical_fraction(params: dict[str, np.ndarray], corpus: Corpus, n: int = 1000,
+def grammatical_fraction(model, corpus: Corpus, n: int = 1000,
                          seed: int = 0, temperature: float = 1.0) -> tuple[float, list[str]]:
     """Fraction of ``n`` sampled strings that the grammar accepts, and the strings.
 
@@ -722,7 +783,7 @@ def grammatical_fraction(params: dict[str, np.ndarray], corpus: Corpus, n: int =
     embedded = corpus.grammar == "embedded"
     strings = grammar.split_strings(corpus.vocab.decode(corpus.validation), embedded)
     primes = [strings[k % len(strings)] for k in range(n)]
-    written = sample_strings(params, corpus.vocab, primes, temperature=temperature,
+    written = sample_strings(model, corpus.vocab, primes, temperature=temperature,
                              rng=np.random.default_rng(seed))
     return float(np.mean([grammar.is_grammatical(s, embedded) for s in written])), written
 
@@ -780,7 +841,7 @@ def plot_losses(history: list[dict], path, bound: float | None = None, title: st
                        label="±1% of the entropy rate")
             ax.set(ylim=(0.97 * bound / LN2, 1.08 * bound / LN2), title="close to the bound")
         else:
-            ax.set(ylim=(0, None), title=f"RNN on {title}".strip())
+            ax.set(ylim=(0, None), title=title)
         ax.legend(fontsize=8)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -788,7 +849,96 @@ def plot_losses(history: list[dict], path, bound: float | None = None, title: st
     plt.close(fig)
 
 
-def model_from_checkpoint(path) -> tuple[dict[str, np.ndarray], Vocab, dict]:
-    """Parameter arrays, vocabulary and metadata of a saved run (for sampling)."""
+def model_from_checkpoint(path) -> tuple:
+    """The model saved at ``path`` (any cell, built from the checkpoint's model record),
+    its vocabulary and the metadata (for sampling and drawing). CheckpointError if the
+    record names a cell this version does not know or does not fit its own arrays."""
     saved = checkpoint.load(path)
-    return saved.params, Vocab(saved.meta["vocab"]), saved.meta
+    record = saved.model
+    if record["cell"] not in CELLS:
+        raise checkpoint.CheckpointError(f"{path} holds {checkpoint.describe(record)}, and the "
+                                         f"cells known here are {', '.join(CELLS)}")
+    try:
+        model = build_model(record["cell"], record["input_size"], record["hidden_size"],
+                            record["output_size"], options=record["options"])
+    except (TypeError, ValueError) as error:
+        raise checkpoint.CheckpointError(f"{path} holds {checkpoint.describe(record)}, which "
+                                         f"cannot be built: {error}") from None
+    _check_record(path, record, record_of(model, record["options"]))
+    model.set_arrays(**saved.arrays)
+    return model, Vocab(saved.meta["vocab"]), saved.meta
+
+
+# -- the model, for any cell ------------------------------------------------------------------
+
+def build_model(cell: str, input_size: int, hidden_size: int, output_size: int, *,
+                random_seed: int = 0, options: dict | None = None) -> LanguageModel:
+    """A language model of the cell named ``cell`` (a key of rnn.cells.CELLS) with the
+    given sizes, its parameters drawn from ``random_seed``, the cell built with ``options``.
+
+    >>> build_model("rnn", 4, 3, 4).cell.state_names
+    ('h',)
+    """
+    return LanguageModel(cell, input_size, hidden_size, output_size, seed=random_seed,
+                         **(options or {}))
+
+
+def run(model: LanguageModel, x: np.ndarray, state: dict[str, np.ndarray] | None = None
+        ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The logits o [τ, K, B] of the token ids ``x`` [τ, B] and the last state, by the
+    model's own steps without a graph (:meth:`rnn.model.LanguageModel.step`), from
+    ``state`` (by name, each (H, B); None: zeros).
+
+    >>> model = build_model("rnn", 3, 2, 3)
+    >>> o, state = run(model, np.array([[0, 1], [2, 2]]))
+    >>> o.shape, state["h"].shape
+    ((2, 3, 2), (2, 2))
+    """
+    names = model.state_names
+    s = model.initial_state(x.shape[1]) if state is None else tuple(state[n] for n in names)
+    o = []
+    for x_t in x:
+        s, o_t = model.step(s, x_t)
+        o.append(o_t)
+    return np.stack(o), dict(zip(names, s))
+
+
+def unroll_loss(model: LanguageModel, x, y, state0: dict[str, np.ndarray]):
+    """The summed loss L of one batch as a graph node, from the constant state ``state0``
+    (no gradient flows into it), and the last state as arrays."""
+    names = model.state_names
+    s0 = tuple(mg.tensor(state0[n]) for n in names)
+    graph = model.unroll(x, y, s0[0] if len(s0) == 1 else s0)
+    return graph.loss, {n: graph.states[n][-1].data for n in names}
+
+
+ORACLES = {"rnn": "vanilla"}   # a cell's oracle module in rnn.oracles, when not named as the cell
+
+
+def oracle_of(cell: str):
+    """The analytic BPTT oracle module of a cell (rnn.oracles.vanilla for "rnn",
+    rnn.oracles.<cell> otherwise), or None if it has none."""
+    name = f"rnn.oracles.{ORACLES.get(cell, cell)}"
+    return importlib.import_module(name) if importlib.util.find_spec(name) else None
+
+
+def oracle_gradients(cell: str, arrays: dict[str, np.ndarray], x, y,
+                     state0: dict[str, np.ndarray]):
+    """What :meth:`Trainer.gradients` returns, from the cell's oracle instead of autodiff:
+    the summed loss, the parameter gradients and the last state."""
+    oracle = oracle_of(cell)
+    if cell == "rnn":             # the vanilla oracle takes the seed's five arrays in order
+        result = oracle.bptt(*(arrays[n] for n in PARAMETER_NAMES), x, y, h0=state0["h"])
+    else:
+        result = oracle.bptt(arrays, x, y, state0=tuple(state0.values()))
+    state = {name: getattr(result, name)[-1] for name in state0}
+    return result.loss, {name: result.grads[name] for name in arrays}, state
+
+
+def record_of(model, options: dict) -> dict:
+    """The checkpoint's model record of ``model`` (see :func:`rnn.checkpoint.record`)."""
+    cell = model.cell
+    return checkpoint.record(cell.kind, input_size=cell.input_size,
+                             hidden_size=cell.hidden_size, output_size=model.output_size,
+                             parameters={n: p.shape for n, p in model.parameters().items()},
+                             state=cell.state_names, options=options)

@@ -18,7 +18,7 @@ from rnn.checkpoint import CheckpointError
 from rnn.train import TrainConfig, Trainer
 
 SEED = 20261201
-CONFIG = TrainConfig(grammar="reber", hidden=4, tau=4, batch=2, steps=3, train_strings=40,
+CONFIG = TrainConfig(grammar="reber", hidden_size=4, tau=4, batch=2, steps=3, train_strings=40,
                      validation_strings=10, eval_every=3, out=None, progress=False)
 BOUND = 2 * 2 ** 20           # bytes a load may allocate beyond 4 × the file's size
 
@@ -83,7 +83,7 @@ def _check(path, data: bytes) -> str:
     with np.load(path, allow_pickle=False) as z:           # what the file really holds
         assert json.loads(str(z["meta"])) == {"format": checkpoint.FORMAT, **loaded.meta} \
             or json.loads(str(z["meta"])) == loaded.meta
-        for group, arrays in (("param", loaded.params), ("optim", loaded.optimizer),
+        for group, arrays in (("param", loaded.arrays), ("optim", loaded.optimizer),
                               ("carry", loaded.carry)):
             for key, value in arrays.items():
                 assert np.array_equal(z[f"{group}/{key}"], value, equal_nan=True)
@@ -118,7 +118,7 @@ def _header_edits(good):
     """(what, bytes) for edited .npy headers of the parameter W and of the metadata."""
     entries = _entries(good)
     w = entries["param/W.npy"]
-    H = CONFIG.hidden
+    H = CONFIG.hidden_size
     body = w[-8 * H * H:]
     headers = {
         "shape 10^12": "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }",
@@ -199,16 +199,26 @@ def _bombs(good):
 
 def _meta_edits(good):
     meta = _meta(good)
-    config = meta["config"]
+    config, model = meta["config"], meta["model"]
     edits = {
         "step as text": {**meta, "step": "5"}, "negative step": {**meta, "step": -1},
         "step true": {**meta, "step": True}, "vocab a number": {**meta, "vocab": 5},
         "vocab empty": {**meta, "vocab": ""}, "vocab repeats": {**meta, "vocab": "BBEPSTVX"},
         "vocab longer": {**meta, "vocab": meta["vocab"] + "Z"},
         "config a list": {**meta, "config": [1]},
-        "hidden as text": {**meta, "config": {**config, "hidden": "4"}},
-        "hidden 0": {**meta, "config": {**config, "hidden": 0}},
-        "hidden 10^9": {**meta, "config": {**config, "hidden": 10 ** 9}},
+        "hidden_size as text": {**meta, "config": {**config, "hidden_size": "4"}},
+        "model's H as text": {**meta, "model": {**model, "hidden_size": "4"}},
+        "model's H 0": {**meta, "model": {**model, "hidden_size": 0}},
+        "model's H 10^9": {**meta, "model": {**model, "hidden_size": 10 ** 9}},
+        "model's W 10^6 x 10^6": {**meta, "model": {**model, "parameters": {
+            **model["parameters"], "W": [10 ** 6, 10 ** 6]}}},
+        "model of an unknown cell": {**meta, "model": {**model, "cell": "transformer"}},
+        "model a list": {**meta, "model": [model]},
+        "model without c": {**meta, "model": {**model, "parameters": {
+            k: v for k, v in model["parameters"].items() if k != "c"}}},
+        "model with a second state": {**meta, "model": {**model, "state": ["h", "c"]}},
+        "lstm record on vanilla arrays": {**meta, "model": {**model, "cell": "lstm"}},
+        "model's options a list": {**meta, "model": {**model, "options": [1]}},
         "batch as text": {**meta, "config": {**config, "batch": "2"}},
         "tau as text": {**meta, "config": {**config, "tau": "x"}},
         "lr nan": {**meta, "config": {**config, "lr": float("nan")}},
@@ -240,9 +250,12 @@ def test_edited_files_are_refused_or_load_faithfully(tmp_path, good, kind):
     outcomes = {what: _check(tmp_path / "c.npz", data) for what, data in EDITS[kind](good)}
     loaded = {what for what, outcome in outcomes.items() if outcome == "loaded"}
     # Only edits that keep a valid checkpoint may load: the values of a big-endian or
-    # Fortran-ordered W are still W's, and settings that only resuming reads are checked there.
+    # Fortran-ordered W are still W's, and settings that only resuming reads are checked there
+    # (as are the cell a record names and the carried states it lists).
     assert loaded <= {"big-endian", "fortran", "tau as text", "lr nan", "clip_norm negative",
-                      "text a number", "rng of another generator", "unknown optimizer"}, loaded
+                      "text a number", "rng of another generator", "unknown optimizer",
+                      "hidden_size as text", "model of an unknown cell",
+                      "lstm record on vanilla arrays", "model with a second state"}, loaded
 
 
 def test_resuming_from_crafted_metadata_is_an_error_not_a_traceback(tmp_path, good):

@@ -13,7 +13,7 @@ from rnn import grammar
 from rnn.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--hidden", "8", "--tau", "8", "--batch", "4", "--train-strings", "300",
+TINY = ["--hidden-size", "8", "--tau", "8", "--batch", "4", "--train-strings", "300",
         "--validation-strings", "100", "--quiet"]
 
 
@@ -45,7 +45,7 @@ def test_sample_writes_from_the_vocabulary(tmp_path, capsys):
     assert _train(tmp_path) == 0
     capsys.readouterr()
     assert main(["sample", "--checkpoint", str(tmp_path / "checkpoint.npz"), "--prime", "BT",
-                 "--length", "25", "--seed", "1"]) == 0
+                 "--length", "25", "--random-seed", "1"]) == 0
     text = capsys.readouterr().out.strip()
     assert text.startswith("BT") and len(text) == 27 and set(text) <= set("BEPSTVX")
 
@@ -54,7 +54,7 @@ def test_sample_strings_marks_each_one(tmp_path, capsys):
     assert _train(tmp_path) == 0
     capsys.readouterr()
     assert main(["sample", "--checkpoint", str(tmp_path / "checkpoint.npz"), "--strings", "6",
-                 "--seed", "0"]) == 0
+                 "--random-seed", "0"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 6
     for line in lines:
@@ -63,7 +63,7 @@ def test_sample_strings_marks_each_one(tmp_path, capsys):
 
 
 def test_demo_reports_every_number(tmp_path, capsys):
-    assert main(["demo", "--grammar", "embedded", "--steps", "20", "--hidden", "8",
+    assert main(["demo", "--grammar", "embedded", "--steps", "20", "--hidden-size", "8",
                  "--train-strings", "300", "--validation-strings", "100", "--out", str(tmp_path),
                  "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -77,7 +77,7 @@ def test_demo_reports_every_number(tmp_path, capsys):
         assert (tmp_path / name).is_file()
     for name in ("rnn_unrolled.svg", "rnn_folded.svg"):
         assert "<svg" in (tmp_path / name).read_text()
-    again = ["demo", "--steps", "2", "--hidden", "8", "--train-strings", "300",     # make demo
+    again = ["demo", "--steps", "2", "--hidden-size", "8", "--train-strings", "300",     # make demo
              "--validation-strings", "100", "--out", str(tmp_path), "--quiet"]
     assert main(again) == 2 and "--overwrite" in capsys.readouterr().err
     assert main([*again, "--overwrite"]) == 0
@@ -223,7 +223,7 @@ def test_greedy_sampling_at_temperature_zero_follows_the_most_likely_character(t
     assert _train(tmp_path) == 0
     from rnn import checkpoint
     saved = checkpoint.load(tmp_path / "checkpoint.npz")
-    p, vocab = saved.params, saved.meta["vocab"]
+    p, vocab = saved.arrays, saved.meta["vocab"]
     h, ids = np.zeros(len(p["W"])), [vocab.index(ch) for ch in "BT"]
     for i in ids[:-1]:                                       # numpy only: read the prime
         h = np.tanh(p["b"] + p["W"] @ h + p["U"][:, i])
@@ -235,7 +235,7 @@ def test_greedy_sampling_at_temperature_zero_follows_the_most_likely_character(t
     capsys.readouterr()
     for seed in ("1", "2"):
         assert main(["sample", "--checkpoint", str(tmp_path / "checkpoint.npz"), "--prime", "BT",
-                     "--length", "15", "--temperature", "0", "--seed", seed]) == 0
+                     "--length", "15", "--temperature", "0", "--random-seed", seed]) == 0
         assert capsys.readouterr().out.strip() == "BT" + text
 
 

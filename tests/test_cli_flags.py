@@ -8,24 +8,26 @@ from rnn.__main__ import build_parser, main
 
 COUNTS = ["0", "-1", "1.5", "x", "nan", ""]
 TRAINING = {                                      # flag: bad values (demo and train share them)
-    **{flag: COUNTS for flag in ("--hidden", "--tau", "--batch", "--steps", "--train-strings",
+    **{flag: COUNTS for flag in ("--hidden-size", "--tau", "--batch", "--steps", "--train-strings",
                                  "--validation-strings", "--eval-every", "--sample-every",
                                  "--checkpoint-every", "--early-stopping")},
     "--lr": ["0", "-0.1", "nan", "inf", "-inf", "x", "1e999"],
-    "--lr-final": ["0", "1.5", "-1", "nan", "inf"],
+    "--lr-final-fraction": ["0", "1.5", "-1", "nan", "inf"],
     "--clip-norm": ["-5", "-1e-9", "nan", "inf", "x"],
     "--clip-value": ["0", "-1", "nan", "inf"],
     "--weight-decay": ["-1", "-1e-9", "nan", "inf", "x"],
-    "--seed": ["-1", "1.5", "x"],
+    "--random-seed": ["-1", "1.5", "x"],
     "--temperature": ["-1", "-1e-300", "nan", "inf"],
     "--text": [""],
     "--out": [""],
 }
 SAMPLE = {"--length": ["-1", "x", "2.5"], "--temperature": ["-0.5", "nan", "inf"],
-          "--strings": ["-1", "nan"], "--seed": ["-1", "x"], "--prime": [""], "--checkpoint": [""]}
-RENDER = {**{flag: ["0", "-1", "x", "nan"] for flag in ("--input-size", "--hidden",
+          "--strings": ["-1", "nan"], "--random-seed": ["-1", "x"], "--prime": [""],
+          "--checkpoint": [""]}
+RENDER = {**{flag: ["0", "-1", "x", "nan"] for flag in ("--input-size", "--hidden-size",
                                                         "--output-size", "--tau")},
-          "--seed": ["-1"], "--w-scale": ["nan", "inf", "-inf", "x"], "--collapse-above": ["-1"],
+          "--random-seed": ["-1"], "--w-scale": ["nan", "inf", "-inf", "x"],
+          "--collapse-above": ["-1"],
           "--out": ["g.jpeg", "g", "g.svg.txt"], "--checkpoint": [""]}
 EXPLORE = {**{flag: values for flag, values in RENDER.items() if flag not in (
     "--collapse-above", "--out", "--checkpoint")}, "--out": ["g.svg", "g", "g.html.txt"]}
@@ -39,7 +41,7 @@ def _tiny(command, tmp_path):
     """Options that keep a run short should a bad value ever get through (the flag under test
     comes last, so it wins)."""
     if command in ("train", "demo"):
-        return ["--steps", "1", "--hidden", "2", "--tau", "2", "--batch", "1", "--quiet",
+        return ["--steps", "1", "--hidden-size", "2", "--tau", "2", "--batch", "1", "--quiet",
                 "--train-strings", "20", "--validation-strings", "5", "--out", str(tmp_path)]
     if command == "sample":
         return ["--checkpoint", str(tmp_path / "none.npz")]
@@ -62,10 +64,10 @@ def test_a_bad_value_is_refused_where_it_is_parsed_naming_flag_and_range(command
 
 @pytest.mark.parametrize("command, flag, value, parsed", [
     ("train", "--clip-norm", "0", 0.0),              # 0 turns clipping off
-    ("train", "--lr-final", "1", 1.0),
+    ("train", "--lr-final-fraction", "1", 1.0),
     ("train", "--weight-decay", "0", 0.0),           # off
     ("train", "--temperature", "0", 0.0),            # greedy
-    ("train", "--seed", "0", 0),
+    ("train", "--random-seed", "0", 0),
     ("sample", "--length", "0", 0),
     ("sample", "--temperature", "0", 0.0),
     ("render", "--w-scale", "-0.5", -0.5),

@@ -17,11 +17,12 @@ import pytest
 from rnn import checkpoint, optim
 from rnn.checkpoint import CheckpointError
 from rnn.data import Corpus, Vocab
+from rnn.model import RNN
 from rnn.train import (ConfigError, TrainConfig, Trainer, TrainingDiverged, ValidationSet,
                        evaluate)
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = TrainConfig(grammar="reber", hidden=8, tau=8, batch=4, steps=40, lr=0.03,
+CONFIG = TrainConfig(grammar="reber", hidden_size=8, tau=8, batch=4, steps=40, lr=0.03,
                      train_strings=300, validation_strings=50, eval_every=10,
                      checkpoint_every=7, out=None, progress=False)
 
@@ -35,7 +36,9 @@ def _whole(tmp_path, batching="stream") -> Trainer:
 def _assert_same_run(a: Trainer, b: Trainer) -> None:
     for name, value in a.arrays().items():
         assert np.array_equal(b.arrays()[name], value), name
-    assert np.array_equal(a.h, b.h)
+    assert a.state.keys() == b.state.keys()
+    for name, value in a.state.items():
+        assert np.array_equal(b.state[name], value), name
     for key, value in a.optimizer.state_dict().items():
         assert np.array_equal(b.optimizer.state_dict()[key], value), key
     assert a.rng.bit_generator.state == b.rng.bit_generator.state
@@ -133,7 +136,7 @@ import os, signal, sys
 from rnn import checkpoint, optim
 from rnn.train import TrainConfig, Trainer
 mode, out = sys.argv[1], sys.argv[2]
-config = TrainConfig(grammar="reber", hidden=8, tau=8, batch=4, steps=40, lr=0.03,
+config = TrainConfig(grammar="reber", hidden_size=8, tau=8, batch=4, steps=40, lr=0.03,
                      train_strings=300, validation_strings=50, eval_every=10,
                      checkpoint_every=7, out=out, progress=False)
 calls = [0]
@@ -221,7 +224,7 @@ def test_an_update_that_overflows_the_parameters_is_undone(tmp_path, monkeypatch
         trainer.run(log=None)
     for name, value in before.items():                     # the step was undone
         assert np.array_equal(trainer.arrays()[name], value)
-        assert np.array_equal(checkpoint.load(config.checkpoint_path).params[name], value)
+        assert np.array_equal(checkpoint.load(config.checkpoint_path).arrays[name], value)
 
 
 def test_a_non_finite_loss_or_gradient_stops_the_run_naming_the_step(tmp_path, monkeypatch):
@@ -318,15 +321,15 @@ def test_evaluation_memory_does_not_grow_with_the_validation_length():
     peaks = []
     for n in (15_000, 60_000):
         validation, K = _wide_validation(n)
-        peaks.append(_peak_mib(lambda: evaluate(_params(K), validation)))
+        peaks.append(_peak_mib(lambda: evaluate(RNN.from_arrays(**_params(K)), validation)))
     assert peaks[1] < 48 and peaks[1] < 1.3 * peaks[0] + 4, peaks
 
 
 def test_evaluation_in_blocks_gives_the_same_numbers_as_one_block():
     trainer = Trainer(dataclasses.replace(CONFIG, grammar="embedded", steps=5))
     trainer.run(log=None)
-    one = evaluate(trainer.arrays(), trainer.validation, block=10 ** 12)
+    one = evaluate(trainer.model, trainer.validation, block=10 ** 12)
     for block in (1, 1000):
-        many = evaluate(trainer.arrays(), trainer.validation, block=block)
+        many = evaluate(trainer.model, trainer.validation, block=block)
         assert abs(many.loss - one.loss) <= 1e-12 * one.loss
         assert many.closing_accuracy == one.closing_accuracy and many.ideal == one.ideal

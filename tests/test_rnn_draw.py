@@ -15,8 +15,8 @@ import pytest
 from minigrad.draw import GraphvizNotFound, draw, walk
 import rnn.draw
 from rnn import RNN
-from rnn.draw import (add_render_arguments, draw_folded, draw_unrolled, render_command,
-                      role_graph)
+from rnn.cli import add_render_arguments, render_command
+from rnn.draw import draw_folded, draw_unrolled, role_graph
 from test_draw import attr, assert_same, edges, label, nodes, snapshot, svg_titles
 
 D, H, K = 5, 3, 4
@@ -275,7 +275,7 @@ def parse(*argv):
 
 def test_cli_draws_the_unrolled_rnn_with_heat(tmp_path, capsys):
     out = tmp_path / "heat.svg"
-    path = render_command(parse("--tau", "20", "--hidden", "4", "--w-scale", "0.3", "--heat",
+    path = render_command(parse("--tau", "20", "--hidden-size", "4", "--w-scale", "0.3", "--heat",
                                 "--loss", "last", "--out", str(out)))
     assert path == out and f"wrote {out}" in capsys.readouterr().out
     titles, text = svg_titles(out)
@@ -316,7 +316,7 @@ def test_docstring_examples_run():
 
 def _trained(tmp_path, **config):
     from rnn.train import TrainConfig, Trainer
-    settings = dict(grammar="reber", hidden=5, tau=4, batch=2, steps=3, train_strings=30,
+    settings = dict(grammar="reber", hidden_size=5, tau=4, batch=2, steps=3, train_strings=30,
                     validation_strings=5, out=str(tmp_path / "run"), progress=False)
     Trainer(TrainConfig(**{**settings, **config})).run(log=None)
     return tmp_path / "run" / "checkpoint.npz"
@@ -330,7 +330,7 @@ def test_render_draws_a_trained_checkpoint_on_a_short_string_of_its_grammar(tmp_
     string = next(s for s in grammar.generate(100, seed=1) if len(s) <= 12)
     source = out.read_text()
     assert len(clusters(source)) == len(string) - 1          # one step per predicted character
-    hidden = checkpoint.load(path).params["W"].shape[0]
+    hidden = checkpoint.load(path).arrays["W"].shape[0]
     assert hidden == 5 and "5×5" in source                      # W of the trained model
     assert "log10 ‖grad‖" in source
 
@@ -348,9 +348,10 @@ def test_render_draws_a_text_checkpoint_on_the_start_of_its_text(tmp_path):
         render_command(parse("--checkpoint", str(path), "--out", str(tmp_path / "t.dot")))
 
 
-@pytest.mark.parametrize("flag, value", [("--hidden", "7"), ("--tau", "9"), ("--seed", "3"),
-                                         ("--w-scale", "0.5"), ("--input-size", "2"),
-                                         ("--hidden", "3"), ("--output-size", "4")])  # defaults
+@pytest.mark.parametrize("flag, value", [("--hidden-size", "7"), ("--tau", "9"),
+                                         ("--random-seed", "3"), ("--w-scale", "0.5"),
+                                         ("--input-size", "2"), ("--hidden-size", "3"),
+                                         ("--output-size", "4")])  # the last two: defaults
 def test_render_refuses_a_checkpoint_with_the_sizes_of_a_random_problem(tmp_path, flag, value):
     from minigrad.draw import DrawingError
     path = _trained(tmp_path)
@@ -360,7 +361,7 @@ def test_render_refuses_a_checkpoint_with_the_sizes_of_a_random_problem(tmp_path
 
 
 def test_each_view_has_its_own_default_file():
-    from rnn.draw import render_path
+    from rnn.cli import render_path
     assert render_path(parse()) == "out/rnn_unrolled.svg"
     assert render_path(parse("--view", "folded")) == "out/rnn_folded.svg"
     assert render_path(parse("--view", "folded", "--out", "f.dot")) == "f.dot"

@@ -21,7 +21,7 @@ from rnn.train import (TrainConfig, Trainer, ValidationSet, evaluate, grammatica
                        sample, sample_strings)
 from minigrad.testing.rnn import rnn_problems
 
-TINY = TrainConfig(grammar="reber", hidden=8, tau=8, batch=4, steps=30, lr=0.03,
+TINY = TrainConfig(grammar="reber", hidden_size=8, tau=8, batch=4, steps=30, lr=0.03,
                    train_strings=300, validation_strings=50, out=None, progress=False)
 
 
@@ -165,8 +165,7 @@ def test_evaluation_matches_the_minigrad_graph_loss():
     assert validation.mask.all()
     with mg.no_grad():
         graph = model.unroll(validation.x, validation.y)
-    params = {name: p.data for name, p in model.parameters().items()}
-    assert evaluate(params, validation).loss == pytest.approx(
+    assert evaluate(model, validation).loss == pytest.approx(
         graph.loss.item() / validation.x.size, rel=1e-12)
 
 
@@ -181,43 +180,42 @@ def test_embedded_validation_marks_exactly_the_closing_letters():
         s[1] for s in strings)                   # each closing letter repeats the opening one
 
 
-def _cycle_model(vocab: Vocab, cycle: str, sharpness: float = 40.0) -> dict[str, np.ndarray]:
-    """Parameters of an RNN that, after reading c, writes the character after c in
-    ``cycle`` with probability ≈ 1 (W = 0; h = tanh(3) · one-hot of the input)."""
+def _cycle_model(vocab: Vocab, cycle: str, sharpness: float = 40.0) -> RNN:
+    """An RNN that, after reading c, writes the character after c in ``cycle`` with
+    probability ≈ 1 (W = 0; h = tanh(3) · one-hot of the input)."""
     K = len(vocab)
     V = np.zeros((K, K))
     for now, then in zip(cycle, cycle[1:] + cycle[0]):
         V[vocab.chars.index(then), vocab.chars.index(now)] = sharpness
-    return {"U": 3 * np.eye(K), "W": np.zeros((K, K)), "V": V, "b": np.zeros(K), "c": np.zeros(K)}
+    return RNN.from_arrays(U=3 * np.eye(K), W=np.zeros((K, K)), V=V, b=np.zeros(K), c=np.zeros(K))
 
 
 def test_a_model_that_knows_the_string_writes_it_and_scores_one():
     corpus = Corpus.from_grammar("reber", 10, 20, seed=0)
-    params = _cycle_model(corpus.vocab, "BTXSE")
-    assert sample(params, corpus.vocab, "B", 12) == "TXSEBTXSEBTX"
-    fraction, written = grammatical_fraction(params, corpus, n=50)
+    model = _cycle_model(corpus.vocab, "BTXSE")
+    assert sample(model, corpus.vocab, "B", 12) == "TXSEBTXSEBTX"
+    fraction, written = grammatical_fraction(model, corpus, n=50)
     assert fraction == 1.0 and set(written) == {"BTXSE"}
 
 
 def test_sampled_strings_end_only_at_the_boundary_pair():
     vocab = Vocab("BEPTX")
-    params = _cycle_model(vocab, "BETPX")         # E inside the string, X then B at its end
-    written = sample_strings(params, vocab, ["BETPX"] * 3, boundary="XB")
+    model = _cycle_model(vocab, "BETPX")          # E inside the string, X then B at its end
+    written = sample_strings(model, vocab, ["BETPX"] * 3, boundary="XB")
     assert written == ["BETPX"] * 3
 
 
 def test_a_random_model_writes_mostly_ungrammatical_strings():
     corpus = Corpus.from_grammar("embedded", 10, 20, seed=0)
     model = RNN(len(corpus.vocab), 8, len(corpus.vocab), seed=0)
-    params = {name: p.data for name, p in model.parameters().items()}
-    fraction, _ = grammatical_fraction(params, corpus, n=200)
+    fraction, _ = grammatical_fraction(model, corpus, n=200)
     assert fraction < 0.05
 
 
 # -- training runs -----------------------------------------------------------------------
 
 def test_a_short_run_gets_within_five_percent_of_the_ideal_predictor():
-    config = dataclasses.replace(TINY, hidden=16, tau=16, batch=16, steps=200,
+    config = dataclasses.replace(TINY, hidden_size=16, tau=16, batch=16, steps=200,
                                  train_strings=2000, validation_strings=300)
     trainer = Trainer(config)
     start = trainer.evaluate()
@@ -248,8 +246,9 @@ def test_resuming_with_a_different_model_is_refused(tmp_path):
     from rnn.checkpoint import CheckpointError
     config = dataclasses.replace(TINY, steps=5, out=str(tmp_path))
     Trainer(config).run(log=None)
-    with pytest.raises(CheckpointError, match="hidden: checkpoint 8, now 12"):
-        Trainer.resume(config.checkpoint_path, dataclasses.replace(config, hidden=12))
+    with pytest.raises(CheckpointError, match="holds an rnn with H = 8, D = 7; the model is an "
+                                              "rnn with H = 12, D = 7"):
+        Trainer.resume(config.checkpoint_path, dataclasses.replace(config, hidden_size=12))
 
 
 @pytest.mark.parametrize("module", [rnn.data, rnn.optim, rnn.checkpoint, rnn.train])

@@ -9,8 +9,8 @@ import pytest
 import rnn.train
 from rnn.train import CURVE_EVERY, TrainConfig, Trainer
 
-TINY = dict(grammar="reber", hidden=6, tau=6, batch=3, train_strings=200, validation_strings=30,
-            lr=0.03, progress=False, out=None)
+TINY = dict(grammar="reber", hidden_size=6, tau=6, batch=3, train_strings=200,
+            validation_strings=30, lr=0.03, progress=False, out=None)
 
 
 class Terminal(io.StringIO):
@@ -99,7 +99,8 @@ def _overfitting(tmp_path, **settings):
     tmp_path.mkdir(parents=True, exist_ok=True)
     text = tmp_path / "random.txt"
     text.write_text("".join(np.random.default_rng(0).choice(list("abcd"), 300)), encoding="utf-8")
-    config = TrainConfig(text=str(text), hidden=48, tau=16, batch=2, lr=0.02, lr_final=1.0,
+    config = TrainConfig(text=str(text), hidden_size=48, tau=16, batch=2, lr=0.02,
+                         lr_final_fraction=1.0,
                          eval_every=20, validation_fraction=0.25, sample_every=10_000,
                          progress=False, **{"steps": 300, "out": str(tmp_path / "run"),
                                             **settings})
@@ -120,15 +121,16 @@ def _first_stale(losses, n):
 def test_best_npz_keeps_the_step_with_the_lowest_validation_loss(tmp_path, capsys):
     from rnn import checkpoint
     from rnn.__main__ import main
-    from rnn.train import evaluate
+    from rnn.train import evaluate, model_from_checkpoint
     trainer, _ = _overfitting(tmp_path)
     losses = [row["val_loss"] for row in trainer.history]
     best = checkpoint.load(tmp_path / "run" / "best.npz")
     assert best.meta["step"] == trainer.history[int(np.argmin(losses))]["step"] < trainer.step
-    assert evaluate(best.params, trainer.validation).loss == pytest.approx(min(losses), rel=1e-12)
-    assert evaluate(trainer.arrays(), trainer.validation).loss > min(losses)   # the last is worse
+    best_model = model_from_checkpoint(tmp_path / "run" / "best.npz")[0]
+    assert evaluate(best_model, trainer.validation).loss == pytest.approx(min(losses), rel=1e-12)
+    assert evaluate(trainer.model, trainer.validation).loss > min(losses)   # the last is worse
     assert main(["sample", "--checkpoint", str(tmp_path / "run" / "best.npz"), "--length", "8",
-                 "--seed", "0"]) == 0
+                 "--random-seed", "0"]) == 0
     assert len(capsys.readouterr().out.strip()) >= 8
     assert tmp_path / "run" / "best.npz" in trainer.written
 
@@ -182,7 +184,7 @@ def test_without_early_stopping_the_run_goes_to_the_end(tmp_path):
 # -- weight decay ------------------------------------------------------------------------------
 
 def test_weight_decay_adds_lambda_theta_to_the_gradient_of_the_weight_matrices_only():
-    config = dict(TINY, steps=1, optimizer="sgd", lr=0.1, lr_final=1.0, clip_norm=None)
+    config = dict(TINY, steps=1, optimizer="sgd", lr=0.1, lr_final_fraction=1.0, clip_norm=None)
     plain = Trainer(TrainConfig(**config))
     decayed = Trainer(TrainConfig(**config, weight_decay=0.5))
     start = {name: array.copy() for name, array in plain.arrays().items()}
