@@ -21,6 +21,8 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
+from minigrad.collector import collection_paused
+
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "arange", "randn", "no_grad", "enable_grad", "is_grad_enabled", "observe_backward",
     "BackwardEvent", "grad", "LazyGradient",
@@ -708,12 +710,15 @@ def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool =
     Nodes wait in a heap, newest first. Every consumer of a node is newer than the
     node, so when a node comes out its gradient is complete: hooks run, then
     ``store``, then its VJP sends one gradient to each input. Under
-    ``create_graph``, ``detect_anomaly`` or an observer, ``watch`` adds their work."""
+    ``create_graph``, ``detect_anomaly`` or an observer, ``watch`` adds their work.
+    Automatic garbage collection waits until the pass ends (see
+    :mod:`minigrad.collector`): under ``create_graph`` and in a checkpoint's
+    recomputation the pass builds a graph, whose nodes it would otherwise scan."""
     pending, waiting = _start(outputs, grads, create_graph)
     anomaly = _anomaly_on()
     observer = _OBSERVERS.get(_thread()) if _OBSERVERS else None
     watch = (create_graph, anomaly, observer) if create_graph or anomaly or observer else None
-    with _grad_mode(True) if create_graph else contextlib.nullcontext():
+    with collection_paused(), _grad_mode(True) if create_graph else contextlib.nullcontext():
         while waiting:
             node = heapq.heappop(waiting)[1]
             g = pending.pop(node)
