@@ -20,11 +20,13 @@ from minigrad.ops import (RULES, abs, add, div, mul, neg, pow, power, sub, broad
 from minigrad.functional import (gradient, hessian, hvp, jacobian, jvp, value_and_gradient,
                                  vjp)
 from minigrad.collector import collection_paused
+from minigrad.checkpoint import CheckpointError, checkpoint
 from minigrad import explore  # a package, and callable: mg.explore(outputs).save("g.html")
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "arange", "randn", "backward", "zero_grad", "no_grad", "enable_grad", "is_grad_enabled",
-    "detect_anomaly", "observe_backward", "collection_paused", "BackwardEvent", "OpError", "LazyGradient", "RULES",
+    "detect_anomaly", "observe_backward", "collection_paused",
+    "checkpoint", "CheckpointError", "BackwardEvent", "OpError", "LazyGradient", "RULES",
     "grad",
     "gradient", "value_and_gradient", "vjp", "jvp", "hvp", "jacobian", "hessian",
     "primitive", "add", "sub", "mul", "div", "neg", "power", "pow", "exp", "log", "tanh", "sigmoid", "relu", "abs", "sqrt", "square", "clip",

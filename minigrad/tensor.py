@@ -703,9 +703,11 @@ def grad(outputs, inputs, grad_outputs=None, *, create_graph: bool = False,
     return results[0] if single else tuple(results)
 
 
-def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool = True) -> None:
+def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool = True,
+          floor: int = -1) -> None:
     """The one backward pass: every node's gradient, complete, handed to ``store``
-    (only the leaves' unless ``store_all``).
+    (only the leaves' unless ``store_all``; a node made before creation number
+    ``floor`` is handed to ``store`` as it is, without its hooks or its VJP).
 
     Nodes wait in a heap, newest first. Every consumer of a node is newer than the
     node, so when a node comes out its gradient is complete: hooks run, then
@@ -724,6 +726,9 @@ def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool =
             g = pending.pop(node)
             if type(g) not in _SUMMED:  # a _Sum or a LazyGradient
                 g = _dense(g)
+            if node.seq < floor:  # outside an inner pass (see _inner_pass)
+                store(node, g)
+                continue
             if watch:
                 _watch_visit(node, g, anomaly, observer)
             if node.hooks:
@@ -755,6 +760,25 @@ def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool =
                     raise OpError(f"VJP of op {node.op!r} returned a {gx.dtype} gradient for "
                                   f"operand {_describe(x)}")
                 _accumulate(pending, waiting, x, gx)
+
+
+def _inner_pass(outputs, grads, create_graph: bool, store: Callable, floor: int) -> None:
+    """A backward pass run from inside another pass's VJP (a checkpoint's segment):
+    only nodes made at or after ``floor`` are walked; older ones reach ``store`` with
+    their gradient and are not expanded, and the thread's observer does not see the
+    pass (it sees the segment's one node in the outer pass)."""
+    me = _thread()
+    observer = _OBSERVERS.pop(me, None)
+    try:
+        _walk(outputs, grads, create_graph, store, floor=floor)
+    finally:
+        if observer is not None:
+            _OBSERVERS[me] = observer
+
+
+def _now() -> int:
+    """A creation number: every tensor made after this call has a larger one."""
+    return next(_CREATED)
 
 
 def _start(outputs, grads, create_graph: bool) -> tuple[dict, list]:
@@ -814,8 +838,8 @@ def _recorded(node: Tensor) -> tuple:
     for t, saved in zip((node, *node.inputs), node.saved):
         if t.data is not saved:
             raise OpError(f"{_describe(t)} was assigned new data after op {node.op!r} "
-                          "recorded it; a backward pass with create_graph=True needs the "
-                          "recorded values (recompute the graph)")
+                          f"recorded it (in node {_describe(node)}); a backward pass with "
+                          "create_graph=True needs the recorded values (recompute the graph)")
     return (node, *node.inputs)
 
 

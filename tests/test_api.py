@@ -14,7 +14,8 @@ def test_every_public_name_has_a_docstring_with_an_example(name):
 
 
 @pytest.mark.parametrize("module", ["minigrad", "minigrad.tensor", "minigrad.ops",
-                                    "minigrad.functional", "minigrad.collector"])
+                                    "minigrad.functional", "minigrad.collector",
+                                    "minigrad.checkpoint"])
 def test_the_examples_run_as_printed(module):
     failed, attempted = doctest.testmod(importlib.import_module(module))
     assert attempted > 0 and failed == 0
