@@ -4,10 +4,12 @@
 
 Each revision is exported (``git archive``) to a temporary folder and timed by its own
 ``benchmarks/run.py`` (so a renamed API times as that revision calls it). Rounds
-alternate between the revisions, each sample a fresh interpreter that times every row
-with all implementations, the numpy baseline among them; medians over rounds of the
-ratios to that baseline are compared, so a machine that slows down mid-run slows
-both sides alike. Prints a markdown table (ratio per revision, and the change).
+alternate between the revisions, each sample a fresh interpreter that imports what
+``run.py`` imports (PyTorch too) and times every row with all implementations, the
+numpy baseline among them, first with the collector as a user's process has it, then
+after ``gc.freeze()``; and the τ = 1,000 step with the collector on and off. Medians
+over rounds of the ratios to the baseline are compared, so a machine that slows down
+mid-run slows both sides alike. Prints markdown tables (ratio per revision).
 """
 from __future__ import annotations
 
@@ -21,13 +23,42 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
-import json, sys
+import gc, json, sys
 sys.path[:0] = [{tree!r}, {tree!r} + "/benchmarks"]
 import run
-run.freeze_imports()
-rows = [run.time_row(H, B, tau, {repeats}, {min_seconds}) for H, B, tau, _ in run.TIME_ROWS]
-print(json.dumps([{{"row": [r["hidden"], r["batch"], r["tau"]], "ratio": r["ratio"]}} for r in rows]))
+for module in ("rnn.train", "torch", "minigrad.draw"):  # what run.py imports (torch if installed)
+    try:
+        __import__(module)
+    except ImportError:
+        pass
+gc.collect()
+
+def rows():
+    return [{{"row": [r["hidden"], r["batch"], r["tau"]], "ratio": r["ratio"]}}
+            for r in (run.time_row(H, B, tau, {repeats}, {min_seconds})
+                      for H, B, tau, _ in run.TIME_ROWS)]
+
+def collector():  # each minigrad row at hidden 128, τ = 1,000: collector on / off
+    params, x, y = run.problem(128, 1, 1000)
+    ratios = {{}}
+    for name in [n for n in run.IMPLEMENTATIONS if n.startswith("minigrad")]:
+        step = run.IMPLEMENTATIONS[name](params, x, y)
+        def off():
+            gc.disable()
+            try:
+                step()
+            finally:
+                gc.enable()
+        medians = run.interleaved({{"on": step, "off": off}}, {repeats}, {min_seconds})[0]
+        ratios[name] = medians["on"] / medians["off"]
+    return ratios
+
+result = {{"live": rows(), "collector": collector()}}
+gc.freeze()
+result["frozen"] = rows()
+print(json.dumps(result))
 """
+MODES = {"live": "collector live (nothing frozen)", "frozen": "after gc.freeze()"}
 
 
 def export(revision: str, into: Path) -> Path:
@@ -42,11 +73,26 @@ def export(revision: str, into: Path) -> Path:
     return tree
 
 
-def sample(tree: Path, repeats: int, min_seconds: float) -> list[dict]:
+def sample(tree: Path, repeats: int, min_seconds: float) -> dict:
     code = CHILD.format(tree=str(tree), repeats=repeats, min_seconds=min_seconds)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=tree)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def same(names: list[str], name: str, k: int) -> str | None:
+    """The implementation of one revision that is ``name`` of another: by name, else by
+    position among the minigrad rows ("retain_graph_grads=False" became
+    "keep_intermediate_grads=False"), else None (not in that revision)."""
+    if name in names:
+        return name
+    mine = [n for n in names if n.startswith("minigrad")]
+    return mine[k] if name.startswith("minigrad") and k < len(mine) else None
+
+
+def median_of(runs, pick) -> str:
+    values = [v for v in map(pick, runs) if v is not None]
+    return f"{statistics.median(values):.2f}×" if values else "—"
 
 
 def main() -> None:
@@ -63,20 +109,32 @@ def main() -> None:
             for rev, tree in trees.items():
                 runs[rev].append(sample(tree, args.repeats, args.min_seconds))
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-    first = args.revisions[0]
-    names = {rev: [n for n in runs[rev][0][0]["ratio"] if n.startswith("minigrad")] for rev in trees}
-    # matched by position: a renamed implementation ("retain_graph_grads=False" became
-    # "keep_intermediate_grads=False") is still the same row
-    print("| hidden, batch, τ | implementation | " + " | ".join(args.revisions)
-          + " | change (last vs first) |")
-    print("|---|---|" + "---|" * len(args.revisions) + "---|")
-    for i, row in enumerate(runs[first][0]):
-        for k, name in enumerate(names[args.revisions[-1]]):
-            medians = [statistics.median(run[i]["ratio"][names[rev][k]] for run in runs[rev])
-                       for rev in trees]
-            print(f"| {', '.join(map(str, row['row']))} | {name} | "
-                  + " | ".join(f"{m:.2f}×" for m in medians)
-                  + f" | {100 * (medians[-1] / medians[0] - 1):+.1f}% |")
+    revs, last = args.revisions, args.revisions[-1]
+    names = {rev: list(runs[rev][0]["live"][0]["ratio"]) for rev in revs}
+    shown = [n for n in names[last] if n.startswith("minigrad") or n == "PyTorch eager, unrolled"]
+    print("| collector | hidden, batch, τ | implementation | " + " | ".join(revs) + " |")
+    print("|---|---|---|" + "---|" * len(revs))
+    for mode, label in MODES.items():
+        for i, row in enumerate(runs[last][0][mode]):
+            for k, name in enumerate(shown):
+                cells = []
+                for rev in revs:
+                    own = same(names[rev], name, k)
+                    cells.append(median_of(runs[rev], lambda run: None if own is None
+                                           else run[mode][i]["ratio"].get(own)))
+                print(f"| {label} | {', '.join(map(str, row['row']))} | {name} | "
+                      + " | ".join(cells) + " |")
+    print()
+    print("Collector on / off at hidden 128, τ = 1,000 (nothing frozen):")
+    print()
+    print("| implementation | " + " | ".join(revs) + " |")
+    print("|---|" + "---|" * len(revs))
+    for k, name in enumerate(runs[last][0]["collector"]):
+        cells = []
+        for rev in revs:
+            own = same(list(runs[rev][0]["collector"]), name, k)
+            cells.append(median_of(runs[rev], lambda run: run["collector"].get(own)))
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

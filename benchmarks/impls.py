@@ -9,6 +9,7 @@ that a memory measurement of another implementation does not include it).
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 
 import numpy as np
@@ -40,7 +41,8 @@ def _minigrad(keep_intermediate_grads):
 
         def step():
             mg.zero_grad(parameters.values())
-            graph = model.unroll(x, y)
+            with mg.collection_paused():  # what the RNN's unroll will do itself (issue 16)
+                graph = model.unroll(x, y)
             graph.loss.backward(keep_intermediate_grads=keep_intermediate_grads)
             return graph.loss.item(), {k: p.grad for k, p in parameters.items()}
         return step
@@ -49,6 +51,44 @@ def _minigrad(keep_intermediate_grads):
 
 implementation("minigrad")(_minigrad(True))
 implementation("minigrad, keep_intermediate_grads=False")(_minigrad(False))
+CHECKPOINTED = "minigrad, checkpointed (√τ segments)"
+
+
+def segments(tau: int) -> list[tuple[int, int]]:
+    """⌈√τ⌉ segments of the steps 0..τ-1 as (start, stop) pairs, as equal as can be."""
+    bounds = np.linspace(0, tau, int(np.ceil(np.sqrt(tau))) + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _segment(h, U, W, V, b, c, *, model, x, y):
+    """The RNN over steps x, y from state h with the given parameters: (h(end), Σ L(t))."""
+    local = copy.copy(model)  # the model's unroll, on the parameters this segment was given
+    local.U, local.W, local.V, local.b, local.c = U, W, V, b, c
+    graph = local.unroll(x, y, h0=h)
+    return graph.h[-1], graph.loss
+
+
+@implementation(CHECKPOINTED)
+def make_checkpointed(params, x, y):
+    """A prototype of ``unroll(..., checkpoint=...)`` on today's :class:`rnn.model.RNN`:
+    ⌈√τ⌉ segments, each one :func:`minigrad.checkpoint` node holding h at its start."""
+    model = RNN.from_arrays(**params)
+    parameters = model.parameters()
+    H = params["W"].shape[0]
+    h0 = mg.tensor(np.zeros((H,) if x.ndim == 1 else (H, x.shape[1])))
+
+    def step():
+        mg.zero_grad(parameters.values())
+        h, parts = h0, []
+        with mg.collection_paused():
+            for lo, hi in segments(len(x)):
+                h, part = mg.checkpoint(_segment, h, *parameters.values(), model=model,
+                                        x=x[lo:hi], y=y[lo:hi], name=f"steps {lo + 1}..{hi}")
+                parts.append(part)
+            loss = mg.stack(parts).sum()
+        loss.backward(keep_intermediate_grads=False)
+        return loss.item(), {k: p.grad for k, p in parameters.items()}
+    return step
 
 if importlib.util.find_spec("torch") is not None:  # PyTorch is optional
     def _torch():

@@ -5,10 +5,17 @@ step = forward + backward for L and ∂L/∂U, W, V, b, c; float64; one thread):
 
 * time for hidden, batch, τ in (16, 1, 25), (64, 32, 100), (256, 32, 100),
   (128, 1, 1000): interleaved repeats in this process, medians, ratios to the
-  numpy baseline (PyTorch rows when torch is installed);
+  numpy baseline (PyTorch rows when torch is installed), twice: first with
+  everything imported (PyTorch too) and the garbage collector as a user's process
+  has it, then after ``gc.freeze()`` (the objects the imports made are no longer
+  scanned);
+* the collector's cost: the τ = 1,000 step with the collector on and off;
 * peak memory of one step at hidden 128, batch 1, τ = 10,000, each
-  implementation in its own subprocess;
-* τ = 100,000 at hidden 32 (and τ = 50,000, for MiB per step);
+  implementation in its own subprocess (peak RSS growth, and tracemalloc's peak
+  for the minigrad rows), and the time of the checkpointed step there against the
+  plain training step;
+* τ = 100,000 at hidden 32 (and τ = 50,000, for MiB per step), and τ = 1,000,000
+  checkpointed;
 * engine overhead per op, graph drawing time at τ = 1,000 (when ``rnn.draw``
   exists) and the demo's training throughput.
 
@@ -39,12 +46,16 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 import numpy as np  # noqa: E402
 
 import minigrad as mg  # noqa: E402
-from impls import IMPLEMENTATIONS, problem, relative_error  # noqa: E402
+from impls import CHECKPOINTED, IMPLEMENTATIONS, problem, relative_error  # noqa: E402
 
 BASELINE = "numpy BPTT (baseline)"
 TIME_ROWS = [(16, 1, 25, 4.0), (64, 32, 100, 1.5), (256, 32, 100, 1.1), (128, 1, 1000, 4.0)]
 MEMORY_ROW, MEMORY_GOAL = (128, 1, 10_000), 1.5
+CHECKPOINT_MEMORY_GOAL, CHECKPOINT_TIME_GOAL = 0.5, 1.5  # × numpy's peak, × plain minigrad's time
+TRAINING = "minigrad, keep_intermediate_grads=False"
+COLLECTOR_ROW, COLLECTOR_GOAL = (128, 1, 1000), 1.1  # collector on / off
 LONG_ROWS = [(32, 1, 50_000), (32, 1, 100_000)]
+MILLION, MILLION_GOAL_MIB = (32, 1, 1_000_000), 1024
 TOLERANCE = 1e-10
 
 
@@ -82,15 +93,57 @@ def interleaved(steps: dict, repeats: int, min_seconds: float):
     return {name: statistics.median(s) for name, s in samples.items()}, samples, calls
 
 
+def collector_row(repeats, min_seconds):
+    """The τ = 1,000 step of the minigrad rows with the collector as it is (on, nothing
+    frozen) and off, interleaved: seconds and the ratio on / off."""
+    H, B, tau = COLLECTOR_ROW
+    params, x, y = problem(H, B, tau)
+    result = {"hidden": H, "batch": B, "tau": tau, "objects_in_process": len(gc.get_objects()),
+              "goal": COLLECTOR_GOAL, "ratio": {}}
+    for name in ("minigrad", TRAINING):
+        step = IMPLEMENTATIONS[name](params, x, y)
+
+        def off():
+            gc.disable()
+            try:
+                step()
+            finally:
+                gc.enable()
+        medians, _, _ = interleaved({"on": step, "off": off}, repeats, min_seconds)
+        result["ratio"][name] = medians["on"] / medians["off"]
+        result[name] = medians
+    return result
+
+
+def checkpoint_time(repeats):
+    """Seconds per step at the memory row's size, the checkpointed step against the plain
+    training step, interleaved; and their ratio (goal ≤ CHECKPOINT_TIME_GOAL)."""
+    H, B, tau = MEMORY_ROW
+    params, x, y = problem(H, B, tau)
+    steps = {name: IMPLEMENTATIONS[name](params, x, y) for name in (TRAINING, CHECKPOINTED)}
+    medians, _, _ = interleaved(steps, repeats, 0.0)
+    return {"median_seconds": medians, "ratio": medians[CHECKPOINTED] / medians[TRAINING]}
+
+
 # -- memory, each implementation in a fresh interpreter ------------------------------
 
-def memory_child(name, H, B, tau):
+def memory_child(name, H, B, tau, traced=False):
     """Run in a subprocess: how far one step raises the resident set above where it
     stood just before the step (MiB), and the step's seconds. Linux: writing 5 to
-    /proc/self/clear_refs resets the peak (VmHWM), so imports and set-up do not count."""
+    /proc/self/clear_refs resets the peak (VmHWM), so imports and set-up do not count.
+    ``traced``: instead, tracemalloc's peak during the step (Python objects and numpy's
+    arrays, which numpy reports to it), in MiB above what was allocated before it."""
     params, x, y = problem(H, B, tau)
     step = IMPLEMENTATIONS[name](params, x, y)
     gc.collect()
+    if traced:
+        import tracemalloc
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        step()
+        print(json.dumps({"tracemalloc_peak_mib": (tracemalloc.get_traced_memory()[1] - before)
+                          / 2**20}))
+        return
     Path("/proc/self/clear_refs").write_text("5")
     before = _status_kib("VmRSS")
     start = time.perf_counter()
@@ -105,8 +158,10 @@ def _status_kib(field):
     return int(line.split()[1])
 
 
-def measure_memory(name, H, B, tau):
-    command = [sys.executable, __file__, "--memory", name, str(H), str(B), str(tau)]
+def measure_memory(name, H, B, tau, traced=False):
+    """One step of ``name`` in a fresh interpreter: see :func:`memory_child`."""
+    command = [sys.executable, __file__, "--traced" if traced else "--memory", name, str(H),
+               str(B), str(tau)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **THREADS})
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
@@ -204,44 +259,59 @@ def machine():
 def markdown(results):
     m = results["machine"]
     names = [n for n in IMPLEMENTATIONS if n != BASELINE]
+    largest = max(e for rows in (results["time"], results["time_live"]) for row in rows
+                  for e in row["max_relative_error"].values())
     lines = [f"# minigrad benchmark ({m['date'][:10]})", "",
              f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}"
              f"{', torch ' + m['torch'] if 'torch' in m else ''}; one thread "
              f"({', '.join(f'{k}={v}' for k, v in m['environment'].items() if v is not None)}); "
              f"load average (1 min) at start {m['load_average_at_start'][0]:.2f}, at end "
-             f"{m['load_average_at_end'][0]:.2f}. `gc.freeze()` after imports "
-             f"({results['gc_frozen_objects_after_imports']:,} objects), so that full garbage collections "
-             "do not re-scan what the imports made.", "",
+             f"{m['load_average_at_end'][0]:.2f}.", "",
              "One training step (forward + backward of L, gradients of U, W, V, b, c), float64, "
              "one-hot inputs over 65 symbols. Median time, and in brackets the ratio to the tight "
              "hand-written numpy BPTT (`benchmarks/numpy_bptt.py`). Every implementation's loss and "
              f"gradients agree with the baseline to {TOLERANCE:g} relative before timing (largest "
-             f"difference seen: {max(e for row in results['time'] for e in row['max_relative_error'].values()):.1e}). "
+             f"difference seen: {largest:.1e}). "
              "\"minigrad\" is the default `loss.backward()`, in which every intermediate keeps its "
-             "gradient for inspection; `keep_intermediate_grads=False` keeps only the parameters' (training).",
-             "",
-             "| hidden, batch, τ | numpy | " + " | ".join(names) + " | goal for minigrad |",
-             "|---" * (len(names) + 3) + "|"]
-    for row in results["time"]:
-        t = row["median_seconds"]
-        cells = [f"{t[n] * 1e3:.2f} ms ({row['ratio'][n]:.2f}×)" for n in names]
-        goal = row["goal"]
-        met = "met" if row["ratio"]["minigrad"] <= goal else "missed"
-        lines.append(f"| {row['hidden']}, {row['batch']}, {row['tau']} | {t[BASELINE] * 1e3:.2f} ms | "
-                     + " | ".join(cells) + f" | ≤ {goal}× ({met}) |")
+             "gradient for inspection; `keep_intermediate_grads=False` keeps only the parameters' "
+             "(training). The minigrad rows build the graph inside `mg.collection_paused()`, as the "
+             "RNN's unroll will do itself (issue 16; `minigrad.collector` says why); the "
+             "checkpointed row is a prototype of `unroll(..., checkpoint=...)` on today's "
+             "`rnn.model.RNN` (`benchmarks/impls.py`).", "",
+             f"Everything imported (PyTorch too: {results['live_objects_after_imports']:,} objects "
+             "in the process), the garbage collector as in a user's process (nothing frozen):", ""]
+    lines += _time_table(results["time_live"], names)
+    c = results["collector"]
+    lines += ["", f"The collector's cost at hidden {c['hidden']}, batch {c['batch']}, τ = {c['tau']:,} "
+              f"({c['objects_in_process']:,} objects in the process), one step with the collector "
+              f"on over the same step with it off (goal ≤ {c['goal']}×): "
+              + ", ".join(f"{n} {r:.2f}× ({c[n]['on'] * 1e3:.1f} ms vs {c[n]['off'] * 1e3:.1f} ms)"
+                          for n, r in c["ratio"].items()) + ".", "",
+              f"The same rows after `gc.freeze()` ({results['gc_frozen_objects_after_imports']:,} "
+              "objects frozen), so that full collections do not re-scan what the imports made:", ""]
+    lines += _time_table(results["time"], names)
     mem = results["memory"]
-    lines += ["", f"Peak memory of one step at hidden {mem['hidden']}, batch {mem['batch']}, "
-              f"τ = {mem['tau']:,} (growth of peak RSS during the step, each in a fresh process; "
-              f"goal for minigrad ≤ {MEMORY_GOAL}× numpy):", "",
-              "| implementation | MiB | × numpy |", "|---|---|---|"]
     base = mem["results"][BASELINE].get("peak_rss_growth_mib")
+    traced = mem["tracemalloc"]
+    lines += ["", f"Peak memory of one step at hidden {mem['hidden']}, batch {mem['batch']}, "
+              f"τ = {mem['tau']:,} (growth of peak RSS during the step, and tracemalloc's peak, "
+              f"each in a fresh process; goals: minigrad ≤ {MEMORY_GOAL}× numpy, checkpointed ≤ "
+              f"{CHECKPOINT_MEMORY_GOAL}× numpy):", "",
+              "| implementation | MiB (RSS) | × numpy | MiB (tracemalloc) |", "|---|---|---|---|"]
     for name, r in mem["results"].items():
+        t = traced.get(name, {}).get("tracemalloc_peak_mib")
+        t = "" if t is None else f"{t:.1f}"
         if "error" in r:
-            lines.append(f"| {name} | failed: {r['error']} | |")
+            lines.append(f"| {name} | failed: {r['error']} | | {t} |")
         else:
             ratio = f"{r['peak_rss_growth_mib'] / base:.2f}×" if base else "n/a"
-            lines.append(f"| {name} | {r['peak_rss_growth_mib']:.1f} | {ratio} |")
-    lines += ["", "Long sequences, hidden 32, batch 1 (fresh process each):", "",
+            lines.append(f"| {name} | {r['peak_rss_growth_mib']:.1f} | {ratio} | {t} |")
+    ct = mem["checkpoint_time"]
+    lines += ["", f"Time at that size: checkpointed {ct['median_seconds'][CHECKPOINTED]:.2f} s, "
+              f"plain training step {ct['median_seconds'][TRAINING]:.2f} s: {ct['ratio']:.2f}× "
+              f"(goal ≤ {CHECKPOINT_TIME_GOAL}×)."]
+    lines += ["", "Long sequences, hidden 32, batch 1 (fresh process each; goal for τ = "
+              f"{MILLION[2]:,} checkpointed: under {MILLION_GOAL_MIB:,} MiB):", "",
               "| implementation | τ | seconds | MiB | MiB per 1,000 steps |", "|---|---|---|---|---|"]
     for name, rows in results["long"].items():
         for r in rows:
@@ -272,44 +342,84 @@ def markdown(results):
     return "\n".join(lines)
 
 
-def freeze_imports():
-    """Import everything first, then ``gc.freeze()``: the cyclic collector's full passes
-    then skip the objects that imports made. Without this, having imported PyTorch
-    (hundreds of thousands of objects) slows every full pass and charges the
-    Python-heavy implementations (minigrad above all) for PyTorch's presence."""
+def _time_table(rows, names) -> list[str]:
+    """One line per row: each implementation's time and ratio, and whether the training
+    mode beats PyTorch eager and meets its goal."""
+    eager = "PyTorch eager, unrolled"
+    lines = ["| hidden, batch, τ | numpy | " + " | ".join(names) + " | goal for minigrad |"
+             + (" training mode vs eager |" if eager in names else ""),
+             "|---" * (len(names) + 3 + (eager in names)) + "|"]
+    for row in rows:
+        t, ratio = row["median_seconds"], row["ratio"]
+        cells = [f"{t[n] * 1e3:.2f} ms ({ratio[n]:.2f}×)" for n in names]
+        met = "met" if ratio["minigrad"] <= row["goal"] else "missed"
+        versus = (f" {'ahead' if ratio[TRAINING] < ratio[eager] else 'behind'} "
+                  f"({ratio[TRAINING] / ratio[eager]:.2f}×) |" if eager in names else "")
+        lines.append(f"| {row['hidden']}, {row['batch']}, {row['tau']} | {t[BASELINE] * 1e3:.2f} ms | "
+                     + " | ".join(cells) + f" | ≤ {row['goal']}× ({met}) |" + versus)
+    return lines
+
+
+def import_all():
+    """Import everything the benchmark uses (PyTorch too, when installed), so that every
+    row runs in a process holding what a user's process holds."""
     import rnn.train  # noqa: F401
     if importlib.util.find_spec("torch") is not None:
         import torch  # noqa: F401
     if importlib.util.find_spec("minigrad.draw") is not None:
         import minigrad.draw  # noqa: F401
     gc.collect()
+
+
+def freeze_imports():
+    """Import everything first, then ``gc.freeze()``: the cyclic collector's full passes
+    then skip the objects that imports made. Without this, having imported PyTorch
+    (hundreds of thousands of objects) slows every full pass and charges the
+    Python-heavy implementations for PyTorch's presence (the rows timed before the
+    freeze show it as users see it)."""
+    import_all()
     gc.freeze()
     return gc.get_freeze_count()
 
 
-def main(quick=False):
-    repeats, min_seconds = (3, 0.02) if quick else (15, 0.1)
-    frozen = freeze_imports()
-    results = {"machine": machine(), "implementations": list(IMPLEMENTATIONS), "time": [],
-               "gc_frozen_objects_after_imports": frozen}
+def time_rows(repeats, min_seconds, label):
+    rows = []
     for H, B, tau, goal in TIME_ROWS:
         row = time_row(H, B, tau, repeats, min_seconds)
         row["goal"] = goal
-        results["time"].append(row)
-        print(f"H={H} B={B} τ={tau}: " + ", ".join(f"{n} {r:.2f}×" for n, r in row["ratio"].items()),
-              flush=True)
+        rows.append(row)
+        print(f"{label} H={H} B={B} τ={tau}: "
+              + ", ".join(f"{n} {r:.2f}×" for n, r in row["ratio"].items()), flush=True)
+    return rows
+
+
+def main(quick=False):
+    repeats, min_seconds = (3, 0.02) if quick else (15, 0.1)
+    import_all()
+    results = {"machine": machine(), "implementations": list(IMPLEMENTATIONS),
+               "live_objects_after_imports": len(gc.get_objects())}
+    results["time_live"] = time_rows(repeats, min_seconds, "collector live:")
+    results["collector"] = collector_row(repeats, min_seconds)
+    print("collector on/off:", json.dumps(results["collector"]["ratio"]), flush=True)
+    results["gc_frozen_objects_after_imports"] = freeze_imports()
+    results["time"] = time_rows(repeats, min_seconds, "collector frozen:")
     H, B, tau = MEMORY_ROW
     results["memory"] = {"hidden": H, "batch": B, "tau": tau, "method": "peak RSS growth during one step",
-                         "results": {n: measure_memory(n, H, B, tau) for n in IMPLEMENTATIONS}}
-    print("memory:", json.dumps(results["memory"]["results"]), flush=True)
+                         "results": {n: measure_memory(n, H, B, tau) for n in IMPLEMENTATIONS},
+                         "tracemalloc": {n: measure_memory(n, H, B, tau, traced=True)
+                                         for n in (BASELINE, TRAINING, CHECKPOINTED)},
+                         "checkpoint_time": checkpoint_time(3 if quick else 5)}
+    print("memory:", json.dumps(results["memory"]), flush=True)
     results["long"] = {}
-    for name in (BASELINE, "minigrad", "minigrad, keep_intermediate_grads=False"):
+    for name in (BASELINE, "minigrad", TRAINING, CHECKPOINTED):
         rows = [{"tau": tau, **measure_memory(name, H, B, tau)} for H, B, tau in LONG_ROWS]
         if all("error" not in r for r in rows):
             (a, b) = rows
             rows[1]["mib_per_1000_steps"] = 1000 * (b["peak_rss_growth_mib"] - a["peak_rss_growth_mib"]) / (
                 b["tau"] - a["tau"])
         results["long"][name] = rows
+    H, B, tau = MILLION
+    results["long"][CHECKPOINTED].append({"tau": tau, **measure_memory(CHECKPOINTED, H, B, tau)})
     print("long:", json.dumps(results["long"]), flush=True)
     results["engine_overhead"] = engine_overhead()
     results["drawing"] = drawing_time()
@@ -321,8 +431,8 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--memory"]:
+    if sys.argv[1:2] in (["--memory"], ["--traced"]):
         name, H, B, tau = sys.argv[2], *map(int, sys.argv[3:6])
-        memory_child(name, H, B, tau)
+        memory_child(name, H, B, tau, traced=sys.argv[1] == "--traced")
     else:
         main(quick="--quick" in sys.argv)
