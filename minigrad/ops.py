@@ -377,15 +377,17 @@ def cross_entropy(logits, targets, reduction: str = "sum", axis: int = -1) -> Te
     """
     logits = logits if isinstance(logits, Tensor) else Tensor(logits)
     targets = np.asarray(targets)
-    context = lambda: f"cross_entropy(logits {logits.name or ''}{logits.shape}, targets {targets.shape})"
+    shape = logits.data.shape  # read once: this runs once per step of an unrolled loss
+    ndim = len(shape)
+    context = lambda: f"cross_entropy(logits {logits.name or ''}{shape}, targets {targets.shape})"
     if reduction not in ("sum", "mean", "none"):
         raise ValueError(f"{context()}: reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
-    if logits.ndim == 0:
+    if ndim == 0:
         raise ValueError(f"{context()}: logits need a class axis")
-    if not -logits.ndim <= axis < logits.ndim:
-        raise ValueError(f"{context()}: axis {axis} is out of range for {logits.ndim}-d logits")
-    axis %= logits.ndim
-    classes, expected = logits.shape[axis], logits.shape[:axis] + logits.shape[axis + 1:]
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{context()}: axis {axis} is out of range for {ndim}-d logits")
+    axis %= ndim
+    classes, expected = shape[axis], shape[:axis] + shape[axis + 1:]
     if targets.shape != expected:
         raise ValueError(f"{context()}: targets must have shape {expected} (logits without axis {axis})")
     if targets.dtype.kind not in "iu":

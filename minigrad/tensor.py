@@ -720,9 +720,10 @@ def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool =
     anomaly = _anomaly_on()
     observer = _OBSERVERS.get(_thread()) if _OBSERVERS else None
     watch = (create_graph, anomaly, observer) if create_graph or anomaly or observer else None
+    heappop, heappush = heapq.heappop, heapq.heappush
     with collection_paused(), _grad_mode(True) if create_graph else contextlib.nullcontext():
         while waiting:
-            node = heapq.heappop(waiting)[1]
+            node = heappop(waiting)[1]
             g = pending.pop(node)
             if type(g) not in _SUMMED:  # a _Sum or a LazyGradient
                 g = _dense(g)
@@ -759,7 +760,11 @@ def _walk(outputs, grads, create_graph: bool, store: Callable, store_all: bool =
                 if gx.dtype is not data.dtype and gx.dtype != data.dtype:
                     raise OpError(f"VJP of op {node.op!r} returned a {gx.dtype} gradient for "
                                   f"operand {_describe(x)}")
-                _accumulate(pending, waiting, x, gx)
+                if x in pending:
+                    _accumulate(pending, waiting, x, gx)
+                else:  # _accumulate's common case, inline: a first contribution
+                    pending[x] = gx
+                    heappush(waiting, (-x.seq, x))
 
 
 def _inner_pass(outputs, grads, create_graph: bool, store: Callable, floor: int) -> None:
