@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
 import gc, json, sys
 sys.path[:0] = [{tree!r}, {tree!r} + "/benchmarks"]
+sys.path.append({here!r})  # collector_cost, when the revision has none
 import run
+from collector_cost import on_and_off
 for module in ("rnn.train", "torch", "minigrad.draw"):  # what run.py imports (torch if installed)
     try:
         __import__(module)
@@ -42,14 +44,8 @@ def collector():  # each minigrad row at hidden 128, τ = 1,000: collector on / 
     params, x, y = run.problem(128, 1, 1000)
     ratios = {{}}
     for name in [n for n in run.IMPLEMENTATIONS if n.startswith("minigrad")]:
-        step = run.IMPLEMENTATIONS[name](params, x, y)
-        def off():
-            gc.disable()
-            try:
-                step()
-            finally:
-                gc.enable()
-        medians = run.interleaved({{"on": step, "off": off}}, {repeats}, {min_seconds})[0]
+        medians = on_and_off(run.IMPLEMENTATIONS[name](params, x, y), run.interleaved,
+                             {repeats}, {min_seconds})
         ratios[name] = medians["on"] / medians["off"]
     return ratios
 
@@ -74,7 +70,8 @@ def export(revision: str, into: Path) -> Path:
 
 
 def sample(tree: Path, repeats: int, min_seconds: float) -> dict:
-    code = CHILD.format(tree=str(tree), repeats=repeats, min_seconds=min_seconds)
+    code = CHILD.format(tree=str(tree), here=str(ROOT / "benchmarks"), repeats=repeats,
+                        min_seconds=min_seconds)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=tree)
     return json.loads(out.stdout.strip().splitlines()[-1])
