@@ -9,13 +9,13 @@ that a memory measurement of another implementation does not include it).
 """
 from __future__ import annotations
 
-import copy
 import importlib.util
 
 import numpy as np
 
 import minigrad as mg
 from numpy_bptt import step as numpy_step
+from rnn import inputs, layers
 from rnn.model import RNN
 
 IMPLEMENTATIONS: dict[str, callable] = {}
@@ -41,8 +41,7 @@ def _minigrad(keep_intermediate_grads):
 
         def step():
             mg.zero_grad(parameters.values())
-            with mg.collection_paused():  # what the RNN's unroll will do itself (issue 16)
-                graph = model.unroll(x, y)
+            graph = model.unroll(x, y)
             graph.loss.backward(keep_intermediate_grads=keep_intermediate_grads)
             return graph.loss.item(), {k: p.grad for k, p in parameters.items()}
         return step
@@ -62,10 +61,13 @@ def segments(tau: int) -> list[tuple[int, int]]:
 
 def _segment(h, U, W, V, b, c, *, model, x, y):
     """The RNN over steps x, y from state h with the given parameters: (h(end), Σ L(t))."""
-    local = copy.copy(model)  # the model's unroll, on the parameters this segment was given
-    local.U, local.W, local.V, local.b, local.c = U, W, V, b, c
-    graph = local.unroll(x, y, h0=h)
-    return graph.h[-1], graph.loss
+    xs = inputs.inputs(x, model.input_size)
+    batched = xs.batch is not None
+    cell_p = model.cell.bind({"U": U, "W": W, "b": b}, batched)
+    head_p = model.head.bind({"V": V, "c": c}, batched)
+    trace = layers.unroll(model.cell, cell_p, xs, layers.initial_state(model.cell, h, xs.batch),
+                          each_step=lambda t, state: model.head.step(head_p, state[0], t, y[t - 1]))
+    return trace.states["h"][-1], model.head.total([step["L_t"] for step in trace.nodes[1:]])
 
 
 @implementation(CHECKPOINTED)
@@ -80,7 +82,7 @@ def make_checkpointed(params, x, y):
     def step():
         mg.zero_grad(parameters.values())
         h, parts = h0, []
-        with mg.collection_paused():
+        with mg.collection_paused():  # as rnn.layers.unroll does
             for lo, hi in segments(len(x)):
                 h, part = mg.checkpoint(_segment, h, *parameters.values(), model=model,
                                         x=x[lo:hi], y=y[lo:hi], name=f"steps {lo + 1}..{hi}")

@@ -89,17 +89,18 @@ def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs, state0: tuple[
     """
     trace = Trace({name: [s] for name, s in zip(cell.state_names, state0)}, [None])
     state = state0
-    for t in range(1, x.tau + 1):
-        state = cell.step(p, state, step_input(x, t), t)
-        if not isinstance(state, tuple) or len(state) != len(cell.state_names):
-            raise TypeError(f"{type(cell).__name__}.step must return a tuple of "
-                            f"{len(cell.state_names)} tensors {cell.state_names}, "
-                            f"got {state!r:.80}")
-        for name, s in zip(cell.state_names, state):
-            trace.states[name].append(s)
-        trace.nodes.append(nodes_of_step(state, t))
-        if each_step is not None:
-            trace.nodes[t].update(each_step(t, state))
+    with mg.collection_paused():  # a long graph in a big heap: see minigrad.collector
+        for t in range(1, x.tau + 1):
+            state = cell.step(p, state, step_input(x, t), t)
+            if not isinstance(state, tuple) or len(state) != len(cell.state_names):
+                raise TypeError(f"{type(cell).__name__}.step must return a tuple of "
+                                f"{len(cell.state_names)} tensors {cell.state_names}, "
+                                f"got {state!r:.80}")
+            for name, s in zip(cell.state_names, state):
+                trace.states[name].append(s)
+            trace.nodes.append(nodes_of_step(state, t))
+            if each_step is not None:
+                trace.nodes[t].update(each_step(t, state))
     return trace
 
 
