@@ -268,10 +268,10 @@ def markdown(results):
              f"difference seen: {largest:.1e}). "
              "\"minigrad\" is the default `loss.backward()`, in which every intermediate keeps its "
              "gradient for inspection; `keep_intermediate_grads=False` keeps only the parameters' "
-             "(training). The minigrad rows build the graph inside `mg.collection_paused()`, as the "
-             "RNN's unroll will do itself (issue 16; `minigrad.collector` says why); the "
-             "checkpointed row is a prototype of `unroll(..., checkpoint=...)` on today's "
-             "`rnn.model.RNN` (`benchmarks/impls.py`).", "",
+             "(training). The RNN's unroll (`rnn.layers.unroll`) builds the graph inside "
+             "`mg.collection_paused()` (`minigrad.collector` says why); the checkpointed row is "
+             "a prototype of `unroll(..., checkpoint=...)`: ⌈√τ⌉ `mg.checkpoint` segments, each "
+             "built by `rnn.layers.unroll` (`benchmarks/impls.py`).", "",
              f"Everything imported (PyTorch too: {results['live_objects_after_imports']:,} objects "
              "in the process), the garbage collector as in a user's process (nothing frozen):", ""]
     lines += _time_table(results["time_live"], names)
@@ -345,7 +345,7 @@ COLLECTOR_NOTE = (
     "(any container holding Tensors is tracked), so at best the count halves, and every "
     "graph still reaches the oldest generation, whose passes re-scan the whole heap "
     "(PyTorch's ~170k objects): with the collector live a step ran 1.7–1.9× its time with "
-    "the collector off. `mg.collection_paused()` (around the unroll here, inside every "
+    "the collector off. `mg.collection_paused()` (inside the RNN's unroll and every "
     "backward pass) defers the automatic passes while the library builds or walks a "
     "graph: the graph is then scanned once, young, and freed by reference counting. It "
     "hides no leak: deferred passes run at the first allocation after the pause (the "
