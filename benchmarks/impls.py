@@ -40,8 +40,7 @@ def _minigrad(keep_intermediate_grads):
 
         def step():
             mg.zero_grad(parameters.values())
-            with mg.collection_paused():  # what the RNN's unroll will do itself (issue 16)
-                graph = model.unroll(x, y)
+            graph = model.unroll(x, y)
             graph.loss.backward(keep_intermediate_grads=keep_intermediate_grads)
             return graph.loss.item(), {k: p.grad for k, p in parameters.items()}
         return step

@@ -322,15 +322,16 @@ def _pieces(g, axis, sizes):
 
 
 # -- probabilities -----------------------------------------------------------------
-def _max_and_log_sum_exp(x, axis):
-    """``top = max x`` and ``log Σ exp(x − top)`` along ``axis`` (kept, length 1):
-    log Σ exp(x) is their sum, computed without overflow."""
+def _max_and_sum_exp(x, axis):
+    """``top = max x``, ``e = exp(x − top)`` and ``Σ e`` along ``axis`` (kept, length 1):
+    log Σ exp(x) = top + log Σ e, computed without overflow."""
     top = np.maximum.reduce(x, axis=axis, keepdims=True)
-    return top, np.log(np.add.reduce(np.exp(x - top), axis=axis, keepdims=True))
+    e = np.exp(x - top)
+    return top, e, np.add.reduce(e, axis=axis, keepdims=True)
 
 def _log_softmax(x, axis):
-    top, log_sum = _max_and_log_sum_exp(x, axis)
-    return (x - top) - log_sum
+    top, _, total = _max_and_sum_exp(x, axis)
+    return (x - top) - np.log(total)
 
 @primitive
 def log_softmax(x, *, axis=-1):
@@ -347,8 +348,8 @@ def _cross_entropy(logits, *, targets, reduction="sum", axis=-1):
     grid = [np.arange(n).reshape((n,) + (1,) * (targets.ndim - 1 - i))  # open grid over the
             for i, n in enumerate(targets.shape)]                       # targets' positions
     picked = tuple(grid[:axis] + [targets] + grid[axis:])              # logits[picked]: one
-    top, log_sum = _max_and_log_sum_exp(logits, axis)                  # entry per target
-    losses = log_sum.squeeze(axis) - (logits[picked] - top.squeeze(axis))
+    top, e, total = _max_and_sum_exp(logits, axis)                     # entry per target
+    losses = np.log(total).squeeze(axis) - (logits[picked] - top.squeeze(axis))
     scale = 1.0 / losses.size if reduction == "mean" and losses.size else 1.0
     def vjp(g, out, logits):
         g = _expand(g, logits.shape, axis, False) if reduction == "none" else g * scale
@@ -356,8 +357,8 @@ def _cross_entropy(logits, *, targets, reduction="sum", axis=-1):
             one_hot = np.zeros(logits.shape, dtype=logits.dtype)       # the softmax op
             one_hot[picked] = 1.0
             return (softmax(logits, axis=axis) - one_hot) * g,
-        d_logits = np.exp((logits - top) - log_sum)                    # softmax(logits), from
-        d_logits[picked] -= 1.0                                        # the forward's sums
+        d_logits = e / total                                           # softmax(logits), from
+        d_logits[picked] -= 1.0                                        # the forward's exps
         return d_logits * g,
     return losses if reduction == "none" else losses.sum() * scale, vjp
 

@@ -111,3 +111,14 @@ def test_a_failing_backward_restores_the_collector():
     with pytest.raises(mg.OpError, match="broken"):
         broken(x).sum().backward()
     assert gc.isenabled()
+
+
+def test_the_rnn_unroll_builds_its_graph_with_the_collector_paused():
+    from rnn import RNN
+    seen = []
+
+    def tanh(a):
+        seen.append(gc.isenabled())
+        return mg.tanh(a)
+    RNN(4, 3, 4).unroll(np.array([0, 2, 1]), np.array([1, 2, 3]), activation=tanh)
+    assert seen == [False, False, False] and gc.isenabled()

@@ -195,3 +195,36 @@ class Cell:
         if isinstance(x, Tensor):
             return tag(W @ x, name, t, role)
         return tag(W[:, x], name, t, role, x=x)
+
+
+class GatedCell(Cell):
+    """A cell in PyTorch's gated layout (the LSTM, the GRU): W_ih (G·H×D), W_hh (G·H×H),
+    b_ih and b_hh (G·H,), ``gates`` = G blocks of H rows stacked in PyTorch's order, every
+    entry initialised U(−k, k) with k = ``scale`` or PyTorch's 1/√H, and the ``*_l0``
+    ``state_dict`` keys the same arrays under PyTorch's names."""
+
+    gates: ClassVar[int]
+    torch_names: ClassVar[dict[str, str]] = {
+        "W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"}
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        G, H, D = self.gates, self.hidden_size, self.input_size
+        return {"W_ih": (G * H, D), "W_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,)}
+
+    def init_parameters(self, rng: np.random.Generator, scale: float | None
+                        ) -> dict[str, np.ndarray]:
+        """Every entry uniform in [−k, k], k = ``scale`` or PyTorch's default 1/√H."""
+        k = scale if scale is not None else 1.0 / np.sqrt(self.hidden_size)
+        return {name: rng.uniform(-k, k, shape) for name, shape in self.parameter_shapes().items()}
+
+    def to_torch(self, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """W_ih, W_hh, b_ih, b_hh as ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``,
+        ``bias_hh_l0`` (float64 copies, checked shapes; the same block order and layout)."""
+        p = self.check_parameters(params)
+        return {key: p[name] for name, key in self.torch_names.items()}
+
+    def from_torch(self, state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """W_ih, W_hh, b_ih, b_hh from PyTorch's layer 0: exactly the four ``*_l0`` keys,
+        each of its shape (G·H rows), or a clear error."""
+        sd = self.check_torch(state_dict, gates=self.gates)
+        return {name: sd[key] for name, key in self.torch_names.items()}

@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
-
 import minigrad as mg
 from minigrad import Tensor
-from rnn.cells.base import Cell, tag
+from rnn.cells.base import GatedCell, tag
 
 __all__ = ["GRUCell"]
 
-TORCH_NAMES = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0",
-               "b_hh": "bias_hh_l0"}
-
-
-class GRUCell(Cell):
+class GRUCell(GatedCell):
     """The GRU cell of ``nn.GRU``, column form, σ the logistic function::
 
         r(t) = σ(a_r(t)),  a_r(t) = W_ir x(t) + b_ir + W_hr h(t-1) + b_hr
@@ -42,19 +36,9 @@ class GRUCell(Cell):
     ('h(1)', (3,), ['bias_hh_l0', 'bias_ih_l0', 'weight_hh_l0', 'weight_ih_l0'])
     """
 
-    kind = "gru"
+    kind, gates = "gru", 3
     state_names = ("h",)
     symbols = {"W_ih": "3H×D", "W_hh": "3H×H", "b_ih": "(3H,)", "b_hh": "(3H,)"}
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        H, D = self.hidden_size, self.input_size
-        return {"W_ih": (3 * H, D), "W_hh": (3 * H, H), "b_ih": (3 * H,), "b_hh": (3 * H,)}
-
-    def init_parameters(self, rng: np.random.Generator, scale: float | None
-                        ) -> dict[str, np.ndarray]:
-        """Every entry uniform in [−k, k], k = ``scale`` or PyTorch's default 1/√H."""
-        k = scale if scale is not None else 1.0 / np.sqrt(self.hidden_size)
-        return {name: rng.uniform(-k, k, shape) for name, shape in self.parameter_shapes().items()}
 
     def step(self, p: Mapping[str, Tensor], state: tuple[Tensor, ...], x, t: int
              ) -> tuple[Tensor, ...]:
@@ -81,15 +65,3 @@ class GRUCell(Cell):
         h = tag(tag(keep * n, None, t, "(1-z)*n") + tag(z * h_prev, None, t, "z*h"),
                 f"h({t})", t, "h")                                 # (1 − z) ⊙ n + z ⊙ h(t-1)
         return (h,)
-
-    def to_torch(self, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """``nn.GRU``'s layer 0: W_ih, W_hh, b_ih, b_hh as ``weight_ih_l0``, ``weight_hh_l0``,
-        ``bias_ih_l0``, ``bias_hh_l0`` (float64 copies; the same block order r|z|n)."""
-        p = self.check_parameters(params)
-        return {TORCH_NAMES[name]: p[name] for name in self.parameter_shapes()}
-
-    def from_torch(self, state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """W_ih, W_hh, b_ih, b_hh from ``nn.GRU``'s layer 0, checked (exactly its four keys,
-        3H rows each)."""
-        sd = self.check_torch(state_dict, gates=3)
-        return {name: sd[key] for name, key in TORCH_NAMES.items()}

@@ -15,16 +15,14 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import Tensor
-from rnn.cells.base import Cell, tag
+from rnn.cells.base import GatedCell, tag
 
 __all__ = ["LSTMCell"]
 
 GATES = ("i", "f", "g", "q")   # the blocks of W_ih, W_hh, b_ih, b_hh, in PyTorch's order i|f|g|o
-TORCH_NAMES = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0",
-               "b_hh": "bias_hh_l0"}
 
 
-class LSTMCell(Cell):
+class LSTMCell(GatedCell):
     """The LSTM: input gate i(t), forget gate f(t), candidate g(t), output gate q(t), cell
     state c(t) and output h(t), as in the module's equations.
 
@@ -52,7 +50,7 @@ class LSTMCell(Cell):
     ['bias_hh_l0', 'bias_ih_l0', 'weight_hh_l0', 'weight_ih_l0']
     """
 
-    kind = "lstm"
+    kind, gates = "lstm", 4
     state_names = ("h", "c")
     symbols = {"W_ih": "4H×D", "W_hh": "4H×H", "b_ih": "(4H,)", "b_hh": "(4H,)"}
 
@@ -68,18 +66,12 @@ class LSTMCell(Cell):
     def __repr__(self):
         return f"{super().__repr__()[:-1]}, forget_bias={self.forget_bias})"
 
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        H, D = self.hidden_size, self.input_size
-        return {"W_ih": (4 * H, D), "W_hh": (4 * H, H), "b_ih": (4 * H,), "b_hh": (4 * H,)}
-
     def init_parameters(self, rng: np.random.Generator, scale: float | None
                         ) -> dict[str, np.ndarray]:
         """Every parameter U(−s, s), s = ``scale`` or PyTorch's 1/√H; then the forget block
         of b_ih set to ``forget_bias`` and that of b_hh to 0, when forget_bias is given."""
         H = self.hidden_size
-        s = 1.0 / np.sqrt(H) if scale is None else scale
-        shapes = self.parameter_shapes()
-        arrays = {name: rng.uniform(-s, s, shape) for name, shape in shapes.items()}
+        arrays = super().init_parameters(rng, scale)
         if self.forget_bias is not None:
             arrays["b_ih"][H:2 * H], arrays["b_hh"][H:2 * H] = self.forget_bias, 0.0
         return arrays
@@ -100,16 +92,3 @@ class LSTMCell(Cell):
         c = self.node(fc + ig, "c", t)                              # c(t) = f c(t-1) + i g
         tanh_c = tag(mg.tanh(c), f"tanh c({t})", t, "tanh_c")
         return self.node(q * tanh_c, "h", t), c                     # h(t) = q tanh(c(t))
-
-    def to_torch(self, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """``nn.LSTM``'s layer-0 ``state_dict`` entries (float64 copies, checked shapes):
-        W_ih → ``weight_ih_l0``, W_hh → ``weight_hh_l0``, b_ih → ``bias_ih_l0``, b_hh →
-        ``bias_hh_l0``, unchanged (same gate order, same column-vector layout)."""
-        p = self.check_parameters(params)
-        return {TORCH_NAMES[name]: p[name] for name in TORCH_NAMES}
-
-    def from_torch(self, state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """W_ih, W_hh, b_ih, b_hh from ``nn.LSTM``'s layer 0 (numpy arrays; exactly the four
-        ``*_l0`` keys, each of its shape, or a clear error)."""
-        sd = self.check_torch(state_dict, gates=4)
-        return {name: sd[key] for name, key in TORCH_NAMES.items()}
