@@ -6,6 +6,7 @@ for what it does not; a recomputation that would differ is an error naming the s
 truncated BPTT training with --checkpoint-segments; drawings that mark the stored steps and
 the recomputed ones."""
 import dataclasses
+import doctest
 import math
 import os
 import re
@@ -126,6 +127,12 @@ def test_the_issue_sizes_plan_as_the_policy_says():
     million = plan(10**6, Budget(steps=2000))
     assert million.levels == 1 and len(million.segments) == 1000
     assert plan(10**6, Budget(steps=300)).levels == 2
+
+
+def test_the_schedule_examples_run_as_printed():
+    import rnn.schedule
+    failed, attempted = doctest.testmod(rnn.schedule)
+    assert attempted > 0 and failed == 0
 
 
 @pytest.mark.parametrize("bad", [0, -3, 1.5, True, "all", [4]])
