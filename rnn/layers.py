@@ -76,7 +76,18 @@ class NotKept(LookupError):
 class Kept(Sequence):
     """[v(0), …, v(τ)] of a checkpointed unroll, indexed by step like a list: the entries
     of the steps it kept; any other step raises :class:`NotKept`. ``label`` names an
-    entry in messages (``"h({t})"``)."""
+    entry in messages (``"h({t})"``).
+
+    >>> from rnn.schedule import plan
+    >>> h = Kept("h({t})", {0: "h(0)", 2: "h(2)", 4: "h(4)"}, plan(4, 2))
+    >>> len(h), h[-1], h[0:3:2]
+    (5, 'h(4)', ['h(0)', 'h(2)'])
+    >>> h[3]
+    Traceback (most recent call last):
+    rnn.layers.NotKept: h(3) is not kept: step 3 is inside the checkpointed segment 'steps 3..3', \
+recomputed in backward and freed; this unroll keeps the steps 0, 2, 4 (unroll without \
+checkpoint= to keep every node of every step)
+    """
 
     def __init__(self, label: str, items: dict[int, object], schedule: Schedule):
         self._label, self._items, self._schedule = label, items, schedule

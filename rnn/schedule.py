@@ -43,7 +43,12 @@ class Segment:
     """Steps ``start``..``stop`` (inclusive, 1-based): start..stop−1 recomputed together
     in backward (none when start = stop), ``stop`` stored. ``parts``: segments tiling
     start..stop−1, checkpointed again while this one is recomputed (none: those steps'
-    graph is built whole)."""
+    graph is built whole).
+
+    >>> s = Segment(4, 6)
+    >>> s.name, len(s), s.peak()           # steps 4, 5 recomputed, 6 stored
+    ('steps 4..5', 3, 2)
+    """
     start: int
     stop: int
     parts: tuple[Segment, ...] = field(default=(), repr=False)
@@ -67,7 +72,11 @@ class Segment:
 @dataclass(frozen=True)
 class Budget:
     """A memory budget for :func:`plan`: at most ``steps`` steps' graphs held at once, the
-    stored steps' and those of the steps being recomputed (:meth:`Schedule.peak`)."""
+    stored steps' and those of the steps being recomputed (:meth:`Schedule.peak`).
+
+    >>> plan(100, Budget(steps=20)).peak() <= 20
+    True
+    """
     steps: int
 
     def __post_init__(self):
