@@ -8,6 +8,8 @@
 4. τ = 36 with a small W, backward from the last loss L(τ) only: coloured by
    log10 ‖∂L(τ)/∂node‖, the hidden states fade from bright (10^0) to dark (~10^-20)
    going back in time: the vanishing gradient of the seed's W^t argument.
+5. An LSTM over τ = 3 steps with its gates i, f, g, q and the h and c spines; a GRU over
+   τ = 4 with each step's cell collapsed into one box; the LSTM folded by role.
 
 Run: python examples/03_draw_graphs.py [OUTDIR]   (default docs/img; needs Graphviz's `dot`)
 """
@@ -18,7 +20,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.draw import draw, render
-from rnn import RNN
+from rnn import RNN, LanguageModel
 from rnn.draw import draw_folded, draw_unrolled
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/img")
@@ -49,4 +51,14 @@ long.L[tau].backward()                       # only the last step's loss
 written.append(render(draw_unrolled(long, heat=True), out / "rnn_heat.png"))
 for t in (tau, tau - 1, tau - 2, 3, 2, 1):
     print(f"‖∂L({tau})/∂h({t})‖ = {np.linalg.norm(long.h[t].grad):.1e}")
+
+# 5. the gated cells ----------------------------------------------------------------------------------
+lstm = LanguageModel("lstm", input_size=4, hidden_size=3, output_size=4, seed=0)
+graph = lstm.unroll(np.array([0, 2, 1]), np.array([2, 1, 3]))
+written.append(render(draw_unrolled(graph, cell="lstm"), out / "lstm_unrolled.png"))
+written.append(render(draw_folded(graph, cell="lstm"), out / "lstm_folded.png"))
+gru = LanguageModel("gru", input_size=4, hidden_size=3, output_size=4, seed=0)
+graph = gru.unroll(np.array([0, 2, 1, 3]), np.array([2, 1, 3, 0]))
+written.append(render(draw_unrolled(graph, collapse_cells=True, cell="gru"),
+                      out / "gru_collapsed.png"))
 print("wrote", ", ".join(str(p) for p in written))

@@ -170,7 +170,8 @@ def sample_command(args) -> None:
 
 
 def _cell_name(kind: str) -> str:
-    return {"rnn": "vanilla RNN"}.get(kind, kind.upper())
+    """The cell's name with its article: "a vanilla RNN", "an LSTM", "a GRU"."""
+    return {"rnn": "a vanilla RNN", "lstm": "an LSTM"}.get(kind, f"a {kind.upper()}")
 
 
 def demo_command(args) -> None:
@@ -179,7 +180,7 @@ def demo_command(args) -> None:
     config = config_from(args, TrainConfig)
     out = Path(config.out)
     embedded = config.grammar == "embedded"
-    print(f"Training a {_cell_name(config.cell)} (H = {config.hidden_size}) on the "
+    print(f"Training {_cell_name(config.cell)} (H = {config.hidden_size}) on the "
           f"{'embedded ' if embedded else ''}Reber grammar: {config.steps} steps of truncated "
           f"BPTT, τ = {config.tau}, B = {config.batch}, {config.optimizer}, gradients by "
           f"{'minigrad autodiff' if config.gradients == 'autodiff' else 'analytic BPTT'}.")

@@ -50,7 +50,7 @@ import minigrad as mg
 from minigrad import Tensor
 from rnn import inputs
 
-__all__ = ["Cell", "tag", "as_columns"]
+__all__ = ["Cell", "GatedCell", "tag", "as_columns"]
 
 
 def tag(tensor: Tensor, name: str | None, t: int, role: str, **tags) -> Tensor:
