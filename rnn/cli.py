@@ -32,8 +32,8 @@ import minigrad.draw as mgdraw
 from rnn import checkpoint, grammar, settings
 from rnn.data import DataError
 from rnn.ranges import Range, text
-from rnn.settings import (CELL, COUNT, FORGET_BIAS, HIDDEN_SIZE, RANDOM_SEED, TAU, TEMPERATURE,
-                          Setting)
+from rnn.settings import (CELL, CHECKPOINT_SEGMENTS, COUNT, FORGET_BIAS, HIDDEN_SIZE,
+                          RANDOM_SEED, TAU, TEMPERATURE, Setting)
 from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, TrainingDiverged, build_model,
                        default_prime, grammatical_fraction, model_from_checkpoint, oracle_of,
                        sample, sample_strings)
@@ -370,6 +370,7 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: %(default)s)")
     add_settings(parser, Problem, given=True)
     add_option(parser, "loss", LOSS, "total")
+    add_option(parser, "checkpoint_segments", CHECKPOINT_SEGMENTS, None)
     parser.add_argument("--checkpoint", metavar="FILE", type=text,
                         help="draw this trained model on a short string of its grammar or text "
                              "instead of a random problem (then the options of a random "
@@ -416,7 +417,7 @@ def render_command(args: argparse.Namespace) -> Path:
         model, x, y = trained_problem(args.checkpoint)
     else:
         model, x, y = config_from(args, Problem).build()
-    graph = model.unroll(x, y)
+    graph = model.unroll(x, y, checkpoint=args.checkpoint_segments)   # drawn as it is kept
     if args.heat:
         (graph.loss if args.loss == "total" else graph.L[graph.tau]).backward()
     if args.view == "folded":

@@ -27,7 +27,8 @@ from rnn.cells import CELLS
 from rnn.ranges import Range
 
 __all__ = ["Setting", "settings", "check", "cell_options", "COUNT", "CELL", "HIDDEN_SIZE",
-           "TAU", "RANDOM_SEED", "FORGET_BIAS", "TEMPERATURE", "CELL_OPTIONS"]
+           "TAU", "RANDOM_SEED", "FORGET_BIAS", "TEMPERATURE", "CHECKPOINT_SEGMENTS",
+           "CELL_OPTIONS"]
 
 CELL_OPTIONS = "cell options"   # the group of the settings that are passed to the cell
 
@@ -125,6 +126,12 @@ FORGET_BIAS = Setting("lstm: the initial bias of the forget gate (b_ih + b_hh of
                       "1 or more keeps c(t) longer from the start) (default: PyTorch's "
                       "uniform initialisation, as every other parameter)",
                       Range(float), "B", CELL_OPTIONS, optional=True)
+CHECKPOINT_SEGMENTS = Setting(
+    "gradient checkpointing (not the saved checkpoints): cut the τ steps into N segments "
+    "(rnn.schedule) whose steps but the last are recomputed in backward, so memory holds "
+    "about N + τ/N steps' graphs instead of τ, for one more forward pass; the same "
+    "gradients to round-off (default: off, every step kept)", COUNT, "N", "model",
+    optional=True)
 TEMPERATURE = Setting("the temperature of samples, ≥ 0; below 1: more conservative, above "
                       "1: more random, 0: always the most likely character",
                       Range(float, 0, note="0 samples the most likely character"), "T",

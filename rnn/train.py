@@ -39,8 +39,8 @@ from rnn.data import Corpus, Vocab, load_text, random_windows, stream_chunks
 from rnn.model import PARAMETER_NAMES, LanguageModel
 from rnn.optim import OPTIMIZERS, clip_grad_norm, clip_grad_value, make_optimizer
 from rnn.ranges import Range
-from rnn.settings import (CELL, COUNT, FORGET_BIAS, HIDDEN_SIZE, RANDOM_SEED, TAU, TEMPERATURE,
-                          Setting)
+from rnn.settings import (CELL, CHECKPOINT_SEGMENTS, COUNT, FORGET_BIAS, HIDDEN_SIZE,
+                          RANDOM_SEED, TAU, TEMPERATURE, Setting)
 
 __all__ = ["TrainConfig", "ConfigError", "TrainingDiverged", "Trainer", "Evaluation",
            "ValidationSet", "evaluate", "since_best", "run", "sample", "sample_strings",
@@ -127,13 +127,7 @@ class TrainConfig:
         "autodiff: minigrad through the unrolled graph; bptt: the cell's analytic "
         "back-propagation through time (its oracle in rnn.oracles, for cells that have one)",
         ("autodiff", "bptt"), group=OPTIMISATION).field("autodiff")
-    checkpoint_segments: int | None = Setting(
-        "gradient checkpointing (not the saved checkpoints): cut each batch's τ steps into "
-        "N segments (rnn.schedule) whose steps but the last are recomputed in backward, "
-        "so memory holds about N + τ/N steps' graphs instead of τ, for one more forward "
-        "pass; the same gradients to round-off (default: off, every step kept)", COUNT, "N",
-        OPTIMISATION,
-        optional=True).field(None)
+    checkpoint_segments: int | None = CHECKPOINT_SEGMENTS.field(None)
     random_seed: int = RANDOM_SEED.field(0)
     early_stopping: int | None = Setting(
         "stop after N evaluations (one every --eval-every steps) without a new best "

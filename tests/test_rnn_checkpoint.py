@@ -404,3 +404,14 @@ def test_collapsed_drawings_keep_the_first_and_last_stored_steps():
     source = draw_unrolled(graph, collapse_above=4, keep=2).source
     assert source.count("subgraph cluster_") == 4           # steps 10, 20 and 90, 100
     assert "steps 21 … 80 collapsed" in source and "t = 81 … 89\\nrecomputed" in source
+
+
+@pytest.mark.parametrize("heat", [[], ["--heat", "--loss", "last"]])
+def test_render_draws_a_checkpointed_unroll(tmp_path, heat, capsys):
+    out = tmp_path / "r.dot"
+    assert main(["render", "--cell", "lstm", "--tau", "20", "--checkpoint-segments", "4",
+                 *heat, "--out", str(out)]) == 0
+    source = out.read_text()
+    assert source.count("subgraph cluster_") == 4 and source.count(": t = ") == 4
+    assert "t = 16 … 19\\nrecomputed in backward" in source
+    assert ("‖grad‖" in source) == bool(heat)
