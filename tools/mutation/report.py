@@ -119,10 +119,10 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
         counted = len(group) - equivalent
         killed = sum(m.killed for m in group)
         goal = f"{GOALS[target]:.0%}" if target in GOALS else "—"
+        score = f"**{killed / counted:.1%}**" if counted else "— (no mutant to count)"
         out.append(f"| {target} | `{prefix}` | {len(group)} | {status['killed']} | "
                    f"{status['timeout']} | {status['survived'] - equivalent} | "
-                   f"{status['no tests']} | {equivalent} | "
-                   f"**{killed / counted:.1%}** | {goal} |")
+                   f"{status['no tests']} | {equivalent} | {score} | {goal} |")
     out += ["", "## Mutants per op-table rule", "",
             "Every function of `minigrad/ops.py`; **bold** names are `@primitive` rules "
             "(forward and VJP in one function). `_module_level_1` is the block of operator "
