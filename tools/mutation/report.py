@@ -71,6 +71,8 @@ def load_mutants(staging: Path, equivalents: list[dict]) -> list[Mutant]:
     stage = json.loads((staging / "mutation_stage.json").read_text())
     mutants = []
     for path, info in stage.items():
+        if not (staging / "mutants" / f"{path}.meta").exists():
+            continue  # staged but outside pyproject's only_mutate: mutmut made no mutant
         meta = json.loads((staging / "mutants" / f"{path}.meta").read_text())
         sources = _function_sources((staging / "mutants" / path).read_text())
         for name, code in meta["exit_code_by_key"].items():
