@@ -268,6 +268,11 @@ class Tensor:
                  dtype=None):
         if isinstance(data, Tensor):
             data = data.data
+        source = np.asarray(data)
+        if source.dtype.kind == "c":  # numpy would drop the imaginary part, or fail unnamed
+            values = np.array2string(source.ravel(), threshold=6, separator=", ")
+            _supported(source, f"tensor {name!r} from a {type(data).__name__} of shape "
+                       f"{source.shape}, values {values}")
         array = _supported(np.array(data, dtype=np.float64 if dtype is None else dtype),
                            f"tensor {name!r}")
         if requires_grad and not np.issubdtype(array.dtype, np.floating):

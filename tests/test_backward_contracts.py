@@ -200,3 +200,27 @@ def test_an_observer_sees_each_send_summed_back_to_its_operands_shape():
     np.testing.assert_array_equal(sends[0].grad, [[10.0, 20.0], [10.0, 20.0]])
     np.testing.assert_array_equal(sends[1].grad, [4.0, 6.0])
     np.testing.assert_array_equal(b.grad, [4.0, 6.0])
+
+
+def test_a_hook_handing_back_another_tensors_grad_gets_a_copy_of_its_own():
+    """No two .grad arrays share memory, even when a hook returns an array that is
+    already some tensor's .grad: adding into one must not change the other."""
+    x = mg.tensor([1.0, 2.0], requires_grad=True, name="x")
+    h = (x * 3).named("h")
+    L = (h * h).sum()
+    x.register_hook(lambda g: h.grad)            # h comes out first: its .grad is complete
+    L.backward()
+    np.testing.assert_array_equal(x.grad, h.grad)
+    assert not np.shares_memory(x.grad, h.grad)
+    x.grad += 1.0
+    np.testing.assert_array_equal(h.grad, [6.0, 12.0])   # 2h
+
+
+def test_a_leaf_whose_float64_dtype_carries_metadata_gets_its_gradient():
+    """numpy dtypes that compare equal are the same dtype for the engine's check of a VJP's
+    result, even when they are different objects (a dtype with metadata, as h5py makes)."""
+    tagged = np.dtype(np.float64, metadata={"unit": "m"})
+    x = mg.tensor(np.array([1.0, 2.0], dtype=tagged), requires_grad=True)
+    assert x.dtype == np.float64 and x.dtype is not np.dtype(np.float64)
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])

@@ -67,3 +67,10 @@ def test_messages_name_an_unnamed_node_by_its_op_and_a_constant_as_constant():
         (x * x).backward()
     with pytest.raises(RuntimeError, match=r"backward from 'constant' \(\) float64"):
         mg.tensor(1.0).backward()
+
+
+def test_a_node_records_its_ops_static_params_and_none_when_it_has_none():
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    assert x.sum(axis=0).params == {"axis": 0, "keepdims": False}
+    assert x.transpose(1, 0).params == {"axes": (1, 0)}
+    assert (x + x).params is None and x.params is None

@@ -71,8 +71,23 @@ def test_an_integer_constant_must_fit_the_tensors_integer_dtype(value, fits):
 
 
 def test_a_complex_tensor_is_refused_naming_the_tensor_and_dtype():
-    with pytest.raises(TypeError, match=r"tensor 'z': dtype complex128 is not supported"):
-        mg.tensor([1j], dtype=complex, name="z")
+    with pytest.raises(TypeError, match=r"^tensor 'z': dtype complex128 is not supported"):
+        mg.tensor([1.0], dtype=complex, name="z")
+
+
+@pytest.mark.parametrize("data, shown", [
+    ([1j], r"list of shape \(1,\), values \[0\.\+1\.j\]"),
+    (2 + 1j, r"complex of shape \(\), values \[2\.\+1\.j\]"),
+    (np.array([[1.0], [2j]]), r"ndarray of shape \(2, 1\), values \[1\.\+0\.j, 0\.\+2\.j\]"),
+    ([np.complex64(1.5)], r"list of shape \(1,\), values \[1\.5\+0\.j\]")])
+def test_complex_data_is_refused_naming_what_was_passed_and_the_supported_dtypes(data, shown):
+    """Without a dtype numpy either fails naming no tensor or silently drops the
+    imaginary part (a complex array cast to float64 only warns)."""
+    with pytest.raises(TypeError) as caught:
+        mg.tensor(data, name="z")
+    message = str(caught.value)
+    assert re.match(rf"tensor 'z' from a {shown}: dtype complex(64|128) is not supported", message)
+    assert "real floating, integer and boolean arrays" in message
 
 
 def test_a_name_that_is_not_a_string_is_refused_naming_its_type():
@@ -178,3 +193,9 @@ def test_a_vjp_of_the_wrong_shape_is_named_the_same_way_while_observed():
             mg.OpError, match=r"op 'custom' returned a gradient of shape \(3,\) "
                               r"for operand 'b' \(2,\) float64"):
         y.backward(np.ones(2))
+
+
+def test_a_long_complex_array_is_shown_by_at_most_six_values():
+    with pytest.raises(TypeError) as caught:
+        mg.tensor(np.arange(7) * 1j)
+    assert "of shape (7,), values [0.+0.j, 0.+1.j, 0.+2.j, ..., " in str(caught.value)

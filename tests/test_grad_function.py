@@ -67,3 +67,12 @@ def test_create_graph_gives_gradients_that_differentiate_again():
     second = mg.grad(first.sum(), x)                            # 6x
     np.testing.assert_allclose(second.data, 6 * x.data, rtol=1e-15)
     assert not mg.grad((x ** 3).sum(), x).requires_grad         # the default records nothing
+
+
+def test_grad_with_respect_to_an_intermediate_is_its_gradient_not_unused():
+    x, w, out = problem()
+    h = (w @ x).named("h")
+    L = (mg.tanh(h) * 2.0).sum()
+    gh = mg.grad(L, h)
+    np.testing.assert_allclose(gh.data, 2.0 * (1.0 - np.tanh(h.data) ** 2), rtol=1e-15)
+    assert h.grad is None

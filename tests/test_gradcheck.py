@@ -178,3 +178,11 @@ def test_absurd_steps_and_tolerances_are_refused(bad):
     gradient; a step too small to move the input in float64 measures nothing."""
     with pytest.raises(ValueError, match=f"gradcheck: {next(iter(bad))}"):
         gradcheck(scaled_mul(1.5), leaf((2,)), leaf((2,), seed=1, name="y"), **bad)
+
+
+def test_assert_roundoff_equal_accepts_an_error_of_exactly_the_bound():
+    """The documented bound is |actual − expected| ≤ tol·max(1, ‖expected‖∞), inclusive."""
+    from minigrad.testing import assert_roundoff_equal
+    assert_roundoff_equal(np.array([0.5]), np.array([0.0]), "at the bound", tol=0.5)
+    with pytest.raises(AssertionError, match="past the bound: off by 0.5 at scale 1"):
+        assert_roundoff_equal(np.array([0.5]), np.array([0.0]), "past the bound", tol=0.25)

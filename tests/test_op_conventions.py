@@ -111,3 +111,36 @@ def test_the_zeroth_power_has_zero_gradient_whatever_the_upstream_gradient():
     x = mg.tensor([0.0, 2.0, -1.0], requires_grad=True)
     (x ** 0).backward(np.array([0.0, 1.0, -3.0]))
     assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("extremum", [mg.max, mg.min])
+def test_a_float32_extremum_gets_a_float32_gradient_shared_between_ties(extremum):
+    x = mg.tensor([1.0, 3.0, 3.0, 1.0], requires_grad=True, dtype=np.float32)
+    extremum(x).backward()
+    assert x.grad.dtype == np.float32
+    tied = [0.0, 0.5, 0.5, 0.0] if extremum is mg.max else [0.5, 0.0, 0.0, 0.5]
+    assert x.grad.tolist() == tied
+
+
+def test_cross_entropy_takes_a_plain_list_as_logits():
+    logits = np.log([[0.25, 0.75]]).tolist()
+    assert mg.cross_entropy(logits, [1]).item() == pytest.approx(-np.log(0.75), rel=1e-12)
+
+
+def test_cross_entropy_of_no_targets_over_one_class_is_zero():
+    logits = mg.tensor(np.zeros((0, 1)), requires_grad=True)
+    loss = mg.cross_entropy(logits, np.zeros(0, dtype=int))
+    loss.backward()
+    assert loss.item() == 0.0 and logits.grad.shape == (0, 1)
+
+
+def test_cross_entropy_errors_name_the_call_with_the_logits_name_and_both_shapes():
+    with pytest.raises(ValueError) as caught:
+        mg.cross_entropy(mg.tensor(np.zeros((2, 3))), [0, 1, 2])
+    assert str(caught.value).startswith("cross_entropy(logits (2, 3), targets (3,)): targets must")
+    with pytest.raises(ValueError) as caught:
+        mg.cross_entropy(mg.tensor(np.zeros((2, 3)), name="z"), [0, 1, 2])
+    assert str(caught.value).startswith("cross_entropy(logits z")
+    with pytest.raises(ValueError, match=r"^cross_entropy\(logits \(\), targets \(\)\): logits "
+                                         r"need a class axis$"):
+        mg.cross_entropy(mg.tensor(0.0), 0)

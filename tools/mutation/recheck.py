@@ -26,6 +26,8 @@ def _survivors(staging: Path) -> dict[str, list[str]]:
     stage = json.loads((staging / "mutation_stage.json").read_text())
     names = {}
     for path, info in stage.items():
+        if not (staging / "mutants" / f"{path}.meta").exists():
+            continue  # staged but outside pyproject's only_mutate
         meta = json.loads((staging / "mutants" / f"{path}.meta").read_text())
         import_time = tuple(f"{info['module']}.x_{f}__mutmut_" for f in info["import_time"])
         names[path] = [name for name, code in meta["exit_code_by_key"].items()

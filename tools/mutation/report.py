@@ -3,8 +3,9 @@
 Each mutant is identified by its function and the source lines it changes (not by mutmut's
 number, which shifts when a function changes), so tools/mutation/equivalent.toml can say
 which survivors are equivalent, and why, across edits. The score of a target is
-killed / (mutants − equivalent); a timeout counts as killed, a mutant that no test reaches as
-not killed. The kills table comes from tools/mutation/kills.py's JSON.
+killed / (mutants − equivalent − not checked); a timeout counts as killed, a mutant that no
+test reaches as not killed, and one a stopped run never reached is left out (and counted
+apart). The kills table comes from tools/mutation/kills.py's JSON.
 
 Usage: ``python tools/mutation/report.py STAGING_DIR KILLS_JSON OUT.md --seconds S --jobs N``
 """
@@ -71,6 +72,8 @@ def load_mutants(staging: Path, equivalents: list[dict]) -> list[Mutant]:
     stage = json.loads((staging / "mutation_stage.json").read_text())
     mutants = []
     for path, info in stage.items():
+        if not (staging / "mutants" / f"{path}.meta").exists():
+            continue  # staged but outside pyproject's only_mutate: mutmut made no mutant
         meta = json.loads((staging / "mutants" / f"{path}.meta").read_text())
         sources = _function_sources((staging / "mutants" / path).read_text())
         for name, code in meta["exit_code_by_key"].items():
@@ -112,18 +115,24 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
            "machine). How it works and how to read this page: "
            "[the last section](#how-the-run-works)." + (f" {note}" if note else ""), "",
            "| target | file | mutants | killed | timeout | survived | no test | equivalent "
-           "| score | goal |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| not checked | score | goal |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for target, prefix in TARGETS.items():
         group = [m for m in mutants if _target(m.path) == target]
         status = Counter(m.status for m in group)
         equivalent = sum(not m.counted for m in group)
-        counted = len(group) - equivalent
+        counted = len(group) - equivalent - status["not checked"]
         killed = sum(m.killed for m in group)
         goal = f"{GOALS[target]:.0%}" if target in GOALS else "—"
+        score = f"**{killed / counted:.1%}**" if counted else "— (no mutant to count)"
         out.append(f"| {target} | `{prefix}` | {len(group)} | {status['killed']} | "
                    f"{status['timeout']} | {status['survived'] - equivalent} | "
-                   f"{status['no tests']} | {equivalent} | "
-                   f"**{killed / counted:.1%}** | {goal} |")
+                   f"{status['no tests']} | {equivalent} | {status['not checked']} | "
+                   f"{score} | {goal} |")
+    unchecked = sum(m.status == "not checked" for m in mutants)
+    if unchecked:
+        out += ["", f"{unchecked} mutants were not checked (the run was stopped before it "
+                "reached them); a score counts only the mutants checked."]
     out += ["", "## Mutants per op-table rule", "",
             "Every function of `minigrad/ops.py`; **bold** names are `@primitive` rules "
             "(forward and VJP in one function). `_module_level_1` is the block of operator "
@@ -168,7 +177,7 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
     for m in sorted((m for m in mutants if not m.counted), key=lambda m: (m.path, m.function)):
         out.append(f"| `{m.path}` | {m.function} | {_code(m.original)} | {_code(m.mutated)} | "
                    f"{m.reason} |")
-    survivors = [m for m in mutants if m.counted and not m.killed]
+    survivors = [m for m in mutants if m.counted and not m.killed and m.status != "not checked"]
     out += ["", "## Surviving mutants", "",
             f"{len(survivors)} non-equivalent mutants are not killed "
             "(no test reaches the ones marked *no test*).", "",
@@ -234,7 +243,7 @@ def main():
     commit = (args.staging / "commit.txt").read_text().strip()
     args.out.write_text(render(mutants, kills, stale, args.seconds, args.jobs, selection,
                                args.note, commit))
-    survivors = sum(m.counted and not m.killed for m in mutants)
+    survivors = sum(m.counted and not m.killed and m.status != "not checked" for m in mutants)
     print(f"{args.out}: {len(mutants)} mutants, {survivors} not killed and not equivalent")
 
 
