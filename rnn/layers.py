@@ -79,35 +79,42 @@ def step_input(x: inputs.Inputs, t: int):
     return tag(mg.tensor(x_t if x.batch is None else x_t.T), f"x({t})", t, "x")
 
 
-def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs, state0: tuple[Tensor, ...],
+def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs | Sequence,
+           state0: tuple[Tensor, ...],
            each_step: Callable[[int, tuple[Tensor, ...]], Mapping[str, Tensor]] | None = None
            ) -> Trace:
     """Run ``cell`` over the checked inputs ``x`` from ``state0`` (:func:`initial_state`) with
     the bound parameters ``p`` (``cell.bind``). ``each_step(t, state(t))``, when given, runs
     right after step t and returns more nodes of step t by role, recorded with the cell's
     (the model builds its head there, so the nodes are made in the chapter's order).
+    ``x`` may also be the step inputs x(1..τ) themselves, as a step takes them (ids, or
+    Tensors such as a lower layer's outputs, rnn.stack); the nodes of step t are then
+    collected without walking into x(t).
     """
+    given = not isinstance(x, inputs.Inputs)
     trace = Trace({name: [s] for name, s in zip(cell.state_names, state0)}, [None])
     state = state0
-    for t in range(1, x.tau + 1):
-        state = cell.step(p, state, step_input(x, t), t)
+    for t in range(1, (len(x) if given else x.tau) + 1):
+        x_t = x[t - 1] if given else step_input(x, t)
+        state = cell.step(p, state, x_t, t)
         if not isinstance(state, tuple) or len(state) != len(cell.state_names):
             raise TypeError(f"{type(cell).__name__}.step must return a tuple of "
                             f"{len(cell.state_names)} tensors {cell.state_names}, "
                             f"got {state!r:.80}")
         for name, s in zip(cell.state_names, state):
             trace.states[name].append(s)
-        trace.nodes.append(nodes_of_step(state, t))
+        trace.nodes.append(nodes_of_step(state, t, stop=[x_t] if given else ()))
         if each_step is not None:
             trace.nodes[t].update(each_step(t, state))
     return trace
 
 
-def nodes_of_step(outputs: Sequence[Tensor], t: int) -> dict[str, Tensor]:
+def nodes_of_step(outputs: Sequence[Tensor], t: int, stop: Sequence = ()) -> dict[str, Tensor]:
     """Every node tagged with step t that ``outputs`` depend on, by role: the walk goes back
     through nodes without a step tag (a batch's bias columns) and stops at other steps' nodes
-    (state(t-1)) and at leaves. Two nodes of one step with one role are an error."""
-    found, stack, seen = {}, list(outputs), set()
+    (state(t-1)), at leaves and at the nodes in ``stop``. Two nodes of one step with one role
+    are an error."""
+    found, stack, seen = {}, list(outputs), {id(node) for node in stop}
     while stack:
         node = stack.pop()
         if id(node) in seen or node.tags.get("t", t) != t:
