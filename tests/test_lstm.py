@@ -272,6 +272,66 @@ def test_oracle_equals_torch_nn_lstm(p):
     assert_roundoff_equal(V_T_dL_do, head_dL_dh, "V^T ∂L/∂o(t)")
 
 
+# -- bad input ---------------------------------------------------------------------------
+
+def valid_arguments(**changes):
+    """A valid call (H = 3, D = 4, K = 2, τ = 3, one sequence of tokens, given h0 and c0) with
+    some arguments or parameters replaced; a parameter set to None is left out."""
+    H, D, K = 3, 4, 2
+    params = {name: np.zeros(shape) for name, shape in shapes(4, H, D, K).items()}
+    args = dict(x=np.array([0, 3, 1]), y=np.array([1, 0, 1]), state0=(np.zeros(H), np.zeros(H)))
+    for name, value in changes.items():
+        (args if name in args else params)[name] = value
+    return dict(params={n: v for n, v in params.items() if v is not None}, **args)
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    (dict(W_hh=None), KeyError, r"missing parameter\(s\) \['W_hh'\]; the LSTM model has "
+                                r"\('W_ih', 'W_hh', 'b_ih', 'b_hh', 'V', 'c'\)"),
+    (dict(U=np.zeros((3, 4))), KeyError, r"unknown parameter 'U'"),
+    (dict(W_ih=np.zeros(12)), ValueError, r"parameter W_ih must be a matrix 4H×D"),
+    (dict(V=np.zeros((2, 0))), ValueError, r"parameter V must be a matrix K×H with K, H ≥ 1"),
+    (dict(W_ih=np.zeros((9, 4)), W_hh=np.zeros((9, 3)), b_ih=np.zeros(9), b_hh=np.zeros(9)),
+     ValueError, r"parameter W_ih must have shape \(12, 4\) \(4H×D; H = 3, D = 4, K = 2\), "
+                 r"got \(9, 4\)"),     # a GRU's parameters
+    (dict(W_hh=np.zeros((12, 4))), ValueError, r"parameter W_hh must have shape \(12, 3\)"),
+    (dict(b_hh=np.zeros((12, 1))), ValueError, r"parameter b_hh must have shape \(12,\) \(\(4H,\)"),
+    (dict(c=np.zeros(3)), ValueError, r"parameter c must have shape \(2,\) \(\(K,\)"),
+    (dict(b_ih=np.full(12, np.inf)), ValueError, r"parameter b_ih contains non-finite values"),
+    (dict(W_hh=np.zeros((12, 3), complex)), TypeError, r"parameter W_hh must be a real"),
+    (dict(x=np.array([0, 4, 1])), ValueError,
+     r"token ids in x must lie in \[0, 4\) \(W_ih.shape\[1\]\), got 0..4"),
+    (dict(x=np.zeros((3, 5))), ValueError, r"dense inputs x must have shape \[τ, 4\] or "
+                                           r"\[τ, B, 4\] \(W_ih.shape\[1\] 4\), got \(3, 5\)"),
+    (dict(x=np.array([], int), y=np.array([], int)), ValueError, r"at least one time step"),
+    (dict(y=np.array([1, 2, 1])), ValueError, r"target ids in y must lie in \[0, 2\) "
+                                              r"\(V.shape\[0\]\)"),
+    (dict(y=np.array([1, 0])), ValueError, r"targets y must have shape \(3,\) to match x"),
+    (dict(state0=(np.zeros(3),)), TypeError,
+     r"state0 must be None or the tuple \(h0, c0\), got a tuple of 1"),
+    (dict(state0=[np.zeros(3), np.zeros(3)]), TypeError, r"the tuple \(h0, c0\), got list"),
+    (dict(state0=np.zeros((2, 3))), TypeError, r"the tuple \(h0, c0\), got ndarray"),
+    (dict(state0=(np.zeros(3), np.zeros(4))), ValueError,
+     r"c0 must have shape \(3,\) \(hidden\[, batch\]\), got \(4,\)"),
+    (dict(state0=(np.zeros((3, 1)), np.zeros(3))), ValueError,
+     r"h0 must have shape \(3,\) \(hidden\[, batch\]\), got \(3, 1\)"),
+    (dict(x=np.array([[0, 1]] * 3), y=np.array([[1, 0]] * 3)), ValueError,
+     r"h0 must have shape \(3, 2\)"),       # a batch of 2 with single-sequence states
+    (dict(state0=(np.zeros(3), np.array([0, np.nan, 0]))), ValueError,
+     r"c0 contains non-finite values"),
+])
+def test_bad_input_is_refused_with_a_message_that_names_it(changes, error, message):
+    """TypeError for a wrong kind, KeyError for a wrong name, ValueError for a wrong shape
+    or value; bptt and forward (which takes no y) say the same."""
+    arguments = valid_arguments(**changes)
+    with pytest.raises(error, match=message):
+        bptt(**arguments)
+    if "y" not in changes:
+        del arguments["y"]
+        with pytest.raises(error, match=message):
+            forward(**arguments)
+
+
 def test_docstring_examples_run():
     failed, attempted = doctest.testmod(rnn.oracles.lstm)
     assert attempted > 0 and failed == 0

@@ -1,7 +1,7 @@
 """Analytic back-propagation through time for the LSTM language model, in plain numpy.
 
 The oracle the LSTM cell on minigrad (rnn.cells.lstm) is checked against, so it never
-imports minigrad. The cell is PyTorch's ``nn.LSTM`` (one layer, no peepholes, two bias
+imports minigrad: the head is rnn.oracles.head's and the input checks rnn.inputs'. The cell is PyTorch's ``nn.LSTM`` (one layer, no peepholes, two bias
 vectors), written in column form; for t = 1..τ, σ the logistic function::
 
     a(t) = W_ih x(t) + b_ih + W_hh h(t-1) + b_hh     (4H,) blocks i|f|g|o     (L1)
@@ -40,6 +40,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+
+from rnn import inputs
+from rnn.oracles import head
 
 __all__ = ["LSTMResult", "Forward", "forward", "bptt", "PARAMETER_NAMES"]
 
@@ -100,7 +103,7 @@ def forward(params, x, state0=None) -> Forward:
     """
     p, x, tokens, single = _check_params_and_inputs(params, x)
     stacks = _recurrence(p, x, tokens, _check_state0(state0, p, x.shape[1], single))
-    o = _outputs(p["V"], p["c"], stacks[0][1:])
+    o = head.outputs(p["V"], p["c"], stacks[0][1:])
     return Forward(*(_unbatch(s, single) for s in (*stacks, o)))
 
 
@@ -123,9 +126,9 @@ def bptt(params, x, y, state0=None) -> LSTMResult:
     tau, B = x.shape[:2]
     y = _check_targets(y, tau, B, single, p["V"].shape[0])
     h, c, i, f, g, q = _recurrence(p, x, tokens, _check_state0(state0, p, B, single))
-    loss, y_hat = _softmax_loss(_outputs(p["V"], p["c"], h[1:]), y)
-    dL_do = _dL_do(y_hat, y)
-    head_grads, Delta = _head_backward(p["V"], h[1:], dL_do)   # Δ(t) = V^T ∇_{o(t)} L
+    loss, y_hat = head.softmax_loss(head.outputs(p["V"], p["c"], h[1:]), y)
+    dL_do = head.dL_do(y_hat, y)                                # ŷ(t) − onehot(y(t))
+    head_grads, Delta = head.backward(p["V"], h[1:], dL_do)     # Δ(t) = V^T ∇_{o(t)} L
     dL_dh, dL_dc = np.empty_like(h[1:]), np.empty_like(c[1:])   # row t-1: ∇h(t), ∇c(t)
     dL_da = np.empty((tau, *p["b_ih"].shape, B))                # ∇a(t), blocks i|f|g|o
     from_h, from_c = np.zeros_like(h[0]), np.zeros_like(c[0])   # W_hh^T ∇a(t+1), ∇c(t+1) f(t+1)
@@ -190,46 +193,39 @@ def _unbatch(stack, single):
     return stack[..., 0] if single else stack
 
 
-# -- the head: o(t) = c + V h(t), softmax cross-entropy (moves to rnn.oracles.head) ------
+# -- validation (rnn.inputs, numpy only) --------------------------------------------------
 
-def _outputs(V, c, h):
-    return c[:, None] + np.einsum("kh,thb->tkb", V, h)     # o(t) = c + V h(t)
+SYMBOLS = {"W_ih": "4H×D", "W_hh": "4H×H", "b_ih": "(4H,)", "b_hh": "(4H,)", "V": "K×H",
+           "c": "(K,)"}
 
-
-def _softmax_loss(o, y):
-    o_max = o.max(axis=1, keepdims=True)
-    log_Z = o_max + np.log(np.exp(o - o_max).sum(axis=1, keepdims=True))
-    loss = float((log_Z - np.take_along_axis(o, y[:, None, :], axis=1)).sum())
-    return loss, np.exp(o - log_Z)
-
-
-def _dL_do(y_hat, y):
-    onehot_y = np.zeros_like(y_hat)
-    np.put_along_axis(onehot_y, y[:, None, :], 1.0, axis=1)
-    return y_hat - onehot_y                     # ∇_{o(t)} L = ŷ(t) − onehot(y(t))
-
-
-def _head_backward(V, h, dL_do):
-    grads = {"V": np.einsum("tkb,thb->kh", dL_do, h), "c": dL_do.sum(axis=(0, 2))}
-    return grads, np.einsum("kh,tkb->thb", V, dL_do)
-
-
-# -- validation (moves to rnn.inputs) ------------------------------------------------------
 
 def _check_params_and_inputs(params, x):
-    p = {name: np.asarray(params[name], dtype=np.float64) for name in PARAMETER_NAMES}
-    x = np.asarray(x)
-    tokens = bool(np.issubdtype(x.dtype, np.integer))
-    single = x.ndim == (1 if tokens else 2)
-    return p, (x[:, None] if single else x), tokens, single
+    """Float64 parameters (sizes D from W_ih, K and H from V) and x made batched
+    ([τ, B] tokens or [τ, B, D] floats), with rnn.inputs' messages."""
+    missing = [name for name in PARAMETER_NAMES if name not in params]
+    if missing:
+        raise KeyError(f"missing parameter(s) {missing}; the LSTM model has {PARAMETER_NAMES}")
+    (_, D), (K, H) = (inputs.matrix(n, params[n], SYMBOLS[n]).shape for n in ("W_ih", "V"))
+    shapes = {"W_ih": (4 * H, D), "W_hh": (4 * H, H), "b_ih": (4 * H,), "b_hh": (4 * H,),
+              "V": (K, H), "c": (K,)}
+    p = inputs.parameters(params, shapes, SYMBOLS, f"H = {H}, D = {D}, K = {K}")
+    x, tokens, _, batch = inputs.inputs(x, D, source="W_ih.shape[1]")
+    return p, (x[:, None] if batch is None else x), tokens, batch is None
 
 
 def _check_state0(state0, p, B, single):
     H = p["W_hh"].shape[1]
     if state0 is None:
         return np.zeros((H, B)), np.zeros((H, B))
-    return tuple(np.asarray(s, dtype=np.float64).reshape(H, B) for s in state0)
+    if not isinstance(state0, tuple) or len(state0) != 2:
+        raise TypeError(f"state0 must be None or the tuple (h0, c0), got {_describe(state0)}")
+    return tuple(inputs.state(name, s, H, None if single else B).reshape(H, B)
+                 for name, s in zip(("h0", "c0"), state0))
+
+
+def _describe(value):
+    return f"a tuple of {len(value)}" if isinstance(value, tuple) else type(value).__name__
 
 
 def _check_targets(y, tau, B, single, K):
-    return np.asarray(y).reshape(tau, B)
+    return inputs.targets(y, tau, None if single else B, K, source="V.shape[0]").reshape(tau, B)
