@@ -3,6 +3,7 @@ pass, central differences, a known answer and PyTorch's nn.LSTM."""
 from __future__ import annotations
 
 import doctest
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,22 +11,34 @@ import torch
 from hypothesis import example, given, strategies as st
 
 import rnn.oracles.lstm
-from cell_problems import PARAMETER_NAMES as NAMES, CellProblem, make_problem, problems, shapes
 from minigrad.testing import assert_roundoff_equal
-from minigrad.testing.rnn import log_uniform
-from rnn.oracles.lstm import bptt, forward
-from test_bptt_oracle import assert_matches_central_differences, output_loss
+from minigrad.testing.rnn import (CellProblem, assert_matches_central_differences, cell_problems,
+                                  log_uniform, make_cell_problem)
+from rnn.oracles.lstm import PARAMETER_NAMES as NAMES, bptt, forward
+from test_bptt_oracle import output_loss
 
 STATE = ("h0", "c0")
 SATURATES = 1000.0  # σ(1000) = 1.0 and σ(−1000) = 0.0 exactly: e^(−1000) underflows to 0
 
 
+def shapes(D, H, K):
+    """The LSTM model's parameters, written here from PyTorch's layout (not read off the code)."""
+    return dict(W_ih=(4 * H, D), W_hh=(4 * H, H), b_ih=(4 * H,), b_hh=(4 * H,), V=(K, H),
+                c=(K,))
+
+
 def lstm_problems(**strategies):
-    return problems(4, STATE, **strategies)
+    """Sizes 1..5, τ 1..10, one sequence or a batch of 1..3, tokens or dense inputs, h(0) and
+    c(0) given or zeros, a scale per parameter from 1e-3 (gates at ½, tanh linear) to 10
+    (gates and tanh saturated, logits in the tens)."""
+    sizes = dict(H=st.integers(1, 5), D=st.integers(1, 5), K=st.integers(1, 5),
+                 tau=st.integers(1, 10), batch=st.none() | st.integers(1, 3))
+    return cell_problems(shapes, states=2, **{**sizes, **strategies})
 
 
-def lstm_problem(**arguments) -> CellProblem:
-    return make_problem(4, STATE, **arguments)
+def lstm_problem(**sizes) -> CellProblem:
+    sizes = {**dict(H=3, D=4, K=3), **sizes}
+    return make_cell_problem(shapes(sizes["D"], sizes["H"], sizes["K"]), states=2, **sizes)
 
 
 TAU_1 = lstm_problem(tau=1)
@@ -45,8 +58,8 @@ def reference_steps(params, x, state0=None):
     H, D = W_hi.shape[1], W_ii.shape[1]
     X = np.eye(D)[x] if np.issubdtype(x.dtype, np.integer) else x      # [τ, (B,) D]
     X = X if X.ndim == 3 else X[:, None, :]
-    h, c = ((np.zeros((H, X.shape[1])) for _ in STATE) if state0 is None
-            else (np.reshape(s, (H, -1)) for s in state0))
+    h, c = (np.zeros((H, X.shape[1])) if s is None else np.reshape(s, (H, -1))
+            for s in (state0 or (None, None)))
     sigma = (lambda a: (1 + np.tanh(a / 2)) / 2)
     steps = []
     for X_t in X:
@@ -86,7 +99,7 @@ def suffix_loss(p: CellProblem, t, of):
     """L as a function of h(t) (``of`` "h", c(t) held) or of c(t) (``of`` "c": h(t) =
     q(t) ⊙ tanh(c(t)) with q(t) held, since q(t) does not depend on c(t)), t ≥ 1: L(t) via
     o(t) plus the steps t+1..τ started from (h(t), c(t)). Earlier L(s) are left out."""
-    h_t, c_t, q_t = (s.reshape(p.state_shape) for s in reference_steps(p.params, p.x,
+    h_t, c_t, q_t = (s.reshape(p.state0_or_zeros()[0].shape) for s in reference_steps(p.params, p.x,
                                                                        p.state0)[t - 1])
 
     def f(state):
@@ -144,7 +157,7 @@ def test_shapes_and_forward_agree(p):
     result = bptt(p.params, p.x, p.y, p.state0)
     stacks = forward(p.params, p.x, p.state0)
     assert {n: g.shape for n, g in result.grads.items()} == {
-        **shapes(4, H, D, K), "h0": (H, *batch), "c0": (H, *batch)}
+        **shapes(D, H, K), "h0": (H, *batch), "c0": (H, *batch)}
     for name in ("h", "c"):
         assert getattr(result, name).shape == (tau + 1, H, *batch), name
         np.testing.assert_array_equal(getattr(result, name), getattr(stacks, name))
@@ -196,10 +209,10 @@ def carrying(p: CellProblem) -> CellProblem:
     i(t) = σ(a_i) = 0.0, f(t) = 1.0 in float64."""
     H, b_ih = p.H, p.params["b_ih"].copy()
     b_ih[:H], b_ih[H:2 * H] = -SATURATES, SATURATES
-    return p.with_params(b_ih=b_ih)
+    return replace(p, params={**p.params, "b_ih": b_ih})
 
 
-@given(lstm_problems(scale=log_uniform(1e-3, 1.0), with_state=st.just(True)))
+@given(lstm_problems(scale=log_uniform(1e-3, 1.0), with_state0=st.just(True)))
 def test_open_forget_gate_and_shut_input_gate_carry_c0_unchanged(p):
     """i = 0 and f = 1 exactly: c(t) = 1·c(t-1) + 0·g(t) = c(0) for every t, bit for bit,
     and h(t) = q(t) ⊙ tanh(c(0)). Backward, ∇c(t) = ∇c(t+1) + ∇h(t) ⊙ q(t)(1 − tanh² c(0)),
@@ -278,7 +291,7 @@ def valid_arguments(**changes):
     """A valid call (H = 3, D = 4, K = 2, τ = 3, one sequence of tokens, given h0 and c0) with
     some arguments or parameters replaced; a parameter set to None is left out."""
     H, D, K = 3, 4, 2
-    params = {name: np.zeros(shape) for name, shape in shapes(4, H, D, K).items()}
+    params = {name: np.zeros(shape) for name, shape in shapes(D, H, K).items()}
     args = dict(x=np.array([0, 3, 1]), y=np.array([1, 0, 1]), state0=(np.zeros(H), np.zeros(H)))
     for name, value in changes.items():
         (args if name in args else params)[name] = value
@@ -286,8 +299,8 @@ def valid_arguments(**changes):
 
 
 @pytest.mark.parametrize("changes, error, message", [
-    (dict(W_hh=None), KeyError, r"missing parameter\(s\) \['W_hh'\]; the LSTM model has "
-                                r"\('W_ih', 'W_hh', 'b_ih', 'b_hh', 'V', 'c'\)"),
+    (dict(W_hh=None), KeyError, r"missing parameter\(s\) \['W_hh'\]; given "
+                                r"\['V', 'W_ih', 'b_hh', 'b_ih', 'c'\]"),
     (dict(U=np.zeros((3, 4))), KeyError, r"unknown parameter 'U'"),
     (dict(W_ih=np.zeros(12)), ValueError, r"parameter W_ih must be a matrix 4H×D"),
     (dict(V=np.zeros((2, 0))), ValueError, r"parameter V must be a matrix K×H with K, H ≥ 1"),
@@ -307,6 +320,7 @@ def valid_arguments(**changes):
     (dict(y=np.array([1, 2, 1])), ValueError, r"target ids in y must lie in \[0, 2\) "
                                               r"\(V.shape\[0\]\)"),
     (dict(y=np.array([1, 0])), ValueError, r"targets y must have shape \(3,\) to match x"),
+    (dict(state0=(None, np.zeros(4))), ValueError, r"c0 must have shape \(3,\)"),
     (dict(state0=(np.zeros(3),)), TypeError,
      r"state0 must be None or the tuple \(h0, c0\), got a tuple of 1"),
     (dict(state0=[np.zeros(3), np.zeros(3)]), TypeError, r"the tuple \(h0, c0\), got list"),

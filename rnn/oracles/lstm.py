@@ -89,7 +89,8 @@ class LSTMResult:
 
 def forward(params, x, state0=None) -> Forward:
     """Run the LSTM model forward; ``params`` maps the names in PARAMETER_NAMES to arrays,
-    ``state0`` is None (h(0) = c(0) = 0) or the tuple ``(h0, c0)``, each (H,) or (H, B).
+    ``state0`` is None (h(0) = c(0) = 0) or the tuple ``(h0, c0)``, each (H,) or (H, B), or
+    None for zeros.
 
     >>> import numpy as np
     >>> H, D, K = 3, 4, 2
@@ -110,7 +111,8 @@ def forward(params, x, state0=None) -> Forward:
 def bptt(params, x, y, state0=None) -> LSTMResult:
     """Loss and exact gradients of the LSTM language model by back-propagation through time.
 
-    ``state0`` is None (h(0) = c(0) = 0; their gradients are still reported) or ``(h0, c0)``.
+    ``state0`` is None or ``(h0, c0)`` as in :func:`forward`; the gradients of h(0) and c(0)
+    are reported whether they were given or zeros.
 
     >>> import numpy as np
     >>> H, D, K = 3, 4, 2
@@ -202,9 +204,7 @@ SYMBOLS = {"W_ih": "4H×D", "W_hh": "4H×H", "b_ih": "(4H,)", "b_hh": "(4H,)", "
 def _check_params_and_inputs(params, x):
     """Float64 parameters (sizes D from W_ih, K and H from V) and x made batched
     ([τ, B] tokens or [τ, B, D] floats), with rnn.inputs' messages."""
-    missing = [name for name in PARAMETER_NAMES if name not in params]
-    if missing:
-        raise KeyError(f"missing parameter(s) {missing}; the LSTM model has {PARAMETER_NAMES}")
+    inputs.require(params, PARAMETER_NAMES)
     (_, D), (K, H) = (inputs.matrix(n, params[n], SYMBOLS[n]).shape for n in ("W_ih", "V"))
     shapes = {"W_ih": (4 * H, D), "W_hh": (4 * H, H), "b_ih": (4 * H,), "b_hh": (4 * H,),
               "V": (K, H), "c": (K,)}
@@ -214,12 +214,13 @@ def _check_params_and_inputs(params, x):
 
 
 def _check_state0(state0, p, B, single):
+    """(h(0), c(0)) as (H, B) arrays: zeros for None, else checked by rnn.inputs."""
     H = p["W_hh"].shape[1]
-    if state0 is None:
-        return np.zeros((H, B)), np.zeros((H, B))
+    state0 = (None, None) if state0 is None else state0
     if not isinstance(state0, tuple) or len(state0) != 2:
         raise TypeError(f"state0 must be None or the tuple (h0, c0), got {_describe(state0)}")
-    return tuple(inputs.state(name, s, H, None if single else B).reshape(H, B)
+    return tuple(np.zeros((H, B)) if s is None else
+                 inputs.state(name, s, H, None if single else B).reshape(H, B)
                  for name, s in zip(("h0", "c0"), state0))
 
 
