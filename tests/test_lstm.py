@@ -201,6 +201,20 @@ def test_tokens_are_one_hot_inputs(p):
         assert_roundoff_equal(from_tokens.grads[name], from_one_hot.grads[name], name)
 
 
+@given(lstm_problems(with_state0=st.just(True)))
+def test_initial_state_forms_agree(p):
+    """None, (None, None) and zeros are the same start; None in one place is zeros there;
+    a list is taken as the tuple (as the model takes them)."""
+    h0, c0 = p.state0
+    zeros = np.zeros_like(h0)
+    for a, b in ((None, (None, None)), (None, (zeros, zeros)), ((h0, None), (h0, zeros)),
+                 ((None, c0), (zeros, c0)), ([h0, c0], (h0, c0))):
+        first, second = bptt(p.params, p.x, p.y, a), bptt(p.params, p.x, p.y, b)
+        assert first.loss == second.loss
+        for name in (*NAMES, *STATE):
+            np.testing.assert_array_equal(first.grads[name], second.grads[name])
+
+
 # -- a known answer -----------------------------------------------------------------------
 
 def carrying(p: CellProblem) -> CellProblem:
@@ -321,10 +335,11 @@ def valid_arguments(**changes):
                                               r"\(V.shape\[0\]\)"),
     (dict(y=np.array([1, 0])), ValueError, r"targets y must have shape \(3,\) to match x"),
     (dict(state0=(None, np.zeros(4))), ValueError, r"c0 must have shape \(3,\)"),
-    (dict(state0=(np.zeros(3),)), TypeError,
-     r"state0 must be None or the tuple \(h0, c0\), got a tuple of 1"),
-    (dict(state0=[np.zeros(3), np.zeros(3)]), TypeError, r"the tuple \(h0, c0\), got list"),
-    (dict(state0=np.zeros((2, 3))), TypeError, r"the tuple \(h0, c0\), got ndarray"),
+    (dict(state0=(np.zeros(3),)), ValueError,
+     r"the initial state of the LSTM is 2 arrays \(h0, c0\), got \(array"),
+    (dict(state0=np.zeros((2, 3))), ValueError, r"the initial state of the LSTM is 2 arrays"),
+    (dict(state0=(np.zeros(3),) * 3), ValueError, r"the initial state of the LSTM is 2 arrays"),
+    (dict(state0="h0"), ValueError, r"the initial state of the LSTM is 2 arrays .*got 'h0'"),
     (dict(state0=(np.zeros(3), np.zeros(4))), ValueError,
      r"c0 must have shape \(3,\) \(hidden\[, batch\]\), got \(4,\)"),
     (dict(state0=(np.zeros((3, 1)), np.zeros(3))), ValueError,
@@ -335,8 +350,8 @@ def valid_arguments(**changes):
      r"c0 contains non-finite values"),
 ])
 def test_bad_input_is_refused_with_a_message_that_names_it(changes, error, message):
-    """TypeError for a wrong kind, KeyError for a wrong name, ValueError for a wrong shape
-    or value; bptt and forward (which takes no y) say the same."""
+    """TypeError for a wrong dtype, KeyError for a wrong name, ValueError for a wrong shape,
+    value or number of states; bptt and forward (which takes no y) say the same."""
     arguments = valid_arguments(**changes)
     with pytest.raises(error, match=message):
         bptt(**arguments)

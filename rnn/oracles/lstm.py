@@ -89,8 +89,8 @@ class LSTMResult:
 
 def forward(params, x, state0=None) -> Forward:
     """Run the LSTM model forward; ``params`` maps the names in PARAMETER_NAMES to arrays,
-    ``state0`` is None (h(0) = c(0) = 0) or the tuple ``(h0, c0)``, each (H,) or (H, B), or
-    None for zeros.
+    ``state0`` is None (h(0) = c(0) = 0) or ``(h0, c0)``, each (H,) or (H, B), or None for
+    zeros.
 
     >>> import numpy as np
     >>> H, D, K = 3, 4, 2
@@ -214,18 +214,15 @@ def _check_params_and_inputs(params, x):
 
 
 def _check_state0(state0, p, B, single):
-    """(h(0), c(0)) as (H, B) arrays: zeros for None, else checked by rnn.inputs."""
+    """(h(0), c(0)) as (H, B) arrays from state0: None, or (h0, c0) with either None
+    (zeros), as the model takes it (rnn.layers.initial_state)."""
     H = p["W_hh"].shape[1]
     state0 = (None, None) if state0 is None else state0
-    if not isinstance(state0, tuple) or len(state0) != 2:
-        raise TypeError(f"state0 must be None or the tuple (h0, c0), got {_describe(state0)}")
+    if not isinstance(state0, (tuple, list)) or len(state0) != 2:
+        raise ValueError(f"the initial state of the LSTM is 2 arrays (h0, c0), got {state0!r:.80}")
     return tuple(np.zeros((H, B)) if s is None else
                  inputs.state(name, s, H, None if single else B).reshape(H, B)
                  for name, s in zip(("h0", "c0"), state0))
-
-
-def _describe(value):
-    return f"a tuple of {len(value)}" if isinstance(value, tuple) else type(value).__name__
 
 
 def _check_targets(y, tau, B, single, K):
