@@ -58,10 +58,17 @@ def test_forget_bias_sets_the_forget_block_of_the_bias_sum(D, H, forget_bias):
         np.testing.assert_array_equal(biased[name][keep], plain[name][keep])
 
 
-@pytest.mark.parametrize("forget_bias", [np.nan, np.inf, "1", True, [1.0]])
+@pytest.mark.parametrize("forget_bias", [np.nan, np.inf, "1", True, [1.0], 1j, np.complex128(1)])
 def test_forget_bias_must_be_a_finite_number(forget_bias):
     with pytest.raises(ValueError, match=r"forget_bias must be a finite number or None, got"):
         LSTMCell(3, 2, forget_bias=forget_bias)
+
+
+@pytest.mark.parametrize("forget_bias", [1, -2.5, np.float32(0.5), np.int64(3)])
+def test_forget_bias_takes_any_real_number(forget_bias):
+    cell = LSTMCell(3, 2, forget_bias=forget_bias)
+    assert cell.forget_bias == float(forget_bias) and type(cell.forget_bias) is float
+    assert repr(cell) == f"LSTMCell(input_size=3, hidden_size=2, forget_bias={float(forget_bias)})"
 
 
 def test_unknown_options_are_named():

@@ -58,9 +58,10 @@ class LSTMCell(Cell):
 
     def __init__(self, input_size: int, hidden_size: int, *, forget_bias: float | None = None):
         super().__init__(input_size, hidden_size)
-        if forget_bias is not None and not (isinstance(forget_bias, (int, float, np.number))
-                                            and not isinstance(forget_bias, bool)
-                                            and np.isfinite(forget_bias)):
+        real = (int, float, np.integer, np.floating)
+        if forget_bias is not None and (not isinstance(forget_bias, real)
+                                        or isinstance(forget_bias, bool)
+                                        or not np.isfinite(forget_bias)):
             raise ValueError(f"forget_bias must be a finite number or None, got {forget_bias!r}")
         self.forget_bias = None if forget_bias is None else float(forget_bias)
 
