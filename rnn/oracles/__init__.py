@@ -5,6 +5,8 @@ test_oracle_independence.py checks it in a fresh interpreter.
 
 - :mod:`rnn.oracles.vanilla`: back-propagation through time for the vanilla RNN of Deep
   Learning §10.2 (``bptt``, ``forward``).
+- :mod:`rnn.oracles.lstm`: back-propagation through time for the LSTM language model
+  (PyTorch's ``nn.LSTM`` cell, Greff et al. 2017's backward pass), with ∂L/∂c(t).
 - :mod:`rnn.oracles.head`: the softmax output head o = c + V h, its loss and gradients,
   shared by every cell's oracle.
 - :mod:`rnn.oracles.seed_formulas`: the back-propagation formulas as printed in the seed
