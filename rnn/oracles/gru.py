@@ -1,0 +1,289 @@
+"""Analytic back-propagation through time for the GRU language model, in plain numpy.
+
+The oracle the GRU cell on minigrad is checked against, so it never imports minigrad.
+The cell is the gated recurrent unit of Cho et al. 2014 ("Learning Phrase Representations
+using RNN Encoder–Decoder for Statistical Machine Translation", §2.3, eqs. 5–8) in the variant
+PyTorch's ``nn.GRU`` documents: the reset gate multiplies ``W_hn h(t-1) + b_hn`` (Cho et al.
+multiply h(t-1) before ``W_hn``), and two bias vectors. For t = 1..τ, column vectors,
+σ the logistic function::
+
+    r(t) = σ(W_ir x(t) + b_ir + W_hr h(t-1) + b_hr)                 (G1) reset gate
+    z(t) = σ(W_iz x(t) + b_iz + W_hz h(t-1) + b_hz)                 (G2) update gate
+    n(t) = tanh(W_in x(t) + b_in + r(t) ⊙ (W_hn h(t-1) + b_hn))     (G3) candidate
+    h(t) = (1 − z(t)) ⊙ n(t) + z(t) ⊙ h(t-1)                        (G4)
+    o(t) = c + V h(t),  ŷ(t) = softmax(o(t)),  L = Σ_t −log ŷ(t)[y(t)]  (the head)
+
+The gate blocks are stacked r|z|n as in PyTorch: W_ih (3H×D) = [W_ir; W_iz; W_in],
+W_hh (3H×H) = [W_hr; W_hz; W_hn], b_ih and b_hh (3H,) likewise; V (K×H), c (K,).
+Shapes and conventions follow :mod:`rnn.bptt`: h(t) is (H,) for one sequence and (H, B)
+for a batch; x is token ids [τ] or [τ, B] (one-hot: ``W_ih x(t)`` is column
+``W_ih[:, x(t)]``) or floats [τ, D] or [τ, B, D]; y is class ids [τ] or [τ, B].
+
+The backward pass, written from (G1)–(G4) with a(t) for the pre-activations
+(a_r, a_z the arguments of σ, a_n the argument of tanh) and g(t) = ∇_{h(t)} L::
+
+    ∇n = (1 − z) ⊙ g                ∇z = (h(t-1) − n) ⊙ g          from (G4)
+    ∇a_n = (1 − n²) ⊙ ∇n            ∇a_z = z(1 − z) ⊙ ∇z           tanh', σ'
+    ∇r = (W_hn h(t-1) + b_hn) ⊙ ∇a_n                                 from (G3)
+    ∇a_r = r(1 − r) ⊙ ∇r
+    ∇(W_ih x + b_ih) = [∇a_r; ∇a_z; ∇a_n]
+    ∇(W_hh h(t-1) + b_hh) = [∇a_r; ∇a_z; r ⊙ ∇a_n]
+    g(t-1) = W_hh^T ∇(W_hh h(t-1) + b_hh) + z ⊙ g(t) + V^T ∇_{o(t-1)} L
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["GRUResult", "Forward", "forward", "bptt", "PARAMETER_NAMES"]
+
+PARAMETER_NAMES = ("W_ih", "W_hh", "b_ih", "b_hh", "V", "c")
+
+
+class Forward(NamedTuple):
+    """The forward stacks, step t in row t-1: ``h`` (τ+1, H[, B]) with ``h[0] = h(0)``;
+    the gates ``r``, ``z``, the candidate ``n`` and ``hn = W_hn h(t-1) + b_hn``
+    (τ, H[, B]); the head's ``o`` (τ, K[, B])."""
+    h: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
+    hn: np.ndarray
+    o: np.ndarray
+
+
+@dataclass(frozen=True)
+class GRUResult:
+    """Loss, gradients and forward stacks of one BPTT pass of the GRU model.
+
+    ``grads`` maps "W_ih", "W_hh", "b_ih", "b_hh", "V", "c", "h0" to ∂L/∂(that), each
+    with the shape of what it differentiates. Time-stacked arrays put step t in row t-1:
+    ``dL_dh[t-1] = ∇_{h(t)} L`` (τ, H[, B]), the total gradient through all later steps;
+    ``dL_do[t-1] = ∇_{o(t)} L`` and ``y_hat[t-1] = ŷ(t)`` (τ, K[, B]); ``h`` (τ+1, H[, B])
+    starts with h(0); ``r``, ``z``, ``n``, ``hn`` as in :class:`Forward`.
+    """
+    loss: float
+    grads: dict[str, np.ndarray]
+    dL_do: np.ndarray
+    dL_dh: np.ndarray
+    h: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
+    hn: np.ndarray
+    y_hat: np.ndarray
+
+
+def forward(params, x, state0=None) -> Forward:
+    """Run the GRU model forward; ``params`` maps the names in PARAMETER_NAMES to arrays,
+    ``state0`` is None (h(0) = 0) or the tuple ``(h0,)``, h0 (H,) or (H, B).
+
+    >>> import numpy as np
+    >>> H, D, K = 3, 4, 2
+    >>> rng = np.random.default_rng(0)
+    >>> shapes = dict(W_ih=(3 * H, D), W_hh=(3 * H, H), b_ih=(3 * H,), b_hh=(3 * H,),
+    ...               V=(K, H), c=(K,))
+    >>> params = {name: rng.normal(size=shape) for name, shape in shapes.items()}
+    >>> stacks = forward(params, np.array([0, 3, 1]))
+    >>> stacks.h.shape, stacks.z.shape, stacks.o.shape
+    ((4, 3), (3, 3), (3, 2))
+    """
+    p, x, tokens, single = _check_params_and_inputs(params, x)
+    stacks = _recurrence(p, x, tokens, _check_h0(state0, p, x.shape[1], single))
+    return Forward(*(_unbatch(s, single) for s in (*stacks, _outputs(p, stacks[0]))))
+
+
+def bptt(params, x, y, state0=None) -> GRUResult:
+    """Loss and exact gradients of the GRU language model by back-propagation through time.
+
+    ``state0`` is None (h(0) = 0; its gradient is still reported) or ``(h0,)``.
+
+    >>> import numpy as np
+    >>> H, D, K = 3, 4, 2
+    >>> rng = np.random.default_rng(0)
+    >>> shapes = dict(W_ih=(3 * H, D), W_hh=(3 * H, H), b_ih=(3 * H,), b_hh=(3 * H,),
+    ...               V=(K, H), c=(K,))
+    >>> params = {name: rng.normal(size=shape) for name, shape in shapes.items()}
+    >>> result = bptt(params, np.array([0, 3, 1]), np.array([1, 0, 1]))
+    >>> result.grads["W_hh"].shape, result.grads["h0"].shape, result.dL_dh.shape
+    ((9, 3), (3,), (3, 3))
+    """
+    p, x, tokens, single = _check_params_and_inputs(params, x)
+    tau, B = x.shape[:2]
+    y = _check_targets(y, tau, B, single, p["V"].shape[0])
+    h, r, z, n, hn = _recurrence(p, x, tokens, _check_h0(state0, p, B, single))
+    o = _outputs(p, h)
+    loss, y_hat, dL_do = _softmax_cross_entropy(o, y)
+    H = h.shape[1]
+    dL_dh = np.empty_like(h[1:])                # row t-1 holds g(t) = ∇_{h(t)} L
+    dL_da_i = np.empty((tau, 3 * H, B))         # ∇(W_ih x(t) + b_ih)
+    dL_da_h = np.empty_like(dL_da_i)            # ∇(W_hh h(t-1) + b_hh), (τ, 3H, B)
+    from_later = np.zeros_like(h[0])            # what h(t+1) sends back to h(t); none at τ
+    for t in range(tau, 0, -1):
+        i = t - 1
+        g = dL_dh[i] = from_later + p["V"].T @ dL_do[i]     # + the head's V^T ∇_{o(t)} L
+        dL_dn = (1 - z[i]) * g                              # (G4) ∂h/∂n = 1 − z
+        dL_dz = (h[t - 1] - n[i]) * g                       # (G4) ∂h/∂z = h(t-1) − n
+        dL_da_n = (1 - n[i] ** 2) * dL_dn                   # (G3) tanh' = 1 − n²
+        dL_da_z = z[i] * (1 - z[i]) * dL_dz                 # (G2) σ' = z(1 − z)
+        dL_da_r = r[i] * (1 - r[i]) * hn[i] * dL_da_n       # (G3) ∂a_n/∂r = hn, (G1) σ'
+        dL_da_i[i] = np.concatenate([dL_da_r, dL_da_z, dL_da_n])
+        dL_da_h[i] = np.concatenate([dL_da_r, dL_da_z, r[i] * dL_da_n])  # (G3) ∂a_n/∂hn = r
+        # h(t-1) feeds W_hh h(t-1) in (G1)–(G3) and z ⊙ h(t-1) in (G4)
+        from_later = p["W_hh"].T @ dL_da_h[i] + z[i] * g
+    grads = {
+        "W_ih": _input_weight_gradient(p["W_ih"], x, tokens, dL_da_i),  # Σ_t ∇a_i(t) x(t)^T
+        "W_hh": np.einsum("tgb,thb->gh", dL_da_h, h[:-1]),           # Σ_t ∇a_h(t) h(t-1)^T
+        "b_ih": dL_da_i.sum(axis=(0, 2)),
+        "b_hh": dL_da_h.sum(axis=(0, 2)),
+        "V": np.einsum("tkb,thb->kh", dL_do, h[1:]),                 # Σ_t ∇_{o(t)} L h(t)^T
+        "c": dL_do.sum(axis=(0, 2)),                                 # Σ_t ∇_{o(t)} L
+        "h0": _unbatch(from_later, single),                          # g(0), nothing from a head
+    }
+    return GRUResult(loss, grads, *(_unbatch(s, single)
+                                     for s in (dL_do, dL_dh, h, r, z, n, hn, y_hat)))
+
+
+# -- forward on batched arrays: x [τ, B] or [τ, B, D], h (τ+1, H, B) ------------------------
+
+def _recurrence(p, x, tokens, h0):
+    W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"]
+    H = W_hh.shape[1]
+    Wx = W_ih[:, x].transpose(1, 0, 2) if tokens else np.einsum("gd,tbd->tgb", W_ih, x)
+    a_i = Wx + b_ih[:, None]                    # W_ih x(t) + b_ih for all t, (τ, 3H, B)
+    h = np.empty((len(x) + 1, *h0.shape))
+    h[0] = h0
+    r, z, n, hn = (np.empty((len(x), *h0.shape)) for _ in range(4))
+    for t in range(1, len(x) + 1):
+        i = t - 1
+        a_h = W_hh @ h[t - 1] + b_hh[:, None]   # W_hh h(t-1) + b_hh, blocks r|z|n
+        r[i] = _sigmoid(a_i[i, :H] + a_h[:H])                       # (G1)
+        z[i] = _sigmoid(a_i[i, H:2 * H] + a_h[H:2 * H])             # (G2)
+        hn[i] = a_h[2 * H:]                                         # W_hn h(t-1) + b_hn
+        n[i] = np.tanh(a_i[i, 2 * H:] + r[i] * hn[i])               # (G3)
+        h[t] = (1 - z[i]) * n[i] + z[i] * h[t - 1]                  # (G4)
+    return h, r, z, n, hn
+
+
+def _sigmoid(a):
+    """σ(a) = 1 / (1 + e^(−a)), written so that neither branch overflows."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _input_weight_gradient(W_ih, x, tokens, dL_da_i):
+    if not tokens:
+        return np.einsum("tgb,tbd->gd", dL_da_i, x)
+    dL_dW = np.zeros_like(W_ih)                 # x(t) one-hot: ∇a_i(t) x(t)^T is one column
+    np.add.at(dL_dW.T, x, dL_da_i.transpose(0, 2, 1))
+    return dL_dW
+
+
+# -- the head: o(t) = c + V h(t), softmax cross-entropy --------------------------------------
+
+def _outputs(p, h):
+    return p["c"][:, None] + np.einsum("kh,thb->tkb", p["V"], h[1:])   # o(t) = c + V h(t)
+
+
+def _softmax_cross_entropy(o, y):
+    """L = Σ_t log Σ_k exp(o_k(t)) − o_{y(t)}(t) (max-shifted), ŷ and ∇_o L = ŷ − onehot(y)."""
+    o_max = o.max(axis=1, keepdims=True)
+    log_Z = o_max + np.log(np.exp(o - o_max).sum(axis=1, keepdims=True))
+    y_hat = np.exp(o - log_Z)
+    loss = float((log_Z - np.take_along_axis(o, y[:, None, :], axis=1)).sum())
+    onehot_y = np.zeros_like(y_hat)
+    np.put_along_axis(onehot_y, y[:, None, :], 1.0, axis=1)
+    return loss, y_hat, y_hat - onehot_y
+
+
+def _unbatch(stack, single):
+    return stack[..., 0] if single else stack
+
+
+# -- validation ------------------------------------------------------------------------------
+
+SHAPES = "W_ih is 3H×D, W_hh 3H×H, b_ih and b_hh (3H,), V K×H, c (K,)"
+
+
+def _as_float_array(name, value, ndim):
+    value = np.asarray(value)
+    if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
+        raise TypeError(f"{name} must be a real (integer or float) array, got dtype {value.dtype}")
+    if value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s) ({SHAPES}), "
+                         f"got shape {value.shape}")
+    value = value.astype(np.float64)
+    if not np.isfinite(value).all():
+        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
+    return value
+
+
+def _check_params_and_inputs(params, x):
+    missing = [n for n in PARAMETER_NAMES if n not in params]
+    unknown = [n for n in params if n not in PARAMETER_NAMES]
+    if missing or unknown:
+        raise KeyError(f"GRU parameters must be {PARAMETER_NAMES}; missing {missing}, "
+                       f"unknown {unknown}")
+    p = {n: _as_float_array(n, params[n], 2 if n[0] in "WV" else 1) for n in PARAMETER_NAMES}
+    (G, D), (K, H) = p["W_ih"].shape, p["V"].shape
+    if 0 in (H, D, K):
+        raise ValueError(f"W_ih (3H×D) and V (K×H) need H, D, K ≥ 1, got W_ih {(G, D)}, "
+                         f"V {(K, H)}")
+    expected = dict(W_ih=(3 * H, D), W_hh=(3 * H, H), b_ih=(3 * H,), b_hh=(3 * H,), c=(K,))
+    for name, shape in expected.items():
+        if p[name].shape != shape:
+            raise ValueError(f"{name} must have shape {shape} for H = {H} (V {p['V'].shape}) "
+                             f"and D = {D} ({SHAPES}), got {p[name].shape}")
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.integer):
+        tokens = True
+        if x.ndim not in (1, 2):
+            raise ValueError(f"token inputs x must have shape [τ] or [τ, B], got {x.shape}")
+        if x.size and (x.min() < 0 or x.max() >= D):
+            raise ValueError(f"token ids in x must lie in [0, {D}) (D = W_ih.shape[1]), "
+                             f"got {x.min()}..{x.max()}")
+    elif np.issubdtype(x.dtype, np.floating):
+        tokens = False
+        if x.ndim not in (2, 3) or x.shape[-1] != D:
+            raise ValueError(f"dense inputs x must have shape [τ, {D}] or [τ, B, {D}] "
+                             f"(D = W_ih.shape[1]), got {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError("dense inputs x contain non-finite values (NaN or inf)")
+        x = x.astype(np.float64)
+    else:
+        raise TypeError(f"inputs x must be integer token ids or floats, got dtype {x.dtype}")
+    single = x.ndim == (1 if tokens else 2)
+    if single:
+        x = x[:, None]
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"x needs at least one time step and one sequence, got shape "
+                         f"{x.shape[:1] if single else x.shape[:2]}")
+    return p, x, tokens, single
+
+
+def _check_h0(state0, p, B, single):
+    H = p["W_hh"].shape[1]
+    if state0 is None:
+        return np.zeros((H, B))
+    if not isinstance(state0, tuple) or len(state0) != 1:
+        raise TypeError(f"state0 must be None or the tuple (h0,), got {type(state0).__name__}")
+    h0, = state0
+    expected = (H,) if single else (H, B)
+    if np.shape(h0) != expected:
+        raise ValueError(f"h0 must have shape {expected} (hidden[, batch]), got {np.shape(h0)}")
+    return _as_float_array("h0", h0, len(expected)).reshape(H, B)
+
+
+def _check_targets(y, tau, B, single, K):
+    y = np.asarray(y)
+    expected = (tau,) if single else (tau, B)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"targets y must be integer class ids, got dtype {y.dtype}")
+    if y.shape != expected:
+        raise ValueError(f"targets y must have shape {expected} to match x, got {y.shape}")
+    if y.min() < 0 or y.max() >= K:
+        raise ValueError(f"target ids in y must lie in [0, {K}) (K = V.shape[0]), "
+                         f"got {y.min()}..{y.max()}")
+    return y.reshape(tau, B)
