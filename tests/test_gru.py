@@ -1,0 +1,321 @@
+"""The GRU: its analytic BPTT oracle (rnn.oracles.gru) against an independent forward pass,
+central differences, known answers and PyTorch's nn.GRU."""
+from __future__ import annotations
+
+import doctest
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import example, given, strategies as st
+
+import rnn.oracles.gru
+from minigrad.testing import assert_roundoff_equal
+from minigrad.testing.rnn import log_uniform
+from rnn.bptt import bptt as vanilla_bptt
+from rnn.oracles.gru import PARAMETER_NAMES as NAMES, bptt, forward
+from test_bptt_oracle import assert_matches_central_differences, output_loss
+
+SIGMOID_SATURATES = 100.0  # σ(a) for |a − 100| < 60 rounds to 1.0; σ(a − 100) < 1e-17
+
+
+@dataclass(frozen=True)
+class GRUProblem:
+    """Parameters by name (PARAMETER_NAMES), inputs x, targets y, h0 (None: zeros)."""
+    params: dict
+    x: np.ndarray
+    y: np.ndarray
+    h0: np.ndarray | None
+
+    H = property(lambda self: self.params["W_hh"].shape[1])
+    D = property(lambda self: self.params["W_ih"].shape[1])
+    K = property(lambda self: self.params["V"].shape[0])
+    tau = property(lambda self: self.y.shape[0])
+    batch = property(lambda self: self.y.shape[1] if self.y.ndim == 2 else None)
+    tokens = property(lambda self: bool(np.issubdtype(self.x.dtype, np.integer)))
+    state0 = property(lambda self: None if self.h0 is None else (self.h0,))
+
+    def h0_or_zeros(self) -> np.ndarray:
+        return np.zeros((self.H,) if self.batch is None else (self.H, self.batch)) \
+            if self.h0 is None else self.h0
+
+    def with_params(self, **arrays) -> "GRUProblem":
+        return replace(self, params={**self.params, **arrays})
+
+
+def shapes(H, D, K):
+    return dict(W_ih=(3 * H, D), W_hh=(3 * H, H), b_ih=(3 * H,), b_hh=(3 * H,), V=(K, H),
+                c=(K,))
+
+
+def make_problem(H=3, D=4, K=3, tau=5, batch=None, *, tokens=True, with_h0=True, scale=1.0,
+                 seed=0) -> GRUProblem:
+    """Parameters N(0, s²) (``scale`` one number or a dict by name), uniform tokens or N(0, 1)
+    dense inputs, uniform targets, h(0) uniform in [−1, 1] when ``with_h0``."""
+    rng = np.random.default_rng(seed)
+    scales = scale if isinstance(scale, dict) else dict.fromkeys(NAMES, scale)
+    params = {name: scales[name] * rng.normal(size=shape)
+              for name, shape in shapes(H, D, K).items()}
+    steps = (tau,) if batch is None else (tau, batch)
+    x = rng.integers(0, D, steps) if tokens else rng.normal(size=(*steps, D))
+    y = rng.integers(0, K, steps)
+    h0 = rng.uniform(-1.0, 1.0, (H,) if batch is None else (H, batch)) if with_h0 else None
+    return GRUProblem(params, x, y, h0)
+
+
+@st.composite
+def gru_problems(draw, H=st.integers(1, 5), D=st.integers(1, 5), K=st.integers(1, 5),
+                 tau=st.integers(1, 10), batch=st.none() | st.integers(1, 3),
+                 tokens=st.booleans(), with_h0=st.booleans(), scale=log_uniform(1e-3, 10.0)):
+    """Sizes 1..5, τ 1..10, one sequence or a batch of 1..3, tokens or dense inputs, h(0)
+    given or zeros, a scale per parameter from 1e-3 (gates at ½, tanh linear) to 10
+    (gates and tanh saturated, logits in the tens)."""
+    sizes = dict(H=draw(H), D=draw(D), K=draw(K), tau=draw(tau), batch=draw(batch))
+    return make_problem(**sizes, tokens=draw(tokens), with_h0=draw(with_h0),
+                        scale={name: draw(scale) for name in NAMES},
+                        seed=draw(st.integers(0, 2 ** 32 - 1)))
+
+
+# -- an independent forward pass ------------------------------------------------------------
+
+def reference_loss(params, x, y, h0=None):
+    """L written out from the equations, sharing nothing with rnn.oracles.gru: inputs as
+    explicit one-hot or dense column matrices, each gate block sliced out by name,
+    σ(a) = (1 + tanh(a/2))/2, one step at a time."""
+    W_ir, W_iz, W_in = np.split(params["W_ih"], 3)
+    W_hr, W_hz, W_hn = np.split(params["W_hh"], 3)
+    b_ir, b_iz, b_in = (b[:, None] for b in np.split(params["b_ih"], 3))
+    b_hr, b_hz, b_hn = (b[:, None] for b in np.split(params["b_hh"], 3))
+    H, D = W_hn.shape[0], W_in.shape[1]
+    X = np.eye(D)[x] if np.issubdtype(x.dtype, np.integer) else x      # [τ, (B,) D]
+    X = X if X.ndim == 3 else X[:, None, :]
+    h = np.zeros((H, X.shape[1])) if h0 is None else np.reshape(h0, (H, -1))
+    sigma = (lambda a: (1 + np.tanh(a / 2)) / 2)
+    L = 0.0
+    for X_t, y_t in zip(X, y):
+        x_t = X_t.T
+        r = sigma(W_ir @ x_t + b_ir + W_hr @ h + b_hr)
+        z = sigma(W_iz @ x_t + b_iz + W_hz @ h + b_hz)
+        n = np.tanh(W_in @ x_t + b_in + r * (W_hn @ h + b_hn))
+        h = (1 - z) * n + z * h
+        L += step_loss(params, h, y_t)
+    return L
+
+
+def step_loss(params, h, y_t):
+    """L(t) from h(t), (H,) or (H, B)."""
+    V, c = params["V"], params["c"]
+    return output_loss(c[:, None] + V @ h.reshape(V.shape[1], -1), y_t)
+
+
+def loss_of(p: GRUProblem, name):
+    """reference_loss as a function of one parameter (or "h0") of problem p."""
+    if name == "h0":
+        return lambda h0: reference_loss(p.params, p.x, p.y, h0)
+    return lambda value: reference_loss({**p.params, name: value}, p.x, p.y, p.h0)
+
+
+def suffix_loss(p: GRUProblem, t):
+    """L as a function of h(t), t ≥ 1: L(t) via o(t), plus steps t+1..τ started from h(t)."""
+    def f(h_t):
+        later = reference_loss(p.params, p.x[t:], p.y[t:], h_t) if t < p.tau else 0.0
+        return step_loss(p.params, h_t, p.y[t - 1]) + later
+    return f
+
+
+# -- the oracle ---------------------------------------------------------------------------
+
+TAU_1 = make_problem(tau=1)
+HIDDEN_1 = make_problem(H=1, batch=3, tokens=False)
+SATURATED = make_problem(H=4, batch=2, scale=10.0, tokens=False)
+
+
+@given(gru_problems())
+@example(TAU_1)
+@example(SATURATED)
+def test_loss_matches_reference_forward(p):
+    result = bptt(p.params, p.x, p.y, p.state0)
+    assert result.loss == pytest.approx(reference_loss(p.params, p.x, p.y, p.h0),
+                                        rel=1e-12, abs=1e-12)
+
+
+@given(gru_problems())
+@example(TAU_1)
+@example(HIDDEN_1)
+@example(SATURATED)
+def test_gradients_match_central_differences(p):
+    """Every parameter and h(0), in the band of tests/test_bptt_oracle.py (ε = 1e-6,
+    atol 1e-6, rtol 1e-5, plus the observed |D(2ε) − D(ε)| truncation estimate)."""
+    result = bptt(p.params, p.x, p.y, p.state0)
+    for name in NAMES:
+        assert_matches_central_differences(result.grads[name], loss_of(p, name), p.params[name],
+                                           f"∂L/∂{name}")
+    assert_matches_central_differences(result.grads["h0"], loss_of(p, "h0"), p.h0_or_zeros(),
+                                       "∂L/∂h(0)")
+
+
+@given(gru_problems())
+@example(TAU_1)
+@example(SATURATED)
+def test_dL_dh_and_dL_do_match_central_differences(p):
+    """dL_dh[t-1] = ∂L/∂h(t) through all later steps; dL_do[t-1] = ∂L/∂o(t)."""
+    result = bptt(p.params, p.x, p.y, p.state0)
+    o = forward(p.params, p.x, p.state0).o
+    for t in range(1, p.tau + 1):
+        assert_matches_central_differences(
+            result.dL_do[t - 1], lambda o_t: output_loss(o_t, p.y[t - 1]), o[t - 1], f"∂L/∂o({t})")
+        assert_matches_central_differences(
+            result.dL_dh[t - 1], suffix_loss(p, t), result.h[t], f"∂L/∂h({t})")
+
+
+@given(gru_problems())
+def test_shapes_and_forward_agree(p):
+    H, D, K, tau, batch = p.H, p.D, p.K, p.tau, p.y.shape[1:]
+    result = bptt(p.params, p.x, p.y, p.state0)
+    stacks = forward(p.params, p.x, p.state0)
+    assert {n: g.shape for n, g in result.grads.items()} == {
+        **shapes(H, D, K), "h0": (H, *batch)}
+    assert result.h.shape == stacks.h.shape == (tau + 1, H, *batch)
+    for gate in ("r", "z", "n", "hn"):
+        assert getattr(result, gate).shape == (tau, H, *batch), gate
+        np.testing.assert_array_equal(getattr(result, gate), getattr(stacks, gate))
+    assert result.dL_dh.shape == (tau, H, *batch)
+    assert result.dL_do.shape == result.y_hat.shape == stacks.o.shape == (tau, K, *batch)
+    assert isinstance(result.loss, float)
+    np.testing.assert_array_equal(result.h, stacks.h)
+    np.testing.assert_array_equal(stacks.h[0], p.h0_or_zeros())
+    assert np.all((0 <= stacks.r) & (stacks.r <= 1) & (0 <= stacks.z) & (stacks.z <= 1))
+    o = stacks.o
+    assert_roundoff_equal(result.y_hat, np.exp(o) / np.exp(o).sum(axis=1, keepdims=True), "ŷ")
+
+
+@given(gru_problems(batch=st.integers(1, 3)))
+def test_a_batch_is_the_sum_of_its_sequences(p):
+    batched = bptt(p.params, p.x, p.y, p.state0)
+    h0 = p.h0_or_zeros()
+    singles = [bptt(p.params, p.x[:, j], p.y[:, j], (h0[:, j],)) for j in range(p.batch)]
+    assert batched.loss == pytest.approx(sum(s.loss for s in singles), rel=1e-12, abs=1e-12)
+    for name in NAMES:
+        assert_roundoff_equal(batched.grads[name], sum(s.grads[name] for s in singles), name)
+    for field in ("dL_do", "dL_dh", "h", "r", "z", "n", "hn", "y_hat"):
+        assert_roundoff_equal(getattr(batched, field),
+                              np.stack([getattr(s, field) for s in singles], -1), field)
+    assert_roundoff_equal(batched.grads["h0"], np.stack([s.grads["h0"] for s in singles], -1),
+                          "h0")
+
+
+@given(gru_problems())
+def test_tokens_are_one_hot_inputs(p):
+    tokens = p.x if p.tokens else p.x.argmax(-1)
+    from_tokens = bptt(p.params, tokens, p.y, p.state0)
+    from_one_hot = bptt(p.params, np.eye(p.D)[tokens], p.y, p.state0)
+    assert from_tokens.loss == pytest.approx(from_one_hot.loss, rel=1e-12, abs=1e-12)
+    for name in (*NAMES, "h0"):
+        assert_roundoff_equal(from_tokens.grads[name], from_one_hot.grads[name], name)
+
+
+# -- known answers ------------------------------------------------------------------------
+
+def saturated_gates(p: GRUProblem, r=None, z=None) -> GRUProblem:
+    """p with b_ir (or b_iz) set to ±SIGMOID_SATURATES, so r(t) (or z(t)) is exactly 1 or
+    below 1e-17 whatever x, h: the tests draw scales ≤ 1, so the rest of the gate's argument
+    stays far below 60 in size."""
+    H, b_ih = p.H, p.params["b_ih"].copy()
+    for block, value in ((0, r), (1, z)):
+        if value is not None:
+            b_ih[block * H:(block + 1) * H] = SIGMOID_SATURATES if value else -SIGMOID_SATURATES
+    return p.with_params(b_ih=b_ih)
+
+
+@given(gru_problems(scale=log_uniform(1e-3, 1.0), with_h0=st.just(True)))
+def test_update_gate_one_copies_h0_through_every_step(p):
+    """z(t) = 1 exactly: h(t) = 0·n(t) + 1·h(t-1) = h(0) for every t, so
+    L = Σ_t CE(c + V h(0), y(t)) and ∂L/∂h(0) = Σ_t V^T(ŷ(t) − onehot(y(t))) with ŷ(t) the
+    softmax of c + V h(0), computed here directly; nothing reaches W_ih, W_hh, b_ih, b_hh."""
+    p = saturated_gates(p, z=True)
+    result = bptt(p.params, p.x, p.y, p.state0)
+    V, c, h0 = p.params["V"], p.params["c"], p.h0.reshape(p.H, -1)
+    y = p.y.reshape(p.tau, -1)
+    o = c[:, None] + V @ h0
+    y_hat = np.exp(o) / np.exp(o).sum(axis=0)
+    onehot = np.eye(p.K)[y].transpose(0, 2, 1)                       # (τ, K, B)
+    for t in range(p.tau + 1):
+        np.testing.assert_array_equal(result.h[t], p.h0)
+    expected_loss = -sum(np.log(y_hat[y_t, np.arange(len(y_t))]).sum() for y_t in y)
+    assert result.loss == pytest.approx(expected_loss, rel=1e-12, abs=1e-12)
+    expected_dh0 = V.T @ (p.tau * y_hat - onehot.sum(axis=0))
+    assert_roundoff_equal(result.grads["h0"], expected_dh0.reshape(p.h0.shape), "∂L/∂h(0)")
+    for name in ("W_ih", "W_hh", "b_ih", "b_hh"):
+        np.testing.assert_array_equal(result.grads[name], 0.0)
+
+
+@given(gru_problems(scale=log_uniform(1e-3, 1.0)))
+def test_reset_gate_one_and_update_gate_zero_is_the_vanilla_rnn(p):
+    """r(t) = 1 and z(t) = 0 (to 1e-17): h(t) = tanh(W_in x + b_in + W_hn h(t-1) + b_hn),
+    the vanilla RNN (rnn.bptt) with U = W_in, W = W_hn, b = b_in + b_hn. Its loss and
+    gradients are the GRU's: ∂L/∂U = ∂L/∂W_in, ∂L/∂W = ∂L/∂W_hn, ∂L/∂b = ∂L/∂b_in =
+    ∂L/∂b_hn; the saturated blocks get ≲ 1e-17 (σ' < 1e-17)."""
+    p = saturated_gates(p, r=True, z=False)
+    result = bptt(p.params, p.x, p.y, p.state0)
+    H, block = p.H, slice(2 * p.H, 3 * p.H)
+    vanilla = vanilla_bptt(p.params["W_ih"][block], p.params["W_hh"][block], p.params["V"],
+                           p.params["b_ih"][block] + p.params["b_hh"][block], p.params["c"],
+                           p.x, p.y, p.h0)
+    assert result.loss == pytest.approx(vanilla.loss, rel=1e-12, abs=1e-12)
+    for gru_name, name in (("W_ih", "U"), ("W_hh", "W"), ("b_ih", "b"), ("b_hh", "b")):
+        assert_roundoff_equal(result.grads[gru_name][block], vanilla.grads[name], gru_name)
+        assert np.all(np.abs(result.grads[gru_name][:2 * H]) < 1e-15), gru_name
+    for name in ("V", "c", "h0"):
+        assert_roundoff_equal(result.grads[name], vanilla.grads[name], name)
+    assert_roundoff_equal(result.dL_dh, vanilla.dL_dh, "∂L/∂h(t)")
+
+
+# -- PyTorch's nn.GRU on the same weights ---------------------------------------------------
+
+def torch_loss_and_gradients(p: GRUProblem):
+    """L and its gradients (W_ih, W_hh, b_ih, b_hh, V, c, h0, and each h(t)) from nn.GRU in
+    float64 with the weights of p, and an o(t) = c + V h(t) head in torch."""
+    batched = p.batch is not None
+    x = np.eye(p.D)[p.x] if p.tokens else p.x                       # [τ, (B,) D]
+    gru = torch.nn.GRU(p.D, p.H, dtype=torch.float64)
+    with torch.no_grad():
+        for key, name in (("weight_ih_l0", "W_ih"), ("weight_hh_l0", "W_hh"),
+                          ("bias_ih_l0", "b_ih"), ("bias_hh_l0", "b_hh")):
+            getattr(gru, key).copy_(torch.from_numpy(p.params[name]))
+    h0 = torch.tensor(p.h0_or_zeros().T[None], requires_grad=True)  # (1, [B,] H)
+    V, c = (torch.tensor(p.params[n], requires_grad=True) for n in ("V", "c"))
+    h, _ = gru(torch.from_numpy(x), h0)                             # [τ, (B,) H]
+    h.retain_grad()
+    o = h @ V.T + c
+    L = torch.nn.functional.cross_entropy(o.reshape(-1, p.K), torch.from_numpy(p.y).reshape(-1),
+                                          reduction="sum")
+    L.backward()
+    grads = {name: getattr(gru, key).grad.numpy() for key, name in (
+        ("weight_ih_l0", "W_ih"), ("weight_hh_l0", "W_hh"), ("bias_ih_l0", "b_ih"),
+        ("bias_hh_l0", "b_hh"))}
+    grads.update(V=V.grad.numpy(), c=c.grad.numpy(), h0=h0.grad.numpy()[0].T)
+    hs = h.detach().numpy()
+    return L.item(), grads, (hs.transpose(0, 2, 1) if batched else hs), h.grad.numpy()
+
+
+@given(gru_problems())
+@example(SATURATED)
+def test_oracle_equals_torch_nn_gru(p):
+    """Loss, every gradient and h(1..τ) as nn.GRU computes them. torch's h.grad is only the
+    head's part of ∂L/∂h(t) (the recurrence inside nn.GRU is one op), V^T ∂L/∂o(t)."""
+    loss, grads, h, head_dL_dh = torch_loss_and_gradients(p)
+    result = bptt(p.params, p.x, p.y, p.state0)
+    assert_roundoff_equal(result.loss, loss, "L")
+    for name in (*NAMES, "h0"):
+        assert_roundoff_equal(result.grads[name], grads[name], f"∂L/∂{name}")
+    assert_roundoff_equal(result.h[1:], h, "h(1..τ)")
+    V_T_dL_do = np.einsum("kh,tk...->th...", p.params["V"], result.dL_do)
+    if p.batch is not None:
+        head_dL_dh = head_dL_dh.transpose(0, 2, 1)
+    assert_roundoff_equal(V_T_dL_do, head_dL_dh, "V^T ∂L/∂o(t)")
+
+
+def test_docstring_examples_run():
+    failed, attempted = doctest.testmod(rnn.oracles.gru)
+    assert attempted > 0 and failed == 0
