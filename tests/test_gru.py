@@ -13,7 +13,9 @@ from hypothesis import example, given, strategies as st
 import rnn.oracles.gru
 from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import log_uniform
-from rnn.bptt import bptt as vanilla_bptt
+from rnn.cells import CELLS
+from rnn.cells.gru import GRUCell
+from rnn.oracles.vanilla import bptt as vanilla_bptt
 from rnn.oracles.gru import PARAMETER_NAMES as NAMES, bptt, forward
 from test_bptt_oracle import assert_matches_central_differences, output_loss
 
@@ -319,3 +321,112 @@ def test_oracle_equals_torch_nn_gru(p):
 def test_docstring_examples_run():
     failed, attempted = doctest.testmod(rnn.oracles.gru)
     assert attempted > 0 and failed == 0
+
+
+# -- the cell: parameters, PyTorch's state_dict layout, bad input -------------------------
+
+TORCH_KEYS = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0",
+              "b_hh": "bias_hh_l0"}
+
+
+def cell_params(p: GRUProblem) -> dict:
+    return {name: p.params[name] for name in TORCH_KEYS}
+
+
+def test_cell_is_registered_with_its_shapes():
+    cell = CELLS["gru"](input_size=4, hidden_size=3)
+    assert isinstance(cell, GRUCell) and cell.kind == "gru" and cell.state_names == ("h",)
+    assert cell.parameter_shapes() == {"W_ih": (9, 4), "W_hh": (9, 3), "b_ih": (9,),
+                                       "b_hh": (9,)}
+
+
+@pytest.mark.parametrize("scale, bound", [(None, 1 / np.sqrt(16)), (0.3, 0.3)])
+def test_init_is_uniform_within_pytorchs_bound_or_the_scale(scale, bound):
+    """PyTorch's nn.GRU draws every entry from U(−1/√H, 1/√H); ``scale`` replaces the bound.
+    Of 1,632 draws, some come within 5% of each end (all miss with probability 0.95^1632)."""
+    params = GRUCell(input_size=16, hidden_size=16).init_parameters(np.random.default_rng(0),
+                                                                    scale)
+    values = np.concatenate([a.ravel() for a in params.values()])
+    assert values.size == 3 * 16 * 16 * 2 + 2 * 3 * 16
+    assert np.all(np.abs(values) <= bound)
+    assert values.max() > 0.95 * bound and values.min() < -0.95 * bound
+    assert abs(values.mean()) < 0.05 * bound      # mean 0, std of the mean bound/√(3·1632)
+
+
+@given(gru_problems())
+def test_state_dict_round_trip_through_nn_gru(p):
+    """to_torch's arrays load into nn.GRU as they are (no transpose, same r|z|n order: its
+    forward then equals the oracle's h, which test_oracle_equals_torch_nn_gru pins), and
+    nn.GRU's state_dict comes back through from_torch unchanged."""
+    cell = GRUCell(p.D, p.H)
+    state_dict = cell.to_torch(cell_params(p))
+    assert set(state_dict) == set(TORCH_KEYS.values())
+    gru = torch.nn.GRU(p.D, p.H, dtype=torch.float64)
+    gru.load_state_dict({k: torch.from_numpy(v) for k, v in state_dict.items()})
+    back = cell.from_torch({k: v.numpy() for k, v in gru.state_dict().items()})
+    assert set(back) == set(TORCH_KEYS)
+    for name, key in TORCH_KEYS.items():
+        np.testing.assert_array_equal(state_dict[key], p.params[name])
+        np.testing.assert_array_equal(back[name], p.params[name])
+        assert back[name].dtype == np.float64
+    x = torch.from_numpy(np.eye(p.D)[p.x] if p.tokens else p.x)
+    h, _ = gru(x, torch.from_numpy(p.h0_or_zeros().T[None].copy()))
+    expected = forward(p.params, p.x, p.state0).h[1:]
+    h = h.detach().numpy()
+    assert_roundoff_equal(h.transpose(0, 2, 1) if p.batch else h, expected, "nn.GRU's h")
+
+
+def test_from_torch_copies_and_converts_float32():
+    cell = GRUCell(2, 1)
+    sd = {key: np.ones(shape, dtype=np.float32) for key, shape in (
+        ("weight_ih_l0", (3, 2)), ("weight_hh_l0", (3, 1)), ("bias_ih_l0", (3,)),
+        ("bias_hh_l0", (3,)))}
+    params = cell.from_torch(sd)
+    assert all(a.dtype == np.float64 for a in params.values())
+    params["W_ih"][0, 0] = 5.0
+    assert sd["weight_ih_l0"][0, 0] == 1.0
+
+
+def torch_state_dict(H=3, D=4, gates=3, **changes):
+    sd = {"weight_ih_l0": np.zeros((gates * H, D)), "weight_hh_l0": np.zeros((gates * H, H)),
+          "bias_ih_l0": np.zeros(gates * H), "bias_hh_l0": np.zeros(gates * H)}
+    sd.update(changes)
+    return {k: v for k, v in sd.items() if v is not None}
+
+
+@pytest.mark.parametrize("state_dict, error, message", [
+    (torch_state_dict(bias_hh_l0=None), KeyError,
+     r"missing parameter\(s\) \['bias_hh_l0'\]"),
+    (torch_state_dict(weight_ih_l1=np.zeros((9, 3))), KeyError,
+     r"unknown parameter 'weight_ih_l1'"),
+    (torch_state_dict(gates=4), ValueError,              # an nn.LSTM's layer: 4H rows
+     r"parameter weight_ih_l0 must have shape \(9, 4\) \(3H×D; H = 3, D = 4\), got \(12, 4\)"),
+    (torch_state_dict(gates=1), ValueError,              # an nn.RNN's layer: H rows
+     r"parameter weight_ih_l0 must have shape \(9, 4\) \(3H×D; H = 3, D = 4\), got \(3, 4\)"),
+    (torch_state_dict(D=5), ValueError, r"weight_ih_l0 must have shape \(9, 4\).*got \(9, 5\)"),
+    (torch_state_dict(weight_hh_l0=np.zeros((9, 2))), ValueError,
+     r"weight_hh_l0 must have shape \(9, 3\) \(3H×H; H = 3, D = 4\), got \(9, 2\)"),
+    (torch_state_dict(bias_ih_l0=np.zeros((9, 1))), ValueError,
+     r"bias_ih_l0 must have shape \(9,\) \(\(3H,\); H = 3, D = 4\), got \(9, 1\)"),
+    (torch_state_dict(bias_hh_l0=np.full(9, np.nan)), ValueError,
+     r"bias_hh_l0 contains non-finite values"),
+    (torch_state_dict(weight_hh_l0=np.zeros((9, 3), dtype=complex)), TypeError,
+     r"weight_hh_l0 must be a real \(integer or float\) array, got dtype complex128"),
+])
+def test_from_torch_refuses_a_bad_state_dict_naming_key_and_shape(state_dict, error, message):
+    with pytest.raises(error, match=message):
+        GRUCell(4, 3).from_torch(state_dict)
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    (dict(b_hh=None), KeyError, r"missing parameter\(s\) \['b_hh'\]"),
+    (dict(U=np.zeros((3, 4))), KeyError, r"unknown parameter 'U'"),
+    (dict(W_ih=np.zeros((12, 4))), ValueError,
+     r"parameter W_ih must have shape \(9, 4\) \(3H×D; H = 3, D = 4\), got \(12, 4\)"),
+    (dict(b_ih=np.zeros(3)), ValueError, r"parameter b_ih must have shape \(9,\)"),
+])
+def test_to_torch_refuses_bad_parameters_naming_them(changes, error, message):
+    params = {"W_ih": np.zeros((9, 4)), "W_hh": np.zeros((9, 3)), "b_ih": np.zeros(9),
+              "b_hh": np.zeros(9), **changes}
+    with pytest.raises(error, match=message):
+        GRUCell(4, 3).to_torch({k: v for k, v in params.items() if v is not None})

@@ -8,8 +8,9 @@ its class.
 ('h',)
 """
 from rnn.cells.base import Cell
+from rnn.cells.gru import GRUCell
 from rnn.cells.vanilla import VanillaCell
 
-__all__ = ["CELLS", "Cell", "VanillaCell"]
+__all__ = ["CELLS", "Cell", "GRUCell", "VanillaCell"]
 
-CELLS: dict[str, type[Cell]] = {"rnn": VanillaCell}
+CELLS: dict[str, type[Cell]] = {"rnn": VanillaCell, "gru": GRUCell}

@@ -15,9 +15,9 @@ multiply h(t-1) before ``W_hn``), and two bias vectors. For t = 1..τ, column ve
 
 The gate blocks are stacked r|z|n as in PyTorch: W_ih (3H×D) = [W_ir; W_iz; W_in],
 W_hh (3H×H) = [W_hr; W_hz; W_hn], b_ih and b_hh (3H,) likewise; V (K×H), c (K,).
-Shapes and conventions follow :mod:`rnn.bptt`: h(t) is (H,) for one sequence and (H, B)
-for a batch; x is token ids [τ] or [τ, B] (one-hot: ``W_ih x(t)`` is column
-``W_ih[:, x(t)]``) or floats [τ, D] or [τ, B, D]; y is class ids [τ] or [τ, B].
+Shapes and conventions follow :mod:`rnn.oracles.vanilla`: h(t) is (H,) for one sequence and
+(H, B) for a batch; x is token ids [τ] or [τ, B] (made one-hot here, where the model gathers
+the columns ``W_ih[:, x(t)]``) or floats [τ, D] or [τ, B, D]; y is class ids [τ] or [τ, B].
 
 The backward pass, written from (G1)–(G4) with a(t) for the pre-activations
 (a_r, a_z the arguments of σ, a_n the argument of tanh) and g(t) = ∇_{h(t)} L::
@@ -36,6 +36,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+
+from rnn import inputs
+from rnn.oracles import head
 
 __all__ = ["GRUResult", "Forward", "forward", "bptt", "PARAMETER_NAMES"]
 
@@ -90,9 +93,10 @@ def forward(params, x, state0=None) -> Forward:
     >>> stacks.h.shape, stacks.z.shape, stacks.o.shape
     ((4, 3), (3, 3), (3, 2))
     """
-    p, x, tokens, single = _check_params_and_inputs(params, x)
-    stacks = _recurrence(p, x, tokens, _check_h0(state0, p, x.shape[1], single))
-    return Forward(*(_unbatch(s, single) for s in (*stacks, _outputs(p, stacks[0]))))
+    p, x, single = _check_params_and_inputs(params, x)
+    stacks = _recurrence(p, x, _check_h0(state0, p, x.shape[1], single))
+    o = head.outputs(p["V"], p["c"], stacks[0][1:])
+    return Forward(*(_unbatch(s, single) for s in (*stacks, o)))
 
 
 def bptt(params, x, y, state0=None) -> GRUResult:
@@ -110,20 +114,21 @@ def bptt(params, x, y, state0=None) -> GRUResult:
     >>> result.grads["W_hh"].shape, result.grads["h0"].shape, result.dL_dh.shape
     ((9, 3), (3,), (3, 3))
     """
-    p, x, tokens, single = _check_params_and_inputs(params, x)
+    p, x, single = _check_params_and_inputs(params, x)
     tau, B = x.shape[:2]
-    y = _check_targets(y, tau, B, single, p["V"].shape[0])
-    h, r, z, n, hn = _recurrence(p, x, tokens, _check_h0(state0, p, B, single))
-    o = _outputs(p, h)
-    loss, y_hat, dL_do = _softmax_cross_entropy(o, y)
-    H = h.shape[1]
+    y = inputs.targets(y, tau, None if single else B, p["V"].shape[0],
+                       source="V.shape[0]").reshape(tau, B)
+    h, r, z, n, hn = _recurrence(p, x, _check_h0(state0, p, B, single))
+    loss, y_hat = head.softmax_loss(head.outputs(p["V"], p["c"], h[1:]), y)  # the head, L
+    dL_do = head.dL_do(y_hat, y)                                              # ŷ − onehot(y)
+    head_grads, dL_dh_from_o = head.backward(p["V"], h[1:], dL_do)           # V, c; V^T ∇_o L
     dL_dh = np.empty_like(h[1:])                # row t-1 holds g(t) = ∇_{h(t)} L
-    dL_da_i = np.empty((tau, 3 * H, B))         # ∇(W_ih x(t) + b_ih)
-    dL_da_h = np.empty_like(dL_da_i)            # ∇(W_hh h(t-1) + b_hh), (τ, 3H, B)
+    dL_da_i = np.empty((tau, *p["b_ih"].shape, B))   # ∇(W_ih x(t) + b_ih), (τ, 3H, B)
+    dL_da_h = np.empty_like(dL_da_i)            # ∇(W_hh h(t-1) + b_hh)
     from_later = np.zeros_like(h[0])            # what h(t+1) sends back to h(t); none at τ
     for t in range(tau, 0, -1):
         i = t - 1
-        g = dL_dh[i] = from_later + p["V"].T @ dL_do[i]     # + the head's V^T ∇_{o(t)} L
+        g = dL_dh[i] = from_later + dL_dh_from_o[i]        # + the head's V^T ∇_{o(t)} L
         dL_dn = (1 - z[i]) * g                              # (G4) ∂h/∂n = 1 − z
         dL_dz = (h[t - 1] - n[i]) * g                       # (G4) ∂h/∂z = h(t-1) − n
         dL_da_n = (1 - n[i] ** 2) * dL_dn                   # (G3) tanh' = 1 − n²
@@ -134,25 +139,23 @@ def bptt(params, x, y, state0=None) -> GRUResult:
         # h(t-1) feeds W_hh h(t-1) in (G1)–(G3) and z ⊙ h(t-1) in (G4)
         from_later = p["W_hh"].T @ dL_da_h[i] + z[i] * g
     grads = {
-        "W_ih": _input_weight_gradient(p["W_ih"], x, tokens, dL_da_i),  # Σ_t ∇a_i(t) x(t)^T
+        "W_ih": np.einsum("tgb,tbd->gd", dL_da_i, x),               # Σ_t ∇a_i(t) x(t)^T
         "W_hh": np.einsum("tgb,thb->gh", dL_da_h, h[:-1]),           # Σ_t ∇a_h(t) h(t-1)^T
         "b_ih": dL_da_i.sum(axis=(0, 2)),
         "b_hh": dL_da_h.sum(axis=(0, 2)),
-        "V": np.einsum("tkb,thb->kh", dL_do, h[1:]),                 # Σ_t ∇_{o(t)} L h(t)^T
-        "c": dL_do.sum(axis=(0, 2)),                                 # Σ_t ∇_{o(t)} L
+        **head_grads,                                                # V, c
         "h0": _unbatch(from_later, single),                          # g(0), nothing from a head
     }
     return GRUResult(loss, grads, *(_unbatch(s, single)
                                      for s in (dL_do, dL_dh, h, r, z, n, hn, y_hat)))
 
 
-# -- forward on batched arrays: x [τ, B] or [τ, B, D], h (τ+1, H, B) ------------------------
+# -- forward on batched arrays: x [τ, B, D], h (τ+1, H, B) ---------------------------------
 
-def _recurrence(p, x, tokens, h0):
+def _recurrence(p, x, h0):
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"]
     H = W_hh.shape[1]
-    Wx = W_ih[:, x].transpose(1, 0, 2) if tokens else np.einsum("gd,tbd->tgb", W_ih, x)
-    a_i = Wx + b_ih[:, None]                    # W_ih x(t) + b_ih for all t, (τ, 3H, B)
+    a_i = np.einsum("gd,tbd->tgb", W_ih, x) + b_ih[:, None]   # W_ih x(t) + b_ih, (τ, 3H, B)
     h = np.empty((len(x) + 1, *h0.shape))
     h[0] = h0
     r, z, n, hn = (np.empty((len(x), *h0.shape)) for _ in range(4))
@@ -173,94 +176,29 @@ def _sigmoid(a):
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def _input_weight_gradient(W_ih, x, tokens, dL_da_i):
-    if not tokens:
-        return np.einsum("tgb,tbd->gd", dL_da_i, x)
-    dL_dW = np.zeros_like(W_ih)                 # x(t) one-hot: ∇a_i(t) x(t)^T is one column
-    np.add.at(dL_dW.T, x, dL_da_i.transpose(0, 2, 1))
-    return dL_dW
-
-
-# -- the head: o(t) = c + V h(t), softmax cross-entropy --------------------------------------
-
-def _outputs(p, h):
-    return p["c"][:, None] + np.einsum("kh,thb->tkb", p["V"], h[1:])   # o(t) = c + V h(t)
-
-
-def _softmax_cross_entropy(o, y):
-    """L = Σ_t log Σ_k exp(o_k(t)) − o_{y(t)}(t) (max-shifted), ŷ and ∇_o L = ŷ − onehot(y)."""
-    o_max = o.max(axis=1, keepdims=True)
-    log_Z = o_max + np.log(np.exp(o - o_max).sum(axis=1, keepdims=True))
-    y_hat = np.exp(o - log_Z)
-    loss = float((log_Z - np.take_along_axis(o, y[:, None, :], axis=1)).sum())
-    onehot_y = np.zeros_like(y_hat)
-    np.put_along_axis(onehot_y, y[:, None, :], 1.0, axis=1)
-    return loss, y_hat, y_hat - onehot_y
-
-
 def _unbatch(stack, single):
     return stack[..., 0] if single else stack
 
 
-# -- validation ------------------------------------------------------------------------------
+# -- validation (rnn.inputs, numpy only) -----------------------------------------------------
 
-SHAPES = "W_ih is 3H×D, W_hh 3H×H, b_ih and b_hh (3H,), V K×H, c (K,)"
-
-
-def _as_float_array(name, value, ndim):
-    value = np.asarray(value)
-    if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
-        raise TypeError(f"{name} must be a real (integer or float) array, got dtype {value.dtype}")
-    if value.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimension(s) ({SHAPES}), "
-                         f"got shape {value.shape}")
-    value = value.astype(np.float64)
-    if not np.isfinite(value).all():
-        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
-    return value
+SYMBOLS = {"W_ih": "3H×D", "W_hh": "3H×H", "b_ih": "(3H,)", "b_hh": "(3H,)", "V": "K×H",
+           "c": "(K,)"}  # as rnn.cells.gru's and rnn.heads'
 
 
 def _check_params_and_inputs(params, x):
-    missing = [n for n in PARAMETER_NAMES if n not in params]
-    unknown = [n for n in params if n not in PARAMETER_NAMES]
-    if missing or unknown:
-        raise KeyError(f"GRU parameters must be {PARAMETER_NAMES}; missing {missing}, "
-                       f"unknown {unknown}")
-    p = {n: _as_float_array(n, params[n], 2 if n[0] in "WV" else 1) for n in PARAMETER_NAMES}
-    (G, D), (K, H) = p["W_ih"].shape, p["V"].shape
-    if 0 in (H, D, K):
-        raise ValueError(f"W_ih (3H×D) and V (K×H) need H, D, K ≥ 1, got W_ih {(G, D)}, "
-                         f"V {(K, H)}")
-    expected = dict(W_ih=(3 * H, D), W_hh=(3 * H, H), b_ih=(3 * H,), b_hh=(3 * H,), c=(K,))
-    for name, shape in expected.items():
-        if p[name].shape != shape:
-            raise ValueError(f"{name} must have shape {shape} for H = {H} (V {p['V'].shape}) "
-                             f"and D = {D} ({SHAPES}), got {p[name].shape}")
-    x = np.asarray(x)
-    if np.issubdtype(x.dtype, np.integer):
-        tokens = True
-        if x.ndim not in (1, 2):
-            raise ValueError(f"token inputs x must have shape [τ] or [τ, B], got {x.shape}")
-        if x.size and (x.min() < 0 or x.max() >= D):
-            raise ValueError(f"token ids in x must lie in [0, {D}) (D = W_ih.shape[1]), "
-                             f"got {x.min()}..{x.max()}")
-    elif np.issubdtype(x.dtype, np.floating):
-        tokens = False
-        if x.ndim not in (2, 3) or x.shape[-1] != D:
-            raise ValueError(f"dense inputs x must have shape [τ, {D}] or [τ, B, {D}] "
-                             f"(D = W_ih.shape[1]), got {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError("dense inputs x contain non-finite values (NaN or inf)")
-        x = x.astype(np.float64)
-    else:
-        raise TypeError(f"inputs x must be integer token ids or floats, got dtype {x.dtype}")
-    single = x.ndim == (1 if tokens else 2)
-    if single:
-        x = x[:, None]
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"x needs at least one time step and one sequence, got shape "
-                         f"{x.shape[:1] if single else x.shape[:2]}")
-    return p, x, tokens, single
+    """Float64 parameters, and x as float columns [τ, B, D] (token ids made one-hot: the
+    model gathers columns of W_ih instead, so the two are computed differently)."""
+    for name in ("W_ih", "V"):                  # the two that give the sizes D, H, K
+        if name not in params:
+            raise KeyError(f"missing parameter {name!r}; the GRU model has {PARAMETER_NAMES}")
+    (_, D), (K, H) = (inputs.matrix(n, params[n], SYMBOLS[n]).shape for n in ("W_ih", "V"))
+    shapes = {"W_ih": (3 * H, D), "W_hh": (3 * H, H), "b_ih": (3 * H,), "b_hh": (3 * H,),
+              "V": (K, H), "c": (K,)}
+    p = inputs.parameters(params, shapes, SYMBOLS, f"H = {H}, D = {D}, K = {K}")
+    x, tokens, _, batch = inputs.inputs(x, D, source="W_ih.shape[1]")
+    x = np.eye(D)[x] if tokens else x
+    return p, x[:, None] if batch is None else x, batch is None
 
 
 def _check_h0(state0, p, B, single):
@@ -268,22 +206,7 @@ def _check_h0(state0, p, B, single):
     if state0 is None:
         return np.zeros((H, B))
     if not isinstance(state0, tuple) or len(state0) != 1:
-        raise TypeError(f"state0 must be None or the tuple (h0,), got {type(state0).__name__}")
-    h0, = state0
-    expected = (H,) if single else (H, B)
-    if np.shape(h0) != expected:
-        raise ValueError(f"h0 must have shape {expected} (hidden[, batch]), got {np.shape(h0)}")
-    return _as_float_array("h0", h0, len(expected)).reshape(H, B)
-
-
-def _check_targets(y, tau, B, single, K):
-    y = np.asarray(y)
-    expected = (tau,) if single else (tau, B)
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"targets y must be integer class ids, got dtype {y.dtype}")
-    if y.shape != expected:
-        raise ValueError(f"targets y must have shape {expected} to match x, got {y.shape}")
-    if y.min() < 0 or y.max() >= K:
-        raise ValueError(f"target ids in y must lie in [0, {K}) (K = V.shape[0]), "
-                         f"got {y.min()}..{y.max()}")
-    return y.reshape(tau, B)
+        raise TypeError(f"state0 of the GRU must be None or the tuple (h0,), got "
+                        f"{type(state0).__name__}" + (f" of {len(state0)}" if isinstance(
+                            state0, tuple) else ""))
+    return inputs.state("h0", state0[0], H, None if single else B).reshape(H, B)
