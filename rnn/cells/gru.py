@@ -56,7 +56,8 @@ class GRUCell(Cell):
         H, D = self.hidden_size, self.input_size
         return {"W_ih": (3 * H, D), "W_hh": (3 * H, H), "b_ih": (3 * H,), "b_hh": (3 * H,)}
 
-    def init_parameters(self, rng: np.random.Generator, scale: float | None) -> dict[str, np.ndarray]:
+    def init_parameters(self, rng: np.random.Generator, scale: float | None
+                        ) -> dict[str, np.ndarray]:
         """Every entry uniform in [−k, k], k = ``scale`` or PyTorch's default 1/√H."""
         k = scale if scale is not None else 1.0 / np.sqrt(self.hidden_size)
         return {name: rng.uniform(-k, k, shape) for name, shape in self.parameter_shapes().items()}
