@@ -430,3 +430,50 @@ def test_to_torch_refuses_bad_parameters_naming_them(changes, error, message):
               "b_hh": np.zeros(9), **changes}
     with pytest.raises(error, match=message):
         GRUCell(4, 3).to_torch({k: v for k, v in params.items() if v is not None})
+
+
+def valid_oracle_arguments(**changes):
+    """A valid call (H=3, D=4, K=2, τ=3, one sequence of tokens) with arguments replaced;
+    a parameter given as None is left out."""
+    params = {"W_ih": np.ones((9, 4)), "W_hh": np.eye(9, 3), "b_ih": np.zeros(9),
+              "b_hh": np.zeros(9), "V": np.ones((2, 3)), "c": np.zeros(2)}
+    args = dict(x=np.array([0, 3, 1]), y=np.array([1, 0, 1]), state0=None)
+    for name, value in changes.items():
+        (args if name in args else params)[name] = value
+    return {"params": {n: v for n, v in params.items() if v is not None}, **args}
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    (dict(V=None), KeyError, r"missing parameter 'V'; the GRU model has \('W_ih', 'W_hh'"),
+    (dict(b_hh=None), KeyError, r"missing parameter\(s\) \['b_hh'\]"),
+    (dict(U=np.ones((3, 4))), KeyError, r"unknown parameter 'U'"),
+    (dict(W_ih=np.ones(4)), ValueError, r"parameter W_ih must be a matrix 3H×D"),
+    (dict(W_hh=np.eye(12, 3)), ValueError,
+     r"parameter W_hh must have shape \(9, 3\) \(3H×H; H = 3, D = 4, K = 2\), got \(12, 3\)"),
+    (dict(W_ih=np.ones((12, 4))), ValueError, r"parameter W_ih must have shape \(9, 4\)"),
+    (dict(b_ih=np.zeros(3)), ValueError, r"parameter b_ih must have shape \(9,\) \(\(3H,\)"),
+    (dict(c=np.zeros(3)), ValueError, r"parameter c must have shape \(2,\) \(\(K,\)"),
+    (dict(W_hh=np.full((9, 3), np.inf)), ValueError, r"parameter W_hh contains non-finite"),
+    (dict(b_ih=np.zeros(9, dtype=complex)), TypeError, r"parameter b_ih must be a real"),
+    (dict(x=np.array([0, 4, 1])), ValueError,
+     r"token ids in x must lie in \[0, 4\) \(W_ih.shape\[1\]\), got 0..4"),
+    (dict(x=np.zeros((3, 5))), ValueError, r"dense inputs x must have shape \[τ, 4\]"),
+    (dict(y=np.array([1, 2, 1])), ValueError, r"target ids in y must lie in \[0, 2\) \(V.shape"),
+    (dict(y=np.array([1, 0])), ValueError, r"targets y must have shape \(3,\) to match x"),
+    (dict(state0=np.zeros(4)), ValueError, r"h0 must have shape \(3,\) \(hidden\[, batch\]\)"),
+    (dict(state0=(np.zeros((3, 2)),)), ValueError, r"h0 must have shape \(3,\)"),
+    (dict(state0=(np.zeros(3), np.zeros(3))), ValueError,    # an LSTM's (h0, c0)
+     r"the initial state of the GRU is 1 array \(h0\), got \(array"),
+    (dict(state0=(np.array([0.0, np.nan, 0.0]),)), ValueError, r"h0 contains non-finite"),
+])
+def test_oracle_refuses_bad_input_naming_it(changes, error, message):
+    with pytest.raises(error, match=message):
+        bptt(**valid_oracle_arguments(**changes))
+
+
+@pytest.mark.parametrize("state0", [None, (None,), np.zeros(3), (np.zeros(3),), [np.zeros(3)]])
+def test_oracle_takes_the_initial_state_as_the_model_does(state0):
+    args = valid_oracle_arguments(state0=state0)
+    result = bptt(**args)
+    assert result.loss == bptt(**valid_oracle_arguments()).loss
+    np.testing.assert_array_equal(forward(args["params"], args["x"], state0).h[0], np.zeros(3))

@@ -81,7 +81,7 @@ class GRUResult:
 
 def forward(params, x, state0=None) -> Forward:
     """Run the GRU model forward; ``params`` maps the names in PARAMETER_NAMES to arrays,
-    ``state0`` is None (h(0) = 0) or the tuple ``(h0,)``, h0 (H,) or (H, B).
+    ``state0`` is None (h(0) = 0), h0 or the tuple ``(h0,)``, h0 (H,) or (H, B).
 
     >>> import numpy as np
     >>> H, D, K = 3, 4, 2
@@ -102,7 +102,7 @@ def forward(params, x, state0=None) -> Forward:
 def bptt(params, x, y, state0=None) -> GRUResult:
     """Loss and exact gradients of the GRU language model by back-propagation through time.
 
-    ``state0`` is None (h(0) = 0; its gradient is still reported) or ``(h0,)``.
+    ``state0`` is None (h(0) = 0; its gradient is still reported), h0 or ``(h0,)``.
 
     >>> import numpy as np
     >>> H, D, K = 3, 4, 2
@@ -202,11 +202,13 @@ def _check_params_and_inputs(params, x):
 
 
 def _check_h0(state0, p, B, single):
+    """h(0) batched, (H, B), from state0: None or (None,) (zeros), h0, or (h0,), as the
+    model takes it (rnn.layers.initial_state)."""
     H = p["W_hh"].shape[1]
-    if state0 is None:
+    if state0 is None or isinstance(state0, np.ndarray):
+        state0 = (state0,)
+    if not isinstance(state0, (tuple, list)) or len(state0) != 1:
+        raise ValueError(f"the initial state of the GRU is 1 array (h0), got {state0!r:.80}")
+    if state0[0] is None:
         return np.zeros((H, B))
-    if not isinstance(state0, tuple) or len(state0) != 1:
-        raise TypeError(f"state0 of the GRU must be None or the tuple (h0,), got "
-                        f"{type(state0).__name__}" + (f" of {len(state0)}" if isinstance(
-                            state0, tuple) else ""))
     return inputs.state("h0", state0[0], H, None if single else B).reshape(H, B)
