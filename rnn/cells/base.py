@@ -140,7 +140,8 @@ class Cell:
     def sizes_of(cls, arrays: Mapping) -> tuple[int, int]:
         """(input_size, hidden_size) read off parameter arrays: D from the columns of "W_ih"
         (G·H × D) and H from those of "W_hh" (G·H × H), PyTorch's layout; a cell with other
-        names overrides this. Each is checked to be a non-empty matrix first."""
+        names overrides this. Each is checked to be given and a non-empty matrix first."""
+        inputs.require(arrays, ("W_ih", "W_hh"))
         W_ih, W_hh = (inputs.matrix(name, arrays.get(name), cls.symbols.get(name, "rows×columns"))
                       for name in ("W_ih", "W_hh"))
         return W_ih.shape[1], W_hh.shape[1]
