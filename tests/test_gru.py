@@ -3,7 +3,7 @@ central differences, known answers and PyTorch's nn.GRU."""
 from __future__ import annotations
 
 import doctest
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,71 +12,44 @@ from hypothesis import example, given, strategies as st
 
 import rnn.oracles.gru
 from minigrad.testing import assert_roundoff_equal
-from minigrad.testing.rnn import log_uniform
+from minigrad.testing.rnn import (CellProblem, assert_matches_central_differences, cell_problems,
+                                  log_uniform, make_cell_problem)
 from rnn.cells import CELLS
 from rnn.cells.gru import GRUCell
+from rnn.model import LanguageModel
 from rnn.oracles.vanilla import bptt as vanilla_bptt
 from rnn.oracles.gru import PARAMETER_NAMES as NAMES, bptt, forward
-from test_bptt_oracle import assert_matches_central_differences, output_loss
+from test_bptt_oracle import output_loss
 
 SIGMOID_SATURATES = 100.0  # σ(a) for |a − 100| < 60 rounds to 1.0; σ(a − 100) < 1e-17
 
 
-@dataclass(frozen=True)
-class GRUProblem:
-    """Parameters by name (PARAMETER_NAMES), inputs x, targets y, h0 (None: zeros)."""
-    params: dict
-    x: np.ndarray
-    y: np.ndarray
-    h0: np.ndarray | None
-
-    H = property(lambda self: self.params["W_hh"].shape[1])
-    D = property(lambda self: self.params["W_ih"].shape[1])
-    K = property(lambda self: self.params["V"].shape[0])
-    tau = property(lambda self: self.y.shape[0])
-    batch = property(lambda self: self.y.shape[1] if self.y.ndim == 2 else None)
-    tokens = property(lambda self: bool(np.issubdtype(self.x.dtype, np.integer)))
-    state0 = property(lambda self: None if self.h0 is None else (self.h0,))
-
-    def h0_or_zeros(self) -> np.ndarray:
-        return np.zeros((self.H,) if self.batch is None else (self.H, self.batch)) \
-            if self.h0 is None else self.h0
-
-    def with_params(self, **arrays) -> "GRUProblem":
-        return replace(self, params={**self.params, **arrays})
-
-
-def shapes(H, D, K):
+def shapes(D, H, K):
+    """The GRU language model's parameter shapes, in its order."""
     return dict(W_ih=(3 * H, D), W_hh=(3 * H, H), b_ih=(3 * H,), b_hh=(3 * H,), V=(K, H),
                 c=(K,))
 
 
-def make_problem(H=3, D=4, K=3, tau=5, batch=None, *, tokens=True, with_h0=True, scale=1.0,
-                 seed=0) -> GRUProblem:
-    """Parameters N(0, s²) (``scale`` one number or a dict by name), uniform tokens or N(0, 1)
-    dense inputs, uniform targets, h(0) uniform in [−1, 1] when ``with_h0``."""
-    rng = np.random.default_rng(seed)
-    scales = scale if isinstance(scale, dict) else dict.fromkeys(NAMES, scale)
-    params = {name: scales[name] * rng.normal(size=shape)
-              for name, shape in shapes(H, D, K).items()}
-    steps = (tau,) if batch is None else (tau, batch)
-    x = rng.integers(0, D, steps) if tokens else rng.normal(size=(*steps, D))
-    y = rng.integers(0, K, steps)
-    h0 = rng.uniform(-1.0, 1.0, (H,) if batch is None else (H, batch)) if with_h0 else None
-    return GRUProblem(params, x, y, h0)
+def make_problem(H=3, D=4, K=3, tau=5, batch=None, **options) -> CellProblem:
+    return make_cell_problem(shapes(D, H, K), H=H, D=D, K=K, tau=tau, batch=batch, **options)
 
 
-@st.composite
-def gru_problems(draw, H=st.integers(1, 5), D=st.integers(1, 5), K=st.integers(1, 5),
-                 tau=st.integers(1, 10), batch=st.none() | st.integers(1, 3),
-                 tokens=st.booleans(), with_h0=st.booleans(), scale=log_uniform(1e-3, 10.0)):
+def gru_problems(**strategies):
     """Sizes 1..5, τ 1..10, one sequence or a batch of 1..3, tokens or dense inputs, h(0)
     given or zeros, a scale per parameter from 1e-3 (gates at ½, tanh linear) to 10
     (gates and tanh saturated, logits in the tens)."""
-    sizes = dict(H=draw(H), D=draw(D), K=draw(K), tau=draw(tau), batch=draw(batch))
-    return make_problem(**sizes, tokens=draw(tokens), with_h0=draw(with_h0),
-                        scale={name: draw(scale) for name in NAMES},
-                        seed=draw(st.integers(0, 2 ** 32 - 1)))
+    sizes = dict(H=st.integers(1, 5), D=st.integers(1, 5), K=st.integers(1, 5),
+                 tau=st.integers(1, 10), batch=st.none() | st.integers(1, 3))
+    return cell_problems(shapes, 1, **{**sizes, **strategies})
+
+
+def h0_of(p: CellProblem) -> np.ndarray:
+    """h(0) as the model uses it: the given array or zeros."""
+    return p.state0_or_zeros()[0]
+
+
+def with_params(p: CellProblem, **arrays) -> CellProblem:
+    return replace(p, params={**p.params, **arrays})
 
 
 # -- an independent forward pass ------------------------------------------------------------
@@ -111,14 +84,14 @@ def step_loss(params, h, y_t):
     return output_loss(c[:, None] + V @ h.reshape(V.shape[1], -1), y_t)
 
 
-def loss_of(p: GRUProblem, name):
+def loss_of(p: CellProblem, name):
     """reference_loss as a function of one parameter (or "h0") of problem p."""
     if name == "h0":
         return lambda h0: reference_loss(p.params, p.x, p.y, h0)
-    return lambda value: reference_loss({**p.params, name: value}, p.x, p.y, p.h0)
+    return lambda value: reference_loss({**p.params, name: value}, p.x, p.y, p.state0[0])
 
 
-def suffix_loss(p: GRUProblem, t):
+def suffix_loss(p: CellProblem, t):
     """L as a function of h(t), t ≥ 1: L(t) via o(t), plus steps t+1..τ started from h(t)."""
     def f(h_t):
         later = reference_loss(p.params, p.x[t:], p.y[t:], h_t) if t < p.tau else 0.0
@@ -138,7 +111,7 @@ SATURATED = make_problem(H=4, batch=2, scale=10.0, tokens=False)
 @example(SATURATED)
 def test_loss_matches_reference_forward(p):
     result = bptt(p.params, p.x, p.y, p.state0)
-    assert result.loss == pytest.approx(reference_loss(p.params, p.x, p.y, p.h0),
+    assert result.loss == pytest.approx(reference_loss(p.params, p.x, p.y, p.state0[0]),
                                         rel=1e-12, abs=1e-12)
 
 
@@ -153,7 +126,7 @@ def test_gradients_match_central_differences(p):
     for name in NAMES:
         assert_matches_central_differences(result.grads[name], loss_of(p, name), p.params[name],
                                            f"∂L/∂{name}")
-    assert_matches_central_differences(result.grads["h0"], loss_of(p, "h0"), p.h0_or_zeros(),
+    assert_matches_central_differences(result.grads["h0"], loss_of(p, "h0"), h0_of(p),
                                        "∂L/∂h(0)")
 
 
@@ -177,7 +150,7 @@ def test_shapes_and_forward_agree(p):
     result = bptt(p.params, p.x, p.y, p.state0)
     stacks = forward(p.params, p.x, p.state0)
     assert {n: g.shape for n, g in result.grads.items()} == {
-        **shapes(H, D, K), "h0": (H, *batch)}
+        **shapes(D, H, K), "h0": (H, *batch)}
     assert result.h.shape == stacks.h.shape == (tau + 1, H, *batch)
     for gate in ("r", "z", "n", "hn"):
         assert getattr(result, gate).shape == (tau, H, *batch), gate
@@ -186,7 +159,7 @@ def test_shapes_and_forward_agree(p):
     assert result.dL_do.shape == result.y_hat.shape == stacks.o.shape == (tau, K, *batch)
     assert isinstance(result.loss, float)
     np.testing.assert_array_equal(result.h, stacks.h)
-    np.testing.assert_array_equal(stacks.h[0], p.h0_or_zeros())
+    np.testing.assert_array_equal(stacks.h[0], h0_of(p))
     assert np.all((0 <= stacks.r) & (stacks.r <= 1) & (0 <= stacks.z) & (stacks.z <= 1))
     o = stacks.o
     assert_roundoff_equal(result.y_hat, np.exp(o) / np.exp(o).sum(axis=1, keepdims=True), "ŷ")
@@ -195,7 +168,7 @@ def test_shapes_and_forward_agree(p):
 @given(gru_problems(batch=st.integers(1, 3)))
 def test_a_batch_is_the_sum_of_its_sequences(p):
     batched = bptt(p.params, p.x, p.y, p.state0)
-    h0 = p.h0_or_zeros()
+    h0 = h0_of(p)
     singles = [bptt(p.params, p.x[:, j], p.y[:, j], (h0[:, j],)) for j in range(p.batch)]
     assert batched.loss == pytest.approx(sum(s.loss for s in singles), rel=1e-12, abs=1e-12)
     for name in NAMES:
@@ -219,7 +192,7 @@ def test_tokens_are_one_hot_inputs(p):
 
 # -- known answers ------------------------------------------------------------------------
 
-def saturated_gates(p: GRUProblem, r=None, z=None) -> GRUProblem:
+def saturated_gates(p: CellProblem, r=None, z=None) -> CellProblem:
     """p with b_ir (or b_iz) set to ±SIGMOID_SATURATES, so r(t) (or z(t)) is exactly 1 or
     below 1e-17 whatever x, h: the tests draw scales ≤ 1, so the rest of the gate's argument
     stays far below 60 in size."""
@@ -227,27 +200,27 @@ def saturated_gates(p: GRUProblem, r=None, z=None) -> GRUProblem:
     for block, value in ((0, r), (1, z)):
         if value is not None:
             b_ih[block * H:(block + 1) * H] = SIGMOID_SATURATES if value else -SIGMOID_SATURATES
-    return p.with_params(b_ih=b_ih)
+    return with_params(p, b_ih=b_ih)
 
 
-@given(gru_problems(scale=log_uniform(1e-3, 1.0), with_h0=st.just(True)))
+@given(gru_problems(scale=log_uniform(1e-3, 1.0), with_state0=st.just(True)))
 def test_update_gate_one_copies_h0_through_every_step(p):
     """z(t) = 1 exactly: h(t) = 0·n(t) + 1·h(t-1) = h(0) for every t, so
     L = Σ_t CE(c + V h(0), y(t)) and ∂L/∂h(0) = Σ_t V^T(ŷ(t) − onehot(y(t))) with ŷ(t) the
     softmax of c + V h(0), computed here directly; nothing reaches W_ih, W_hh, b_ih, b_hh."""
     p = saturated_gates(p, z=True)
     result = bptt(p.params, p.x, p.y, p.state0)
-    V, c, h0 = p.params["V"], p.params["c"], p.h0.reshape(p.H, -1)
+    (h0,), V, c = p.state0, p.params["V"], p.params["c"]
     y = p.y.reshape(p.tau, -1)
-    o = c[:, None] + V @ h0
+    o = c[:, None] + V @ h0.reshape(p.H, -1)
     y_hat = np.exp(o) / np.exp(o).sum(axis=0)
     onehot = np.eye(p.K)[y].transpose(0, 2, 1)                       # (τ, K, B)
     for t in range(p.tau + 1):
-        np.testing.assert_array_equal(result.h[t], p.h0)
+        np.testing.assert_array_equal(result.h[t], h0)
     expected_loss = -sum(np.log(y_hat[y_t, np.arange(len(y_t))]).sum() for y_t in y)
     assert result.loss == pytest.approx(expected_loss, rel=1e-12, abs=1e-12)
     expected_dh0 = V.T @ (p.tau * y_hat - onehot.sum(axis=0))
-    assert_roundoff_equal(result.grads["h0"], expected_dh0.reshape(p.h0.shape), "∂L/∂h(0)")
+    assert_roundoff_equal(result.grads["h0"], expected_dh0.reshape(h0.shape), "∂L/∂h(0)")
     for name in ("W_ih", "W_hh", "b_ih", "b_hh"):
         np.testing.assert_array_equal(result.grads[name], 0.0)
 
@@ -255,7 +228,7 @@ def test_update_gate_one_copies_h0_through_every_step(p):
 @given(gru_problems(scale=log_uniform(1e-3, 1.0)))
 def test_reset_gate_one_and_update_gate_zero_is_the_vanilla_rnn(p):
     """r(t) = 1 and z(t) = 0 (to 1e-17): h(t) = tanh(W_in x + b_in + W_hn h(t-1) + b_hn),
-    the vanilla RNN (rnn.bptt) with U = W_in, W = W_hn, b = b_in + b_hn. Its loss and
+    the vanilla RNN (rnn.oracles.vanilla) with U = W_in, W = W_hn, b = b_in + b_hn. Its loss and
     gradients are the GRU's: ∂L/∂U = ∂L/∂W_in, ∂L/∂W = ∂L/∂W_hn, ∂L/∂b = ∂L/∂b_in =
     ∂L/∂b_hn; the saturated blocks get ≲ 1e-17 (σ' < 1e-17)."""
     p = saturated_gates(p, r=True, z=False)
@@ -263,7 +236,7 @@ def test_reset_gate_one_and_update_gate_zero_is_the_vanilla_rnn(p):
     H, block = p.H, slice(2 * p.H, 3 * p.H)
     vanilla = vanilla_bptt(p.params["W_ih"][block], p.params["W_hh"][block], p.params["V"],
                            p.params["b_ih"][block] + p.params["b_hh"][block], p.params["c"],
-                           p.x, p.y, p.h0)
+                           p.x, p.y, p.state0[0])
     assert result.loss == pytest.approx(vanilla.loss, rel=1e-12, abs=1e-12)
     for gru_name, name in (("W_ih", "U"), ("W_hh", "W"), ("b_ih", "b"), ("b_hh", "b")):
         assert_roundoff_equal(result.grads[gru_name][block], vanilla.grads[name], gru_name)
@@ -275,7 +248,7 @@ def test_reset_gate_one_and_update_gate_zero_is_the_vanilla_rnn(p):
 
 # -- PyTorch's nn.GRU on the same weights ---------------------------------------------------
 
-def torch_loss_and_gradients(p: GRUProblem):
+def torch_loss_and_gradients(p: CellProblem):
     """L and its gradients (W_ih, W_hh, b_ih, b_hh, V, c, h0, and each h(t)) from nn.GRU in
     float64 with the weights of p, and an o(t) = c + V h(t) head in torch."""
     batched = p.batch is not None
@@ -285,7 +258,7 @@ def torch_loss_and_gradients(p: GRUProblem):
         for key, name in (("weight_ih_l0", "W_ih"), ("weight_hh_l0", "W_hh"),
                           ("bias_ih_l0", "b_ih"), ("bias_hh_l0", "b_hh")):
             getattr(gru, key).copy_(torch.from_numpy(p.params[name]))
-    h0 = torch.tensor(p.h0_or_zeros().T[None], requires_grad=True)  # (1, [B,] H)
+    h0 = torch.tensor(h0_of(p).T[None], requires_grad=True)  # (1, [B,] H)
     V, c = (torch.tensor(p.params[n], requires_grad=True) for n in ("V", "c"))
     h, _ = gru(torch.from_numpy(x), h0)                             # [τ, (B,) H]
     h.retain_grad()
@@ -329,7 +302,7 @@ TORCH_KEYS = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l
               "b_hh": "bias_hh_l0"}
 
 
-def cell_params(p: GRUProblem) -> dict:
+def cell_params(p: CellProblem) -> dict:
     return {name: p.params[name] for name in TORCH_KEYS}
 
 
@@ -370,7 +343,7 @@ def test_state_dict_round_trip_through_nn_gru(p):
         np.testing.assert_array_equal(back[name], p.params[name])
         assert back[name].dtype == np.float64
     x = torch.from_numpy(np.eye(p.D)[p.x] if p.tokens else p.x)
-    h, _ = gru(x, torch.from_numpy(p.h0_or_zeros().T[None].copy()))
+    h, _ = gru(x, torch.from_numpy(h0_of(p).T[None].copy()))
     expected = forward(p.params, p.x, p.state0).h[1:]
     h = h.detach().numpy()
     assert_roundoff_equal(h.transpose(0, 2, 1) if p.batch else h, expected, "nn.GRU's h")
@@ -477,3 +450,114 @@ def test_oracle_takes_the_initial_state_as_the_model_does(state0):
     result = bptt(**args)
     assert result.loss == bptt(**valid_oracle_arguments()).loss
     np.testing.assert_array_equal(forward(args["params"], args["x"], state0).h[0], np.zeros(3))
+
+
+# -- the cell on minigrad, unrolled by the language model, against the oracle --------------
+
+def autodiff(p: CellProblem):
+    """The GRU language model with p's parameters, its unrolled graph, after L.backward()."""
+    model = LanguageModel.from_arrays(p.params, cell="gru")
+    graph = model.unroll(p.x, p.y, p.state0)
+    graph.loss.backward()
+    return model, graph
+
+
+@given(gru_problems())
+@example(TAU_1)
+@example(HIDDEN_1)
+@example(SATURATED)
+def test_autodiff_agrees_with_the_oracle(p):
+    """L, every parameter's gradient, h(0)'s, and for each step the forward values of r, z,
+    n, W_hn h + b_hn and h and the gradients ∂L/∂o(t), ∂L/∂h(t) read from the graph."""
+    model, graph = autodiff(p)
+    expected = bptt(p.params, p.x, p.y, p.state0)
+    assert list(model.parameters()) == list(NAMES)
+    assert_roundoff_equal(graph.loss.data, expected.loss, "L")
+    for name, parameter in model.parameters().items():
+        assert_roundoff_equal(parameter.grad, expected.grads[name], f"∂L/∂{name}")
+    if p.state0[0] is None:
+        assert graph.h[0].grad is None           # the default h(0) is a constant
+    else:
+        assert_roundoff_equal(graph.h[0].grad, expected.grads["h0"], "∂L/∂h(0)")
+    for t in range(1, p.tau + 1):
+        for role in ("r", "z", "n", "hn"):
+            assert_roundoff_equal(graph.nodes[t][role].data, getattr(expected, role)[t - 1],
+                                  f"{role}({t})")
+        assert_roundoff_equal(graph.h[t].data, expected.h[t], f"h({t})")
+        assert_roundoff_equal(graph.o[t].grad, expected.dL_do[t - 1], f"∂L/∂o({t})")
+        assert_roundoff_equal(graph.h[t].grad, expected.dL_dh[t - 1], f"∂L/∂h({t})")
+
+
+def test_each_step_is_wired_as_the_equations_write_it():
+    """h(t) = (1 − z) ⊙ n + z ⊙ h(t-1), n(t) = tanh(a_n), a_n = [W_ih x + b_ih]_n + r ⊙ hn,
+    hn = [W_hh h(t-1) + b_hh]_n, r and z the σ of their pre-activations: node by node."""
+    p = make_problem(batch=2, tokens=False)
+    _, graph = autodiff(p)
+    for t in range(1, p.tau + 1):
+        nodes = graph.nodes[t]
+        names = {role: node.name for role, node in nodes.items()}
+        assert {names[r] for r in ("a_r", "r", "a_z", "z", "a_n", "n", "h", "hn")} == {
+            f"a_r({t})", f"r({t})", f"a_z({t})", f"z({t})", f"a_n({t})", f"n({t})", f"h({t})",
+            f"W_hn h({t - 1}) + b_hn"}
+        assert all(node.tags["t"] == t for node in nodes.values())
+        h, z, n, r, hn = (nodes[role] for role in ("h", "z", "n", "r", "hn"))
+        keep_n, z_h = h.inputs
+        assert keep_n.inputs[1] is n and keep_n.inputs[0].inputs[-1] is z
+        assert z_h.inputs == (z, graph.h[t - 1])
+        assert n.op == "tanh" and n.inputs == (nodes["a_n"],)
+        assert nodes["a_n"].inputs[1].inputs == (r, hn)
+        assert r.op == z.op == "sigmoid"
+        assert (r.inputs, z.inputs) == ((nodes["a_r"],), (nodes["a_z"],))
+        assert hn.op == "getitem" and hn.inputs[0].inputs[0] is nodes["Wh"]
+        assert nodes["Wh"].inputs[1] is graph.h[t - 1]
+
+
+@given(gru_problems(scale=log_uniform(1e-3, 1.0), with_state0=st.just(True)))
+def test_the_model_with_update_gate_one_copies_h0(p):
+    """On the graph too: z(t) = 1 exactly, so every h(t) holds h(0)'s values, and the gate
+    and weight gradients are exactly 0 (σ' = 1·(1 − 1) = 0, 1 − z = 0)."""
+    p = saturated_gates(p, z=True)
+    model, graph = autodiff(p)
+    for t in range(1, p.tau + 1):
+        np.testing.assert_array_equal(graph.nodes[t]["z"].data, 1.0)
+        np.testing.assert_array_equal(graph.h[t].data, p.state0[0])
+    for name in ("W_ih", "W_hh", "b_ih", "b_hh"):
+        np.testing.assert_array_equal(model.parameters()[name].grad, 0.0)
+
+
+@given(gru_problems())
+@example(SATURATED)
+def test_autodiff_equals_torch_nn_gru(p):
+    """nn.GRU (float64) on the weights of p: the same L, gradients and h(1..τ) as the graph."""
+    loss, grads, h, _ = torch_loss_and_gradients(p)
+    model, graph = autodiff(p)
+    assert_roundoff_equal(graph.loss.data, loss, "L")
+    for name, parameter in model.parameters().items():
+        assert_roundoff_equal(parameter.grad, grads[name], f"∂L/∂{name}")
+    if p.state0[0] is not None:
+        assert_roundoff_equal(graph.h[0].grad, grads["h0"], "∂L/∂h(0)")
+    assert_roundoff_equal(np.stack([graph.h[t].data for t in range(1, p.tau + 1)]), h, "h")
+
+
+@pytest.mark.parametrize("state0, message", [
+    (np.zeros(4), r"h0 must have shape \(3,\) \(hidden\[, batch\]\), got \(4,\)"),
+    ((np.zeros((3, 2)),), r"h0 must have shape \(3,\) \(hidden\[, batch\]\), got \(3, 2\)"),
+    ((np.zeros(3), np.zeros(3)), r"the initial state of the gru cell is 1 array\(s\) \(h0\)"),
+])
+def test_the_model_refuses_a_wrong_initial_state_naming_it(state0, message):
+    model = LanguageModel("gru", input_size=4, hidden_size=3, output_size=2)
+    with pytest.raises(ValueError, match=message):
+        model.unroll(np.array([0, 3, 1]), np.array([1, 0, 1]), state0)
+
+
+def test_the_model_refuses_another_cells_parameters_naming_them():
+    """An LSTM's W_ih (4H rows) or the vanilla cell's names are not a GRU's."""
+    p = make_problem()
+    lstm_like = {**p.params, "W_ih": np.zeros((12, 4)), "W_hh": np.zeros((12, 3)),
+                 "b_ih": np.zeros(12), "b_hh": np.zeros(12)}
+    with pytest.raises(ValueError, match=r"parameter W_ih must have shape \(9, 4\) \(3H×D"):
+        LanguageModel.from_arrays(lstm_like, cell="gru")
+    vanilla = {"U": np.zeros((3, 4)), "W": np.zeros((3, 3)), "b": np.zeros(3),
+               "V": p.params["V"], "c": p.params["c"]}
+    with pytest.raises(KeyError, match=r"missing parameter\(s\) \['W_ih', 'W_hh'\]"):
+        LanguageModel.from_arrays(vanilla, cell="gru")
