@@ -83,15 +83,15 @@ def forward(params, x, state0=None) -> Forward:
     """Run the GRU model forward; ``params`` maps the names in PARAMETER_NAMES to arrays,
     ``state0`` is None (h(0) = 0), h0 or the tuple ``(h0,)``, h0 (H,) or (H, B).
 
+    With b_iz = 40 the update gate is σ(40) = 1.0 in float64, so h(0) is carried unchanged:
+
     >>> import numpy as np
-    >>> H, D, K = 3, 4, 2
-    >>> rng = np.random.default_rng(0)
-    >>> shapes = dict(W_ih=(3 * H, D), W_hh=(3 * H, H), b_ih=(3 * H,), b_hh=(3 * H,),
-    ...               V=(K, H), c=(K,))
-    >>> params = {name: rng.normal(size=shape) for name, shape in shapes.items()}
-    >>> stacks = forward(params, np.array([0, 3, 1]))
-    >>> stacks.h.shape, stacks.z.shape, stacks.o.shape
-    ((4, 3), (3, 3), (3, 2))
+    >>> b_ih = np.array([0.0, 0.0, 40.0, 40.0, 0.0, 0.0])           # H = 2: blocks r|z|n
+    >>> params = dict(W_ih=np.ones((6, 3)), W_hh=np.ones((6, 2)), b_ih=b_ih, b_hh=np.zeros(6),
+    ...               V=np.ones((4, 2)), c=np.zeros(4))
+    >>> stacks = forward(params, np.array([0, 2, 1]), np.array([0.5, -1.0]))
+    >>> stacks.h.tolist(), stacks.z.shape, stacks.o.shape
+    ([[0.5, -1.0], [0.5, -1.0], [0.5, -1.0], [0.5, -1.0]], (3, 2), (3, 4))
     """
     p, x, single = _check_params_and_inputs(params, x)
     stacks = _recurrence(p, x, _check_h0(state0, p, x.shape[1], single))
