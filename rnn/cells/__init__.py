@@ -8,9 +8,10 @@ its class.
 ('h',)
 """
 from rnn.cells.base import Cell
+from rnn.cells.gru import GRUCell
 from rnn.cells.lstm import LSTMCell
 from rnn.cells.vanilla import VanillaCell
 
-__all__ = ["CELLS", "Cell", "LSTMCell", "VanillaCell"]
+__all__ = ["CELLS", "Cell", "GRUCell", "LSTMCell", "VanillaCell"]
 
-CELLS: dict[str, type[Cell]] = {"rnn": VanillaCell, "lstm": LSTMCell}
+CELLS: dict[str, type[Cell]] = {"rnn": VanillaCell, "lstm": LSTMCell, "gru": GRUCell}
