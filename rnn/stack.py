@@ -94,19 +94,20 @@ class Stack:
     """``layers`` recurrent layers of ``cell`` (a kind in :data:`rnn.cells.CELLS`) with
     ``hidden_size`` units per direction; the first reads ``input_size`` features (or ids),
     layer ℓ > 1 reads layer ℓ−1's output (H, or 2H when ``bidirectional``). ``options`` go
-    to every cell (e.g. the LSTM's ``forget_bias``).
+    to every cell (e.g. the LSTM's ``forget_bias``). ``part`` (e.g. "enc", "dec" in an
+    encoder–decoder) goes before every node name ("dec h₁(3)") and into the tags.
 
     >>> Stack("gru", 4, 3, layers=2).cells[Slot(2, "forward")]
     GRUCell(input_size=3, hidden_size=3)
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, layers: int = 1,
-                 bidirectional: bool = False, **options):
+                 bidirectional: bool = False, *, part: str | None = None, **options):
         if cell not in CELLS:
             raise KeyError(f"unknown cell {cell!r}; the cells are {sorted(CELLS)}")
         if not isinstance(bidirectional, bool):
             raise TypeError(f"bidirectional must be True or False, got {bidirectional!r}")
-        self.kind, self.bidirectional = cell, bidirectional
+        self.kind, self.bidirectional, self.part = cell, bidirectional, part
         self.layers = inputs.size("layers", layers)
         self.slots = slots(self.layers, bidirectional)
         self.directions = tuple(dict.fromkeys(s.direction for s in self.slots))
@@ -197,8 +198,8 @@ class Stack:
             bound[s] = self.cells[s].bind(own, batched)
             for name, node in bound[s].items():
                 if node is not own[name]:
-                    node.name = name + suffix(s)
-                    node.tags.update(layer=s.layer, direction=s.direction)
+                    node.name = self._label(name + suffix(s))
+                    node.tags.update(self._tags(s))
         return bound
 
     def unroll(self, params: Mapping[str, Tensor], x: inputs.Inputs | Sequence,
@@ -227,8 +228,8 @@ class Stack:
                 start = self._initial(s, state0[self.slots.index(s)], len(step_inputs), batch)
                 outs[s.direction] = self._run(s, bound[s], step_inputs, start, trace)
             step_inputs = outs["forward"] if not self.bidirectional else [
-                tag(mg.concat([f, r]), f"h{mark(Slot(layer, 'both'), False)}({t})", t, "h",
-                    layer=layer, direction="both")
+                tag(mg.concat([f, r]), self._label(f"h{mark(Slot(layer, 'both'), False)}({t})"),
+                    t, "h", **self._tags(Slot(layer, "both")))
                 for t, (f, r) in enumerate(zip(outs["forward"], outs["reverse"]), start=1)]
             trace.outputs.append([None, *step_inputs])
         return trace
@@ -248,7 +249,7 @@ class Stack:
                          batch)
                 for k, (n, g) in enumerate(zip(names, given)))
         m = mark(s, self.bidirectional)
-        return tuple(tag(state, f"{n}{m}({t0})", t0, n, layer=s.layer, direction=s.direction)
+        return tuple(tag(state, self._label(f"{n}{m}({t0})"), t0, n, **self._tags(s))
                      for n, state in zip(names, start))
 
     def _run(self, s: Slot, p, step_inputs, start, trace: StackTrace) -> list[Tensor]:
@@ -261,14 +262,24 @@ class Stack:
         m = mark(s, self.bidirectional)
         for k in range(1, tau + 1):
             for node in run.nodes[k].values():
-                node.tags.update(t=when(k), layer=s.layer, direction=s.direction)
+                node.tags.update(t=when(k), **self._tags(s))
                 if node.name is not None:
-                    node.name = re.sub(r"\((\d+)\)",
-                                       lambda g: f"{m}({when(int(g[1]))})", node.name)
+                    node.name = self._label(re.sub(r"\((\d+)\)",
+                                                   lambda g: f"{m}({when(int(g[1]))})", node.name))
         by_step = (lambda seq: list(seq)) if forward else (lambda seq: [None, *seq[::-1]])
         trace.states[s] = {name: by_step(run.states[name]) for name in self.state_names}
         trace.nodes[s] = [None, *run.nodes[1:]] if forward else [None, *run.nodes[:0:-1]]
         return trace.states[s]["h"][1:tau + 1]
+
+
+    def _tags(self, s: Slot) -> dict:
+        """The tags every node of slot ``s`` carries besides t and role."""
+        return {"layer": s.layer, "direction": s.direction,
+                **({"part": self.part} if self.part else {})}
+
+    def _label(self, name: str) -> str:
+        """A node's name, after the stack's ``part`` ("dec h₁(3)") when it has one."""
+        return f"{self.part} {name}" if self.part else name
 
 
 def _checked(label: str, value: Tensor, H: int, batch: int | None) -> Tensor:
