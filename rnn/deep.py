@@ -110,27 +110,18 @@ class StackedModel(LanguageModel):
                     layers: int = 1, bidirectional: bool = False, **options) -> "StackedModel":
         """A model with the given arrays (copied, float64): D and H read off layer 1's
         forward cell (its parameters suffixed "_l0"), K off V; every array must match."""
-        probe = Stack(cell, 1, 1)
-        first = {n: arrays.get(n + "_l0") for n in probe.cells[Slot(1, "forward")]
-                 .parameter_shapes()}
-        D, H = type(probe.cells[Slot(1, "forward")]).sizes_of(
-            {n: a for n, a in first.items() if a is not None})
+        first = Stack(cell, 1, 1).cells[Slot(1, "forward")]
+        D, H = type(first).sizes_of({n: arrays[n + "_l0"] for n in first.parameter_shapes()
+                                     if n + "_l0" in arrays})
         inputs.require(arrays, ("V",))
         K = inputs.matrix("V", arrays["V"], SoftmaxHead.symbols["V"]).shape[0]
         model = cls(cell, D, H, K, layers=layers, bidirectional=bidirectional, **options)
-        checked = inputs.parameters(arrays, model.parameter_shapes(), model.symbols(),
-                                    model.sizes())
-        for name, value in checked.items():
-            model._params[name].data = value
+        inputs.require(arrays, tuple(model.parameter_shapes()))
+        model.set_arrays(**arrays)
         return model
 
-    @property
-    def kind(self) -> str:
-        return self.stack.kind
-
-    @property
-    def state_names(self) -> tuple[str, ...]:
-        return self.stack.state_names
+    kind = property(lambda self: self.stack.kind, doc="The cells' kind.")
+    state_names = property(lambda self: self.stack.state_names, doc="The cells' state names.")
 
     def symbols(self) -> dict[str, str]:
         return {**self.stack.symbols(), **self.head.symbols}
