@@ -259,6 +259,12 @@ def test_bad_state_dicts_and_states_are_named():
         model.unroll(np.array([0, 1]), state0=np.zeros((4, 2)))
     with pytest.raises(ValueError, match="no step"):
         model.step(model.initial_state(), 1)
+    arrays = model.arrays()
+    del arrays["W_hh_l1_reverse"]
+    with pytest.raises(KeyError, match=r"missing parameter\(s\) \['W_hh_l1_reverse'\]"):
+        StackedModel.from_arrays(arrays, "lstm", layers=2, bidirectional=True)
+    with pytest.raises(KeyError, match=r"unknown parameter 'W_ih_l0_reverse'"):
+        StackedModel.from_arrays(model.arrays(), "lstm", layers=2)
     with pytest.raises(KeyError, match="unknown cell 'lstn'"):
         Stack("lstn", 3, 2)
     with pytest.raises(ValueError, match="layers must be at least 1"):
