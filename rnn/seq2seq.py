@@ -37,7 +37,6 @@ from minigrad import Tensor
 from rnn import inputs
 from rnn.cells.base import tag
 from rnn.heads import SoftmaxHead
-from rnn.layout import Slot
 from rnn.optim import Adam, clip_grad_norm
 from rnn.stack import Stack, StackTrace
 from rnn.tasks import END, PAD, START, Batch, Task, Vocabulary, exact_match, symbol_accuracy

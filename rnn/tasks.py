@@ -34,8 +34,8 @@ import numpy as np
 
 from rnn import inputs
 
-__all__ = ["PAD", "START", "END", "Vocabulary", "Batch", "Task", "Reverse", "DelayedCopy",
-           "Addition", "TASKS", "exact_match", "symbol_accuracy"]
+__all__ = ["PAD", "START", "END", "Vocabulary", "Batch", "Task", "RandomStrings", "Reverse",
+           "DelayedCopy", "Addition", "TASKS", "exact_match", "symbol_accuracy"]
 
 PAD, START, END = 0, 1, 2          # the reserved ids; the task's symbols follow from 3 on
 RESERVED = ("␣", "⟨s⟩", "⟨/s⟩")    # how decode-for-display writes them
@@ -148,8 +148,13 @@ class Task:
                      target != PAD, list(sources), list(answers))
 
 
-class _Strings(Task):
-    """Random strings of ``min_length``..``max_length`` symbols from ``alphabet``."""
+class RandomStrings(Task):
+    """The base of the string tasks: random strings of ``min_length``..``max_length`` symbols
+    from ``alphabet``, over a vocabulary of the alphabet and ``extra`` symbols.
+
+    >>> RandomStrings("ab", 3, 3).string(np.random.default_rng(0))
+    'bbb'
+    """
 
     def __init__(self, alphabet: str, min_length: int, max_length: int, extra: str = ""):
         low, high = inputs.size("min_length", min_length), inputs.size("max_length", max_length)
@@ -164,7 +169,7 @@ class _Strings(Task):
         return "".join(rng.choice(list(self.alphabet), n))
 
 
-class Reverse(_Strings):
+class Reverse(RandomStrings):
     """Sources of ``min_length``..``max_length`` symbols from ``alphabet``; the answer is the
     source reversed.
 
@@ -183,7 +188,7 @@ class Reverse(_Strings):
         return source[::-1]
 
 
-class DelayedCopy(_Strings):
+class DelayedCopy(RandomStrings):
     """Sources of ``min_length``..``max_length`` symbols from ``alphabet`` followed by
     ``delay`` filler symbols "_"; the answer is the source without the filler, so the encoder
     must carry it over ``delay`` more steps.
