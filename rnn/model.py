@@ -98,7 +98,7 @@ class LanguageModel:
     ('h(2)', (3, 3))
     >>> LanguageModel("gru?", 4, 3, 4)
     Traceback (most recent call last):
-    KeyError: "unknown cell 'gru?'; the cells are ['rnn']"
+    KeyError: "unknown cell 'gru?'; the cells are ['gru', 'lstm', 'rnn']"
     """
 
     order: tuple[str, ...] | None = None   # the parameters' order, if not cell's then head's
