@@ -112,12 +112,13 @@ def strings(x: np.ndarray, y: np.ndarray) -> list[str]:
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval of a success rate ``successes``/``n`` (95% for z = 1.96).
 
-    >>> [round(v, 3) for v in wilson(10, 10)]
-    [0.722, 1.0]
+    >>> [round(v, 3) for v in wilson(10, 10)], wilson(0, 3)[0]
+    ([0.722, 1.0], 0.0)
     """
     half = z * np.sqrt(successes * (n - successes) / n + z * z / 4) / n
     centre, scale = (successes + z * z / 2) / n, 1 / (1 + z * z / n)
-    return float(scale * (centre - half)), float(min(1.0, scale * (centre + half)))
+    low, high = float(scale * (centre - half)), float(scale * (centre + half))
+    return (0.0 if successes == 0 else low), (1.0 if successes == n else high)  # exact ends
 
 
 def _train(model: LanguageModel, batches, gradient, steps: int, lr: float) -> None:
