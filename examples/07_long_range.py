@@ -56,11 +56,15 @@ def plot(out: Path):
         s = SETTINGS[task]
         print(f"\n{task}: {TITLES[task]}; H = {s['hidden']}, {s['steps']} Adam steps of "
               f"{s['batch']}, lr {s['lr']}, success = held-out accuracy ≥ {SUCCESS}")
-        print("| cell | d | successes / runs | 95% interval | mean accuracy |")
-        print("|---|---|---|---|---|")
-        for config, d, k, n, mean in rows:
-            low, high = wilson(k, n)
-            print(f"| {LABELS[config]} | {d} | {k} / {n} | [{low:.2f}, {high:.2f}] | {mean:.3f} |")
+        print("successes / runs (95% Wilson interval), mean held-out accuracy below\n")
+        print("| cell | " + " | ".join(f"d = {d}" for d in GAPS) + " |")
+        print("|---" * (len(GAPS) + 1) + "|")
+        for config in CONFIGS:
+            cells = {d: (k, n, mean) for c, d, k, n, mean in rows if c == config}
+            print(f"| {LABELS[config]} | " + " | ".join(
+                f"{cells[d][0]}/{cells[d][1]} ({wilson(*cells[d][:2])[0]:.2f}–"
+                f"{wilson(*cells[d][:2])[1]:.2f})<br>{cells[d][2]:.3f}" if d in cells else "–"
+                for d in GAPS) + " |")
         fig, ax = plt.subplots(figsize=(6.8, 4.2))
         for i, config in enumerate(CONFIGS):
             mine = [r for r in rows if r[0] == config]
