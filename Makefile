@@ -8,7 +8,7 @@ DOT_HELP = Graphviz'\''s `dot` program is required: install it with `sudo apt-ge
 
 CHROMIUM_HELP = The explorer'\''s browser tests need Debian'\''s chromium at /usr/bin/chromium: install it with `sudo apt-get install chromium` (Debian/Ubuntu)
 
-.PHONY: deps graphviz chromium test demo bench pictures examples docs mutation clean
+.PHONY: deps graphviz chromium test demo bench pictures long-range examples docs mutation clean
 
 deps: $(DEPS)
 
@@ -63,6 +63,14 @@ bench: deps
 pictures: deps graphviz
 	$(PY) examples/03_draw_graphs.py docs/img
 	$(PY) examples/05_vanishing_gradients.py --out docs/img
+	$(PY) examples/07_long_range.py plot --out docs/img
+	$(PY) examples/09_draw_stacks.py docs/img
+
+# The long-dependency sweeps behind examples/07's pictures (hours on 2 cores; resumable: runs
+# already recorded in docs/results/ are skipped, so an interrupted sweep continues).
+long-range: deps
+	nice $(PY) examples/07_long_range.py run memory
+	nice $(PY) examples/07_long_range.py run reber
 
 # Every example script, quick settings where there are any (pictures go to out/examples).
 examples: deps graphviz
@@ -72,6 +80,9 @@ examples: deps graphviz
 	$(PY) examples/04_train_reber.py
 	$(PY) examples/05_vanishing_gradients.py --quick --out out/examples
 	$(PY) examples/06_second_order.py out/examples
+	$(PY) examples/07_long_range.py plot --out out/examples
+	$(PY) examples/08_seq2seq.py --quick
+	$(PY) examples/09_draw_stacks.py out/examples
 
 # The API reference from the docstrings (pdoc): out/api/index.html, rebuilt from scratch.
 docs: deps

@@ -149,7 +149,8 @@ def step_input(x: inputs.Inputs, t: int):
     return tag(mg.tensor(x_t if x.batch is None else x_t.T), f"x({t})", t, "x")
 
 
-def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs, state0: tuple[Tensor, ...],
+def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs | Sequence,
+           state0: tuple[Tensor, ...],
            each_step: Callable[[Mapping[str, Tensor], int, tuple[Tensor, ...]],
                                Mapping[str, Tensor]] | None = None, *,
            checkpoint=None, loss: str | None = None) -> Trace:
@@ -166,13 +167,18 @@ def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs, state0: tuple[
     given ``loss`` (a role of ``each_step``'s nodes, "L_t" for the head), that role summed
     over its steps; ``Trace.losses`` lists these sums and the stored steps' terms in order.
     The loop runs with automatic garbage collection paused (:mod:`minigrad.collector`).
+
+    ``x`` may also be the step inputs x(1..τ) themselves, as a step takes them (ids, or
+    Tensors such as a lower layer's outputs, rnn.stack); the nodes of step t are then
+    collected without walking into x(t).
     """
-    schedule = plan(x.tau, checkpoint)
+    tau = x.tau if isinstance(x, inputs.Inputs) else len(x)
+    schedule = plan(tau, checkpoint)
     trace = Trace({name: {0: s} for name, s in zip(cell.state_names, state0)}, {0: None},
                   schedule)
     state = state0
     with mg.collection_paused():  # a long graph is built: see minigrad.collector
-        for segment in (Segment(t, t) for t in range(1, x.tau + 1)) if schedule is None else (
+        for segment in (Segment(t, t) for t in range(1, tau + 1)) if schedule is None else (
                 schedule.segments):
             if len(segment) > 1:
                 state, part = _segment_node(cell, p, x, state, segment, each_step, loss)
@@ -204,10 +210,16 @@ def _step(cell: Cell, p, state: tuple[Tensor, ...], x_t, t: int) -> tuple[Tensor
     return state
 
 
+def _input(x, t: int):
+    """x(t) as a step takes it, from checked inputs or from the given step inputs."""
+    return step_input(x, t) if isinstance(x, inputs.Inputs) else x[t - 1]
+
+
 def _kept_step(cell: Cell, p, x, state, t: int, each_step):
     """Step t as the graph keeps it: (state(t), every tagged node of step t by role)."""
-    state = _step(cell, p, state, step_input(x, t), t)
-    nodes = nodes_of_step(state, t)
+    x_t = _input(x, t)
+    state = _step(cell, p, state, x_t, t)
+    nodes = nodes_of_step(state, t, stop=() if isinstance(x, inputs.Inputs) else [x_t])
     if each_step is not None:
         nodes.update(each_step(p, t, state))
     return state, nodes
@@ -244,7 +256,7 @@ def _recomputed(cell: Cell, p, x, state, segment: Segment, each_step, loss):
         if len(part) > 1:
             state, term = _segment_node(cell, p, x, state, part, each_step, loss)
             terms.append(term)
-        state = _step(cell, p, state, step_input(x, part.stop), part.stop)
+        state = _step(cell, p, state, _input(x, part.stop), part.stop)
         if each_step is not None:  # the step's nodes are not kept: only the loss's is read
             nodes = each_step(p, part.stop, state)
             if loss is not None:
@@ -256,11 +268,12 @@ def _recomputed(cell: Cell, p, x, state, segment: Segment, each_step, loss):
     return (*state, total)
 
 
-def nodes_of_step(outputs: Sequence[Tensor], t: int) -> dict[str, Tensor]:
+def nodes_of_step(outputs: Sequence[Tensor], t: int, stop: Sequence = ()) -> dict[str, Tensor]:
     """Every node tagged with step t that ``outputs`` depend on, by role: the walk goes back
     through nodes without a step tag (a batch's bias columns) and stops at other steps' nodes
-    (state(t-1)) and at leaves. Two nodes of one step with one role are an error."""
-    found, stack, seen = {}, list(outputs), set()
+    (state(t-1)), at leaves and at the nodes in ``stop``. Two nodes of one step with one role
+    are an error."""
+    found, stack, seen = {}, list(outputs), {id(node) for node in stop}
     while stack:
         node = stack.pop()
         if id(node) in seen or node.tags.get("t", t) != t:

@@ -23,7 +23,8 @@ def test_every_oracle_module_is_checked():
             "rnn.oracles.rop"} <= set(ORACLES)
 
 
-@pytest.mark.parametrize("module", ["rnn", "rnn.inputs", "rnn.oracles", *ORACLES])
+@pytest.mark.parametrize("module", ["rnn", "rnn.inputs", "rnn.tasks", "rnn.layout",
+                                    "rnn.oracles", *ORACLES])
 def test_importing_loads_no_minigrad(module):
     subprocess.run([sys.executable, "-c", SCRIPT.format(module=module)], check=True, timeout=60)
 
