@@ -25,7 +25,7 @@ import minigrad as mg
 from minigrad import Tensor
 from rnn import inputs, layers
 from rnn.cells import CELLS, Cell, VanillaCell
-from rnn.heads import SoftmaxHead, Softmaxes
+from rnn.heads import NotPerStep, SoftmaxHead, Softmaxes
 
 __all__ = ["LanguageModel", "RNN", "Unrolled", "Softmaxes", "PARAMETER_NAMES"]
 
@@ -42,7 +42,9 @@ class Unrolled:
     ``graph.a[t]`` is a(t) of the vanilla cell, ``graph.c[t]`` the LSTM's c(t). ``loss`` is
     L, or None when no targets were given. Every node is named (``"h(3)"``) and tagged
     ``{"t": 3, "role": "h"}``. The loss reads o(t) directly, so each ŷ(t) node is made when
-    it is first read (see :class:`Softmaxes`)."""
+    it is first read (see :class:`Softmaxes`). Unrolled with ``head="sequence"``, ``O`` holds
+    every step's outputs at once (K × τ·B, :meth:`SoftmaxHead.sequence`) and o, ŷ, L have no
+    per-step entries (:class:`rnn.heads.NotPerStep`)."""
 
     tau: int
     batch: int | None
@@ -52,6 +54,7 @@ class Unrolled:
     y_hat: Sequence[Tensor | None]
     L: list[Tensor | None] = field(default_factory=list)
     loss: Tensor | None = None
+    O: Tensor | None = None
 
     @property
     def h(self) -> list[Tensor]:
@@ -213,7 +216,7 @@ class LanguageModel:
 
     set_params = set_arrays   # the vanilla model's name for it
 
-    def unroll(self, x, y=None, state0=None) -> Unrolled:
+    def unroll(self, x, y=None, state0=None, *, head: str = "steps") -> Unrolled:
         """Build the graph for inputs ``x`` (and targets ``y``) from the initial state.
 
         ``x``: integer token ids [τ] or [τ, B] (one-hot inputs: the cell gathers columns of
@@ -221,24 +224,39 @@ class LanguageModel:
         [τ, B], or None for no loss. ``state0``: h(0) for a one-state cell, else a tuple
         such as (h0, c0); zeros (constants) where None; an array given here becomes a
         differentiable leaf, a Tensor is used as it is (:func:`rnn.layers.initial_state`).
+        ``head``: "steps" (o(t), ŷ(t), L(t) for each step, to inspect) or "sequence" (for
+        training: the head of all steps at once, :meth:`SoftmaxHead.sequence`; the same L and
+        gradients to round-off, in fewer nodes).
         """
-        return self._unroll(self.cell, x, y, state0)
+        return self._unroll(self.cell, x, y, state0, head)
 
-    def _unroll(self, cell: Cell, x, y, state0) -> Unrolled:
+    def _unroll(self, cell: Cell, x, y, state0, head: str = "steps") -> Unrolled:
+        if head not in ("steps", "sequence"):
+            raise ValueError(f"head must be 'steps' or 'sequence', got {head!r}")
         x = inputs.inputs(x, self.input_size)
         y = None if y is None else inputs.targets(y, x.tau, x.batch, self.output_size)
         state0 = layers.initial_state(cell, state0, x.batch)
         batched = x.batch is not None
-        cell_p, head_p = cell.bind(self._cell_params(), batched), self._head_params(batched)
-        head = (lambda t, state:                             # o(t) = c + V h(t), L(t)
-                self.head.step(head_p, state[0], t, None if y is None else y[t - 1]))
-        trace = layers.unroll(cell, cell_p, x, state0, each_step=head)
+        cell_p = cell.bind(self._cell_params(), batched)
+        if head == "sequence":
+            return self._unroll_sequence(cell, cell_p, x, y, state0)
+        head_p = self._head_params(batched)
+        each_step = (lambda t, state:                        # o(t) = c + V h(t), L(t)
+                     self.head.step(head_p, state[0], t, None if y is None else y[t - 1]))
+        trace = layers.unroll(cell, cell_p, x, state0, each_step=each_step)
         o = [None, *(step["o"] for step in trace.nodes[1:])]     # ŷ(t) = softmax(o(t)), when read
         L = [None, *(step["L_t"] for step in trace.nodes[1:])] if y is not None else [None]
         graph = Unrolled(x.tau, x.batch, trace.states, trace.nodes, o, Softmaxes(o), L)
         if y is not None:
             graph.loss = self.head.total(L[1:])             # L = Σ_t L(t)
         return graph
+
+    def _unroll_sequence(self, cell: Cell, cell_p, x, y, state0) -> Unrolled:
+        trace = layers.unroll(cell, cell_p, x, state0)
+        nodes = self.head.sequence(self._head_params(True), trace.states["h"][1:], y)
+        o, y_hat, L = (NotPerStep(symbol, x.tau) for symbol in ("o", "ŷ", "L"))
+        return Unrolled(x.tau, x.batch, trace.states, trace.nodes, o, y_hat, L,
+                        nodes.get("L"), nodes["o"])
 
     def _cell_params(self) -> dict[str, Tensor]:
         return {name: self._params[name] for name in self.cell.parameter_shapes()}
@@ -314,7 +332,8 @@ class RNN(LanguageModel):
         model.set_arrays(U=U, W=W, V=V, b=b, c=c)
         return model
 
-    def unroll(self, x, y=None, h0=None, *, activation=mg.tanh) -> Unrolled:
+    def unroll(self, x, y=None, h0=None, *, activation=mg.tanh, head: str = "steps"
+               ) -> Unrolled:
         """Build the graph for inputs ``x`` (and targets ``y``) from ``h(0) = h0``.
 
         ``x``: integer token ids [τ] or [τ, B] (one-hot inputs: ``U x(t)`` gathers
@@ -323,8 +342,9 @@ class RNN(LanguageModel):
         constant) by default; an array given here becomes a differentiable
         leaf, a Tensor is used as it is. ``activation``: the chapter's tanh, or
         another elementwise minigrad function returning a new node (the gradient
-        analysis in :mod:`rnn.analysis` uses a linear one).
+        analysis in :mod:`rnn.analysis` uses a linear one). ``head``: as
+        :meth:`LanguageModel.unroll`'s.
         """
         cell = self.cell if activation is mg.tanh else VanillaCell(
             self.input_size, self.hidden_size, activation=activation)
-        return self._unroll(cell, x, y, h0)
+        return self._unroll(cell, x, y, h0, head)
