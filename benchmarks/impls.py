@@ -2,6 +2,10 @@
 where ``step()`` runs one training step (forward + backward) and returns
 ``(loss, {"U": ∂L/∂U, "W": …, "V": …, "b": …, "c": …})`` as float64 numpy arrays.
 
+The minigrad training-mode row ("keep_intermediate_grads=False") unrolls with
+``head="sequence"``, as ``python -m rnn train`` does; the other minigrad row is the
+inspection default (per-step o(t), L(t), every gradient kept).
+
 ``params`` holds U (H×D), W (H×H), V (K×H), b (H,), c (K,); ``x`` and ``y`` are
 token ids [τ] or [τ, B]; h(0) = 0. PyTorch is optional: its entries are listed
 only when it is installed, and it is imported only when one of them is made (so
@@ -34,13 +38,15 @@ def make_numpy(params, x, y):
 
 
 def _minigrad(keep_intermediate_grads):
+    head = "steps" if keep_intermediate_grads else "sequence"  # inspection, or training's head
+
     def make(params, x, y):
         model = RNN.from_arrays(**params)
         parameters = model.parameters()
 
         def step():
             mg.zero_grad(parameters.values())
-            graph = model.unroll(x, y)
+            graph = model.unroll(x, y, head=head)
             graph.loss.backward(keep_intermediate_grads=keep_intermediate_grads)
             return graph.loss.item(), {k: p.grad for k, p in parameters.items()}
         return step

@@ -3,6 +3,10 @@
     o(t) = c + V h(t)        ŷ(t) = softmax(o(t))        L(t) = -log ŷ(t)[y(t)]        L = Σ_t L(t)
 
 with V (K×H) and c (K,). Its numpy counterpart, for the oracles, is rnn.oracles.head.
+
+Training, which reads only L and the parameters' gradients, can run the head over the whole
+sequence at once instead (:meth:`SoftmaxHead.sequence`): one product V [h(1) … h(τ)] and one
+cross-entropy over every step's columns, as the numpy BPTT does, in 3 nodes instead of 3τ + 1.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from minigrad import Tensor
 from rnn import inputs
 from rnn.cells.base import as_columns, tag
 
-__all__ = ["SoftmaxHead", "Softmaxes"]
+__all__ = ["SoftmaxHead", "Softmaxes", "NotPerStep"]
 
 
 class SoftmaxHead:
@@ -64,6 +68,32 @@ class SoftmaxHead:
         return nodes
 
     @staticmethod
+    def sequence(p: Mapping[str, Tensor], h: Sequence[Tensor], y=None) -> dict[str, Tensor]:
+        """The head of all steps at once, by role: "H" = [h(1) … h(τ)] (H × τ, or H × τB with
+        step t in columns (t-1)B … tB - 1), "Vh" = V H, "o" = O = c + V H (K × τ[B]) and,
+        given targets y ([τ] or [τ, B]), "L": the cross-entropies of every column summed, the
+        loss of :meth:`step` and :meth:`total` (and its gradients) to round-off: the same
+        terms summed in another order. ``p`` is :meth:`bind`'s with ``batched=True`` (c a
+        column). No per-step o(t) or L(t) node is made.
+
+        >>> import numpy as np, minigrad as mg
+        >>> head = SoftmaxHead(hidden_size=3, output_size=2)
+        >>> p = {n: mg.tensor(a, name=n) for n, a in
+        ...      head.init_parameters(np.random.default_rng(0), None).items()}
+        >>> nodes = head.sequence(head.bind(p, batched=True), [mg.ones(3), mg.zeros(3)],
+        ...                       np.array([1, 0]))
+        >>> nodes["o"].shape, nodes["L"].name
+        ((2, 2), 'L')
+        """
+        H = mg.concat(h, axis=1) if h[0].ndim == 2 else mg.stack(h, axis=1)
+        Vh = (p["V"] @ H.named("H", role="H")).named("V H", role="Vh")
+        nodes = {"H": H, "Vh": Vh, "o": (p["c"] + Vh).named("O", role="o")}
+        if y is not None:
+            nodes["L"] = mg.cross_entropy(nodes["o"], np.reshape(y, -1), reduction="sum",
+                                          axis=0).named("L", role="L", y=y)
+        return nodes
+
+    @staticmethod
     def total(L: Sequence[Tensor]) -> Tensor:
         """L = Σ_t L(t), named "L"."""
         return mg.stack(list(L)).sum().named("L", role="L")
@@ -100,3 +130,26 @@ class Softmaxes(Sequence):
             with mg.enable_grad():  # a node even when first read inside no_grad()
                 self._made[t] = tag(mg.softmax(self._o[t], axis=0), f"ŷ({t})", t, "y_hat")
         return self._made[t]
+
+
+class NotPerStep(Sequence):
+    """What stands for the lists o, ŷ and L of a graph unrolled with the sequence head
+    (:meth:`SoftmaxHead.sequence`), which makes no per-step node: its length is τ + 1, and
+    reading an entry is an error that says where the outputs are.
+
+    >>> NotPerStep("o", 3)[1]  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    LookupError: o(1): the graph was unrolled with head="sequence", ... graph.O holds ...
+    """
+
+    def __init__(self, symbol: str, tau: int):
+        self._symbol, self._tau = symbol, tau
+
+    def __len__(self):
+        return self._tau + 1
+
+    def __getitem__(self, t):
+        raise LookupError(f"{self._symbol}({t}): the graph was unrolled with head=\"sequence\", "
+                          "which makes no per-step o, ŷ or L; graph.O holds every step's outputs "
+                          "(K × τ·B), graph.loss is L; unroll with head=\"steps\" to read them "
+                          "per step")

@@ -25,7 +25,7 @@ import minigrad as mg
 from minigrad import Tensor
 from rnn import inputs, layers
 from rnn.cells import CELLS, Cell, VanillaCell
-from rnn.heads import SoftmaxHead, Softmaxes
+from rnn.heads import NotPerStep, SoftmaxHead, Softmaxes
 from rnn.schedule import Schedule
 
 __all__ = ["LanguageModel", "RNN", "Unrolled", "Softmaxes", "PARAMETER_NAMES"]
@@ -51,6 +51,10 @@ class Unrolled:
     gradients after backward); the steps between them are inside checkpoint nodes, and
     reading any of their nodes raises :class:`rnn.layers.NotKept`, naming the step and its
     segment. L sums each segment node's loss (named "L(1..99)") and the stored steps' L(t).
+
+    Unrolled with ``head="sequence"``, ``O`` holds every step's outputs at once (K × τ·B,
+    :meth:`SoftmaxHead.sequence`) and o, ŷ, L have no per-step entries
+    (:class:`rnn.heads.NotPerStep`).
     """
 
     tau: int
@@ -62,6 +66,7 @@ class Unrolled:
     L: Sequence[Tensor | None] = field(default_factory=list)
     loss: Tensor | None = None
     schedule: Schedule | None = None
+    O: Tensor | None = None
 
     @property
     def h(self) -> list[Tensor]:
@@ -236,7 +241,8 @@ class LanguageModel:
 
     set_params = set_arrays   # the vanilla model's name for it
 
-    def unroll(self, x, y=None, state0=None, *, checkpoint=None) -> Unrolled:
+    def unroll(self, x, y=None, state0=None, *, checkpoint=None, head: str = "steps"
+               ) -> Unrolled:
         """Build the graph for inputs ``x`` (and targets ``y``) from the initial state.
 
         ``x``: integer token ids [τ] or [τ, B] (one-hot inputs: the cell gathers columns of
@@ -248,6 +254,9 @@ class LanguageModel:
         of segments, "sqrt" or a :class:`rnn.schedule.Budget`: the graph is then one
         :func:`minigrad.checkpoint` node per segment, recomputed in backward (see
         :class:`Unrolled` for what it keeps; gradients equal the full graph's to round-off).
+        ``head``: "steps" (o(t), ŷ(t), L(t) for each step, to inspect) or "sequence" (for
+        training: the head of all steps at once, :meth:`SoftmaxHead.sequence`; the same L and
+        gradients to round-off, in fewer nodes; not with ``checkpoint``).
 
         >>> import numpy as np
         >>> model = LanguageModel("rnn", 4, 3, 4, seed=0)
@@ -264,17 +273,25 @@ class LanguageModel:
 'steps 4..4', recomputed in backward and freed; this unroll keeps the steps 0, 1, 3, 5 \
 (unroll without checkpoint= to keep every node of every step)
         """
-        return self._unroll(self.cell, x, y, state0, checkpoint)
+        return self._unroll(self.cell, x, y, state0, checkpoint, head)
 
-    def _unroll(self, cell: Cell, x, y, state0, checkpoint) -> Unrolled:
+    def _unroll(self, cell: Cell, x, y, state0, checkpoint, head: str = "steps") -> Unrolled:
+        if head not in ("steps", "sequence"):
+            raise ValueError(f"head must be 'steps' or 'sequence', got {head!r}")
+        if head == "sequence" and checkpoint is not None:
+            raise ValueError("head='sequence' does not combine with checkpoint= (a checkpointed "
+                             "segment sums its own steps' losses); use head='steps'")
         x = inputs.inputs(x, self.input_size)
         y = None if y is None else inputs.targets(y, x.tau, x.batch, self.output_size)
         state0 = layers.initial_state(cell, state0, x.batch)
         batched = x.batch is not None
+        if head == "sequence":
+            return self._unroll_sequence(cell, cell.bind(self._cell_params(), batched), x, y,
+                                         state0)
         p = {**cell.bind(self._cell_params(), batched), **self._head_params(batched)}
-        head = (lambda p, t, state:                          # o(t) = c + V h(t), L(t)
-                self.head.step(p, state[0], t, None if y is None else y[t - 1]))
-        trace = layers.unroll(cell, p, x, state0, each_step=head, checkpoint=checkpoint,
+        each_step = (lambda p, t, state:                     # o(t) = c + V h(t), L(t)
+                     self.head.step(p, state[0], t, None if y is None else y[t - 1]))
+        trace = layers.unroll(cell, p, x, state0, each_step=each_step, checkpoint=checkpoint,
                               loss=None if y is None else "L_t")
         if trace.schedule is not None:
             return self._checkpointed(x, y, trace)
@@ -297,6 +314,13 @@ class LanguageModel:
         else:
             graph.L = [None]
         return graph
+
+    def _unroll_sequence(self, cell: Cell, cell_p, x, y, state0) -> Unrolled:
+        trace = layers.unroll(cell, cell_p, x, state0)
+        nodes = self.head.sequence(self._head_params(True), trace.states["h"][1:], y)
+        o, y_hat, L = (NotPerStep(symbol, x.tau) for symbol in ("o", "ŷ", "L"))
+        return Unrolled(x.tau, x.batch, trace.states, trace.nodes, o, y_hat, L,
+                        loss=nodes.get("L"), O=nodes["o"])
 
     def _cell_params(self) -> dict[str, Tensor]:
         return {name: self._params[name] for name in self.cell.parameter_shapes()}
@@ -372,7 +396,8 @@ class RNN(LanguageModel):
         model.set_arrays(U=U, W=W, V=V, b=b, c=c)
         return model
 
-    def unroll(self, x, y=None, h0=None, *, activation=mg.tanh, checkpoint=None) -> Unrolled:
+    def unroll(self, x, y=None, h0=None, *, activation=mg.tanh, checkpoint=None,
+               head: str = "steps") -> Unrolled:
         """Build the graph for inputs ``x`` (and targets ``y``) from ``h(0) = h0``.
 
         ``x``: integer token ids [τ] or [τ, B] (one-hot inputs: ``U x(t)`` gathers
@@ -381,9 +406,9 @@ class RNN(LanguageModel):
         constant) by default; an array given here becomes a differentiable
         leaf, a Tensor is used as it is. ``activation``: the chapter's tanh, or
         another elementwise minigrad function returning a new node (the gradient
-        analysis in :mod:`rnn.analysis` uses a linear one). ``checkpoint``: as for
+        analysis in :mod:`rnn.analysis` uses a linear one). ``checkpoint``, ``head``: as for
         :meth:`LanguageModel.unroll`.
         """
         cell = self.cell if activation is mg.tanh else VanillaCell(
             self.input_size, self.hidden_size, activation=activation)
-        return self._unroll(cell, x, y, h0, checkpoint)
+        return self._unroll(cell, x, y, h0, checkpoint, head)

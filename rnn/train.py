@@ -911,10 +911,12 @@ def unroll_loss(model: LanguageModel, x, y, state0: dict[str, np.ndarray], check
     """The summed loss L of one batch as a graph node, from the constant state ``state0``
     (no gradient flows into it), and the last state as arrays; ``checkpoint`` as for
     :meth:`rnn.model.LanguageModel.unroll` (the carried state is the last step's, always
-    stored)."""
+    stored). Without checkpoints the head runs over the whole batch at once
+    (``head="sequence"``): training reads no per-step o(t) or L(t)."""
     names = model.state_names
     s0 = tuple(mg.tensor(state0[n]) for n in names)
-    graph = model.unroll(x, y, s0[0] if len(s0) == 1 else s0, checkpoint=checkpoint)
+    graph = model.unroll(x, y, s0[0] if len(s0) == 1 else s0, checkpoint=checkpoint,
+                         head="steps" if checkpoint else "sequence")
     return graph.loss, {n: graph.states[n][-1].data for n in names}
 
 
