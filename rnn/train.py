@@ -916,7 +916,7 @@ def unroll_loss(model: LanguageModel, x, y, state0: dict[str, np.ndarray], check
     names = model.state_names
     s0 = tuple(mg.tensor(state0[n]) for n in names)
     graph = model.unroll(x, y, s0[0] if len(s0) == 1 else s0, checkpoint=checkpoint,
-                         head="steps" if checkpoint else "sequence")
+                         head="sequence" if checkpoint is None else "steps")
     return graph.loss, {n: graph.states[n][-1].data for n in names}
 
 
