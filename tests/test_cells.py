@@ -252,7 +252,7 @@ def test_pytorch_layout_round_trip(kind):
 
 
 def test_the_vanilla_cell_is_pytorch_nn_rnn():
-    torch = pytest.importorskip("torch", reason="torch is a dev dependency (pyproject)")
+    import torch   # a dev dependency (pyproject), installed by make test: never skipped
     p = problem("rnn", D=3, H=4, batch=2, tokens=False, with_state0=False)
     model = model_of("rnn", p)
     rnn = torch.nn.RNN(3, 4, nonlinearity="tanh", dtype=torch.float64)

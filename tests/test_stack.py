@@ -4,7 +4,6 @@ central differences for every cell, against PyTorch's multi-layer bidirectional 
 nn.LSTM and nn.GRU imported from their state_dict, and the final states of both directions."""
 import doctest
 import importlib
-import os
 import re
 
 import numpy as np
@@ -22,14 +21,6 @@ from rnn.oracles import stack as oracle
 from rnn.stack import Stack
 
 KINDS = sorted(CELLS)
-
-
-def need_torch():
-    """torch, a dev dependency: on CI it must be there (an ImportError fails the test);
-    elsewhere a missing torch reports the test as skipped (not run), never as passed."""
-    if os.environ.get("CI"):
-        return importlib.import_module("torch")
-    return pytest.importorskip("torch", reason="torch is a dev dependency (pyproject)")
 
 
 @pytest.mark.parametrize("module", ["rnn.stack", "rnn.deep", "rnn.layout", "rnn.oracles.stack"])
@@ -296,7 +287,7 @@ def test_a_stacked_bidirectional_net_imported_from_pytorch_is_pytorchs(kind, bat
     weights and initial states: its state_dict imported (Stack.from_torch) gives the same
     output at every step, h_n (and c_n), and the same gradients of a loss on all of them with
     respect to every weight, the inputs and the initial states."""
-    torch = need_torch()
+    import torch   # a dev dependency (pyproject), installed by make test: never skipped
     D, H, tau, L, B = 3, 4, 5, 2, batch or 1
     torch.manual_seed(0)
     net = getattr(torch.nn, TORCH[kind])(D, H, num_layers=L, bidirectional=True,
