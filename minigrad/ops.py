@@ -21,7 +21,8 @@ import inspect
 
 import numpy as np
 
-from minigrad.tensor import LazyGradient, Tensor, apply
+from minigrad.lazy import Columns, Outer
+from minigrad.tensor import Tensor, apply
 
 RULES: dict[str, callable] = {}
 _TABLE_OPEN = True  # until the end of this module: later primitives are the user's own
@@ -83,8 +84,10 @@ def _select(condition, x, y):
 def _broadcast(x, shape):
     return broadcast_to(x, shape=shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
 def _scatter(g, shape, index):
-    return scatter_add(g, shape=shape, index=index) if isinstance(g, Tensor) else _scatter_add(
-        g, shape, index)
+    if isinstance(g, Tensor):
+        return scatter_add(g, shape=shape, index=index)
+    ids = _column_ids(shape, index)
+    return _scatter_add(g, shape, index) if ids is None else Columns(g, ids, shape)
 
 
 # -- elementwise arithmetic ------------------------------------------------------
@@ -164,48 +167,6 @@ def _matmul_vjp(g, out, x, y):
 
 def _swap_last(a):
     return a.transpose(tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
-
-
-class Outer(LazyGradient):
-    """A weight's gradient Σ_i u_iᵀ v_i kept as stacked factors ``u`` (k×m), ``v`` (k×n):
-    the matmul VJP's ``g(t) h(t-1)ᵀ`` when the batch is small. Adding τ of them one by
-    one costs τ outer products and τ full-matrix additions; stacking the rows and
-    multiplying once per ``OUTER_CHUNK`` rows is one BLAS call:
-    Σ_t g(t) h(t)ᵀ = [g(1) … g(τ)] [h(1) … h(τ)]ᵀ (measured: without it, make bench's
-    rows at hidden 256, batch 32 and at hidden 128, τ = 1,000 are 8–37% slower)."""
-
-    __slots__ = ("us", "vs", "rows", "done", "shape", "dtype")
-    CHUNK = 256  # stacked rows multiplied out at once
-
-    def __init__(self, u: np.ndarray, v: np.ndarray):
-        self.us, self.vs, self.rows, self.done = [u], [v], u.shape[0], None
-        self.shape, self.dtype = (u.shape[1], v.shape[1]), u.dtype
-
-    def add(self, other: "Outer") -> "Outer":
-        self.us += other.us
-        self.vs += other.vs
-        self.rows += other.rows
-        if other.done is not None:
-            self._add_done(other.done)
-        if self.rows >= self.CHUNK:
-            self._add_done(self._product())
-            self.us, self.vs, self.rows = [], [], 0
-        return self
-
-    def _add_done(self, d: np.ndarray) -> None:
-        self.done = d if self.done is None else np.add(self.done, d, out=self.done)
-
-    def _product(self) -> np.ndarray:
-        us, vs = self.us, self.vs
-        return (us[0] if len(us) == 1 else np.concatenate(us)).T @ (
-            vs[0] if len(vs) == 1 else np.concatenate(vs))
-
-    def dense(self) -> np.ndarray:
-        """The sum as a new array; ``self`` is left as it was."""
-        if not self.us:
-            return self.done.copy()
-        total = self._product()
-        return total if self.done is None else np.add(total, self.done, out=total)
 
 
 def outer(g, y):
@@ -293,16 +254,21 @@ def _scatter_add(g, shape, index):
         out = np.zeros(shape, dtype=g.dtype)
         out[index] = g
         return out
-    if (len(shape) == 2 and len(parts) == 2 and isinstance(parts[0], slice) and parts[0] == slice(None)
-            and isinstance(parts[1], np.ndarray) and parts[1].ndim == 1 and parts[1].dtype.kind in "iu"
-            and shape[1] > 0):
-        rows, cols = shape                      # one bincount sums every (row, column) pair
-        cells = np.arange(0, rows * cols, cols)[:, None] + parts[1].astype(np.intp, copy=False) % cols
-        return np.bincount(cells.ravel(), g.ravel(), minlength=rows * cols).reshape(shape).astype(
-            g.dtype, copy=False)
+    ids = _column_ids(shape, index)
+    if ids is not None:
+        return Columns(g, ids, shape).dense()
     out = np.zeros(shape, dtype=g.dtype)
     np.add.at(out, index, g)
     return out
+
+def _column_ids(shape, index):
+    """The ids of a gather of columns ``x[:, ids]`` from a matrix with columns, else None."""
+    if (len(shape) == 2 and shape[1] > 0 and type(index) is tuple and len(index) == 2
+            and isinstance(index[0], slice) and index[0] == slice(None)
+            and isinstance(index[1], np.ndarray)
+            and index[1].ndim == 1 and index[1].dtype.kind in "iu"):
+        return index[1]
+    return None
 
 
 @primitive

@@ -616,10 +616,11 @@ class LazyGradient:
     """A gradient a VJP hands back unevaluated, for the engine to sum cheaply: it has
     ``shape`` and ``dtype``, ``add(other)`` (another of its kind) returning the sum, and
     ``dense()`` returning the array. The engine calls nothing else; the op table's
-    :class:`minigrad.ops.Outer` (a weight's g hᵀ over many steps) is one.
+    are in :mod:`minigrad.lazy` (a weight's g hᵀ over many steps, a gathered
+    matrix's columns).
 
     >>> import numpy as np, minigrad as mg
-    >>> from minigrad.ops import Outer
+    >>> from minigrad.lazy import Outer
     >>> isinstance(Outer(np.ones((1, 2)), np.ones((1, 3))), mg.LazyGradient)
     True
     """
@@ -932,18 +933,19 @@ def _dense(g) -> np.ndarray:
 
 class _Sum:
     """A gradient with several contributions being summed: a dense part (added in
-    place once this pass owns it) and a :class:`LazyGradient` part."""
+    place once this pass owns it) and a :class:`LazyGradient` part of each kind."""
 
     __slots__ = ("dense", "owned", "lazy")
 
     def __init__(self, *terms):
-        self.dense, self.owned, self.lazy = None, False, None
+        self.dense, self.owned, self.lazy = None, False, {}
         for g in terms:
             self.add(g)
 
     def add(self, g) -> None:
         if isinstance(g, LazyGradient):
-            self.lazy = g if self.lazy is None else self.lazy.add(g)
+            held = self.lazy.get(type(g))
+            self.lazy[type(g)] = g if held is None else held.add(g)
         elif self.dense is None:
             self.dense = g
         elif self.owned:
@@ -952,10 +954,11 @@ class _Sum:
             self.dense, self.owned = np.asarray(self.dense + g), True
 
     def total(self) -> np.ndarray:
-        if self.lazy is None:
-            return self.dense
-        lazy = self.lazy.dense()
-        return lazy if self.dense is None else np.add(lazy, self.dense, out=lazy)
+        total = self.dense
+        for lazy in self.lazy.values():
+            part = lazy.dense()
+            total = part if total is None else np.add(part, total, out=part)
+        return total
 
 
 def zero_grad(tensors: "Tensor | Iterable[Tensor] | dict") -> None:

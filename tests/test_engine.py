@@ -88,6 +88,47 @@ def test_a_weight_used_in_many_matrix_products(uses, batch):
     assert_no_aliasing([W, *hs])
 
 
+@pytest.mark.parametrize("uses", [1, 2, 700])  # 700 × 7 ids: past Columns.CHUNK, summed in batches
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.int32])
+def test_a_matrix_gathered_by_columns_many_times(uses, dtype):
+    """L = Σ_i Σ R_i∘U[:, ids_i] + Σ U∘M: dL/dU[:, j] = M[:, j] + Σ_i Σ_{k: ids_i[k] = j} R_i[:, k]
+    (repeated and negative ids add up at their column), written here as a loop over ids."""
+    rng = np.random.default_rng(uses)
+    U, M = leaf(rng.normal(size=(5, 9)), "U"), rng.normal(size=(5, 9))
+    ids = [rng.integers(0 if dtype is np.uint8 else -9, 9, size=7).astype(dtype) for _ in range(uses)]
+    rs = rng.normal(size=(uses, 5, 7))
+    loss = (U * mg.tensor(M)).sum()
+    for i, r in zip(ids, rs):
+        loss = loss + (mg.tensor(r) * U[:, i]).sum()
+    loss.backward()
+    expected = M.copy()
+    for i, r in zip(ids, rs):
+        for k, j in enumerate(i):
+            expected[:, int(j) % 9] += r[:, k]
+    np.testing.assert_allclose(U.grad, expected, rtol=1e-12, atol=1e-12)
+    assert U.grad.dtype == np.float64
+
+
+def test_a_matrix_both_multiplied_and_gathered_sums_every_kind_of_gradient():
+    """W @ h (summed as stacked factors), W[:, ids] (summed by columns) and W∘M (dense) on one
+    W: dL/dW = R hᵀ + the R' columns at ids + M, in float32 as in float64."""
+    rng = np.random.default_rng(3)
+    for dtype, tolerance in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        W = mg.tensor(rng.normal(size=(20, 24)), dtype=dtype, requires_grad=True)
+        h = rng.normal(size=(24, 2))
+        r, r2, M = rng.normal(size=(20, 2)), rng.normal(size=(20, 3)), rng.normal(size=(20, 24))
+        ids = np.array([5, 0, 5])
+        tensor = lambda a: mg.tensor(a, dtype=dtype)  # noqa: E731
+        loss = ((tensor(r) * (W @ tensor(h))).sum() + (tensor(r2) * W[:, ids]).sum()
+                + (W * tensor(M)).sum())
+        loss.backward()
+        expected = r @ h.T + M
+        expected[:, 5] += r2[:, 0] + r2[:, 2]
+        expected[:, 0] += r2[:, 1]
+        assert W.grad.dtype == dtype
+        np.testing.assert_allclose(W.grad, expected, rtol=tolerance, atol=tolerance)
+
+
 # -- deep graphs ------------------------------------------------------------------------
 def test_a_chain_of_200000_ops_needs_no_recursion():
     """y = x · Π_{i=1}^{n} (1 + 1/i) telescopes to x · (n + 1)."""
