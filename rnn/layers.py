@@ -63,7 +63,7 @@ class Trace:
     (each step's, or for a checkpointed unroll each segment node's sum and each stored
     step's)."""
     states: dict[str, Sequence[Tensor]]
-    nodes: Sequence[dict[str, Tensor] | None]
+    nodes: Sequence[Mapping[str, Tensor] | None]
     schedule: Schedule | None = None
     losses: list[Tensor] = field(default_factory=list)
 
@@ -219,10 +219,34 @@ def _kept_step(cell: Cell, p, x, state, t: int, each_step):
     """Step t as the graph keeps it: (state(t), every tagged node of step t by role)."""
     x_t = _input(x, t)
     state = _step(cell, p, state, x_t, t)
-    nodes = nodes_of_step(state, t, stop=() if isinstance(x, inputs.Inputs) else [x_t])
-    if each_step is not None:
-        nodes.update(each_step(p, t, state))
+    nodes = StepNodes(state, t, () if isinstance(x, inputs.Inputs) else (x_t,),
+                      {} if each_step is None else each_step(p, t, state))
     return state, nodes
+
+
+class StepNodes(Mapping):
+    """The tagged nodes of step t by role: ``given`` (the head's) at once, the cell's found
+    by :func:`nodes_of_step` from state(t) when first read (the graph does not change, so
+    the walk can wait; a training step that reads none of them never walks)."""
+
+    __slots__ = ("_walk", "_given", "_found")
+
+    def __init__(self, state, t: int, stop: tuple, given: dict):
+        self._walk, self._given, self._found = (state, t, stop), given, None
+
+    def _nodes(self) -> dict:
+        if self._found is None:
+            self._found = {**nodes_of_step(*self._walk), **self._given}
+        return self._found
+
+    def __getitem__(self, role: str) -> Tensor:
+        return self._given[role] if role in self._given else self._nodes()[role]
+
+    def __iter__(self):
+        return iter(self._nodes())
+
+    def __len__(self) -> int:
+        return len(self._nodes())
 
 
 def _segment_node(cell: Cell, p, x, state, segment: Segment, each_step, loss):

@@ -260,15 +260,16 @@ class Stack:
                             start)
         when = (lambda k: k) if forward else (lambda k: tau + 1 - k)   # processing k → step t
         m = mark(s, self.bidirectional)
+        nodes = [None, *(dict(run.nodes[k]) for k in range(1, tau + 1))]  # found before relabelling
         for k in range(1, tau + 1):
-            for node in run.nodes[k].values():
+            for node in nodes[k].values():
                 node.tags.update(t=when(k), **self._tags(s))
                 if node.name is not None:
                     node.name = self._label(re.sub(r"\((\d+)\)",
                                                    lambda g: f"{m}({when(int(g[1]))})", node.name))
         by_step = (lambda seq: list(seq)) if forward else (lambda seq: [None, *seq[::-1]])
         trace.states[s] = {name: by_step(run.states[name]) for name in self.state_names}
-        trace.nodes[s] = [None, *run.nodes[1:]] if forward else [None, *run.nodes[:0:-1]]
+        trace.nodes[s] = nodes if forward else [None, *nodes[:0:-1]]
         return trace.states[s]["h"][1:tau + 1]
 
 
