@@ -54,7 +54,7 @@ pickle hint.
 >>> save(path, arrays, meta={"step": 3, "vocab": "ab", "config": {}, "model": model})
 >>> saved = load(path)
 >>> saved.meta["step"], saved.arrays["W"].shape, describe(saved.model)
-(3, (2, 2), 'an rnn with H = 2, D = 2')
+(3, (2, 2), 'a 1-layer rnn with H = 2, D = 2')
 """
 from __future__ import annotations
 
