@@ -45,7 +45,9 @@ from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, TrainingDiverged,
 
 __all__ = ["main", "build_parser", "add_settings", "add_option", "config_from", "Problem",
            "explore_rnn", "explore_trained", "short_string", "trained_problem",
-           "add_render_arguments", "render_path", "render_command"]
+           "add_render_arguments", "render_path", "render_command", "flag_of",
+           "seq2seq_command", "evaluate_command", "decode_command", "held_out_seed",
+           "report_path_of"]
 
 OPTIONAL = {"tqdm": "progress", "matplotlib": "plot", "graphviz": "draw"}  # package: extra
 RENAMED = {"--hidden": "--hidden-size", "--seed": "--random-seed",
@@ -66,6 +68,16 @@ class _Given(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, values)
         namespace.given = [*getattr(namespace, "given", []), option_string]
+
+
+class _GivenFlag(_Given):
+    """A flag (no value) that stores ``const`` and is listed in ``namespace.given``."""
+
+    def __init__(self, option_strings, dest, const, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, const=const, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, self.const, option_string)
 
 
 class _Refused(argparse.Action):
@@ -95,10 +107,14 @@ def _parser_type(setting: Setting):
 
 def add_option(group, name: str, setting: Setting, default, *, given: bool = False) -> None:
     """One option for the setting ``name`` with ``default``."""
-    flag = setting.flag or "--" + name.replace("_", "-")
+    flag = flag_of(name, setting)
     if setting.accepted is bool:
-        group.add_argument(flag, dest=name, action="store_false" if default else "store_true",
-                           help=setting.help)
+        if given:
+            group.add_argument(flag, dest=name, action=_GivenFlag, const=not default,
+                               default=default, help=setting.help)
+        else:
+            group.add_argument(flag, dest=name, action="store_false" if default else
+                               "store_true", help=setting.help)
         return
     kwargs = dict(dest=name, default=default, metavar=setting.metavar,
                   help=setting.help + ("" if "default" in setting.help else
@@ -110,6 +126,11 @@ def add_option(group, name: str, setting: Setting, default, *, given: bool = Fal
     if given:
         kwargs.update(action=_Given)
     group.add_argument(flag, **kwargs)
+
+
+def flag_of(name: str, setting: Setting) -> str:
+    """The option of the setting ``name``: its own flag, else ``--name-with-dashes``."""
+    return setting.flag or "--" + name.replace("_", "-")
 
 
 def add_settings(parser: argparse.ArgumentParser, cls, *, defaults: dict | None = None,
@@ -523,7 +544,7 @@ def explore_trained(trainer: Trainer, path) -> Path:
 
 # -- seq2seq and decode: an encoder–decoder on a task with known answers ---------------------
 
-def test_seed(config: Seq2SeqConfig) -> list[int]:
+def held_out_seed(config: Seq2SeqConfig) -> list[int]:
     """The seed of the held-out examples: not the training batches' (``random_seed``)."""
     return [config.random_seed, 1]
 
@@ -577,7 +598,7 @@ def _check_writable(directory: Path) -> None:
 
 def _score(model: seq2seq.Seq2Seq, task, config: Seq2SeqConfig) -> dict:
     """The held-out scores of greedy decoding, printed, and the report's fields."""
-    sources, answers = task.examples(config.test_examples, seed=test_seed(config))
+    sources, answers = task.examples(config.test_examples, seed=held_out_seed(config))
     predicted = model.decode(sources)
     exact, symbols = exact_match(predicted, answers), symbol_accuracy(predicted, answers)
     print(f"greedy decoding on {len(sources)} held-out examples: exact match {exact:.4f}, "
@@ -586,7 +607,7 @@ def _score(model: seq2seq.Seq2Seq, task, config: Seq2SeqConfig) -> dict:
             "task_options": {k: v for k, v in vars(task).items() if k != "vocabulary"},
             "model": checkpoint.describe(seq2seq.record(model)),
             "exact_match": exact, "symbol_accuracy": symbols,
-            "test_examples": len(sources), "test_seed": test_seed(config),
+            "test_examples": len(sources), "test_seed": held_out_seed(config),
             "examples": [{"source": s, "answer": a, "decoded": p}
                          for s, a, p in list(zip(sources, answers, predicted))[:5]]}
 
@@ -596,8 +617,9 @@ def evaluate_command(args: argparse.Namespace) -> dict:
     report's numbers again); an option given that is not the checkpoint's is refused,
     naming both."""
     model, config, _ = seq2seq.load(args.evaluate)
-    given = {name: getattr(args, name) for name in settings.settings(Seq2SeqConfig)
-             if "--" + name.replace("_", "-") in args.given}
+    given = {name: getattr(args, name)
+             for name, (_, setting) in settings.settings(Seq2SeqConfig).items()
+             if flag_of(name, setting) in args.given}
     differ = {k: v for k, v in given.items() if getattr(config, k) != v}
     if differ:
         try:

@@ -289,3 +289,12 @@ def test_a_tiny_seq2seq_run_of_every_task_writes_scores_in_0_1(tmp_path):
         report = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
         assert 0 <= report["exact_match"] <= 1 and 0 <= report["symbol_accuracy"] <= 1
         assert report["task"] == task and checkpoint.load(out).meta["step"] == 3
+
+
+def test_evaluate_refuses_a_structure_flag_the_checkpoint_does_not_have(tmp_path, capsys):
+    """--bidirectional (a flag without a value) given to --evaluate of a one-direction model."""
+    out = tmp_path / "one.npz"
+    assert main(["seq2seq", *COPY, "--steps", "2", "--hidden-size", "3", "--out", str(out)]) == 0
+    assert main(["seq2seq", "--evaluate", str(out), "--bidirectional"]) == 2
+    err = capsys.readouterr().err
+    assert "trained with bidirectional = False" in err and "with bidirectional = True" in err
