@@ -44,8 +44,8 @@ from minigrad import Tensor
 from rnn import checkpoint, inputs, settings
 from rnn.cells.base import tag
 from rnn.heads import SoftmaxHead
-from rnn.optim import Adam, clip_grad_norm
 from rnn.layout import Slot
+from rnn.optim import Adam, clip_grad_norm
 from rnn.stack import Stack, StackTrace
 from rnn.tasks import END, PAD, START, Batch, Task, Vocabulary, exact_match, symbol_accuracy
 
@@ -157,13 +157,12 @@ class Seq2Seq:
                                            trace.states[Slot(layer, "reverse")][name][1]])
                                 @ place for name in self.encoder.state_names)
                           for layer in range(1, self.encoder.layers + 1)])
-        context = []
-        for layer in range(1, self.encoder.layers + 1):
-            context.append(tuple(
-                tag(sum((p[layer - 1][k] for p in parts[1:]), parts[0][layer - 1][k]),
-                    f"enc final {name}{chr(0x2080 + layer)}", int(lengths.max()), name, layer=layer,
-                    direction="both", part="enc")
-                for k, name in enumerate(self.encoder.state_names)))
+        S = int(lengths.max())
+        context = [tuple(tag(sum((p[layer - 1][k] for p in parts[1:]), parts[0][layer - 1][k]),
+                             f"enc final {name}{chr(0x2080 + layer)}", S, name, layer=layer,
+                             direction="both", part="enc")
+                         for k, name in enumerate(self.encoder.state_names))
+                   for layer in range(1, self.encoder.layers + 1)]
         return traces, context
 
     def final_states(self, trace: StackTrace, lengths: np.ndarray) -> list[tuple[Tensor, ...]]:

@@ -4,10 +4,12 @@ A :class:`Setting` says what a value means (its help), what it accepts (a
 :class:`~rnn.ranges.Range`, a tuple of choices, or any non-empty string) and how the
 command line writes it. Dataclass fields made with :meth:`Setting.field` carry their
 setting: :func:`check` validates an instance field by field (``TrainConfig``, the drawing
-:class:`rnn.cli.Problem`), and :mod:`rnn.cli` makes one option per field, named after it
-(``hidden_size`` → ``--hidden-size``), with the same range, default and help. The settings
-that training, drawing and exploring share (the cell, its size and options, τ, the random
-seed) are the module constants below, so each is written once.
+:class:`rnn.cli.Problem`, the encoder–decoder run :class:`Seq2SeqConfig`), and
+:mod:`rnn.cli` makes one option per field, named after it (``hidden_size`` →
+``--hidden-size``), with the same range, default and help. The settings that training,
+drawing and exploring share (the cell, its size, layers and options, τ, the random seed)
+are the module constants below, so each is written once. A task's options (the group
+``TASK_OPTIONS``) are refused for a task that does not take them, as a cell's options are.
 
 >>> from dataclasses import dataclass
 >>> @dataclass

@@ -214,7 +214,8 @@ def test_an_lstm_record_round_trips_with_both_carried_states(tmp_path):
     loaded = checkpoint.load(path)
     assert loaded.model == model and list(loaded.arrays) == list(model["parameters"])
     assert np.all(loaded.carry["c"] == 2.0) and np.all(loaded.arrays["W_hh"] == 0.25)
-    assert checkpoint.describe(loaded.model) == "a 1-layer lstm with H = 3, D = 4 (forget_bias = 1.0)"
+    assert checkpoint.describe(loaded.model) == ("a 1-layer lstm with H = 3, D = 4 "
+                                                 "(forget_bias = 1.0)")
 
 
 def test_describe_names_the_structure_with_its_article_the_cell_and_sizes():

@@ -139,8 +139,8 @@ def test_resuming_with_other_cell_options_names_them(saved_runs):
     for kind in [k for k in KINDS if "forget_bias" in rnn.settings._options_of(k)]:
         path = saved_runs[kind]
         with pytest.raises(CheckpointError, match=rf"holds a 1-layer {kind} with H = 6, D = 7; "
-                                                  rf"the model is a 1-layer {kind} with H = 6, D = 7 "
-                                                  rf"\(forget_bias = 1.0\)"):
+                                                  rf"the model is a 1-layer {kind} with H = 6, "
+                                                  rf"D = 7 \(forget_bias = 1.0\)"):
             Trainer.resume(path, _cell(kind, steps=4, forget_bias=1.0, out=str(path.parent)))
 
 
