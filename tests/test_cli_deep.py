@@ -298,3 +298,19 @@ def test_evaluate_refuses_a_structure_flag_the_checkpoint_does_not_have(tmp_path
     assert main(["seq2seq", "--evaluate", str(out), "--bidirectional"]) == 2
     err = capsys.readouterr().err
     assert "trained with bidirectional = False" in err and "with bidirectional = True" in err
+
+
+def test_the_report_is_written_atomically(tmp_path, monkeypatch):
+    """A write that fails half way leaves the previous report whole and no temporary file."""
+    path = tmp_path / "r.json"
+    checkpoint.write_text(path, "old\n")
+
+    def dying(f):
+        f.write(b'{"exact_')
+        raise OSError(28, "No space left on device")
+    real = checkpoint._write_atomically
+    monkeypatch.setattr(checkpoint, "_write_atomically", lambda p, write: real(p, dying))
+    with pytest.raises(CheckpointError, match=f"cannot write {path}: No space left on device"):
+        checkpoint.write_text(path, "new\n")
+    assert path.read_text(encoding="utf-8") == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
