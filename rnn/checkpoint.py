@@ -10,11 +10,18 @@ allow_pickle=False)`` reads it)::
     carry/<name>    state carried between steps (h, and c for an LSTM: TBPTT)
 
 The model record, ``meta["model"]``, says what the arrays are: ``cell`` (its kind:
-"rnn", "lstm", "gru"), ``input_size`` D, ``hidden_size`` H, ``output_size`` K, the cell's
-``options`` (e.g. ``{"forget_bias": 1.0}``), the ``parameters`` (name → shape, in the
-model's order) and the carried ``state`` names. Every entry's dtype and shape is
-checked against it, and :func:`describe` writes it in messages ("an lstm with H = 64,
-D = 9"), so a mismatch names both sides.
+"rnn", "lstm", "gru"), ``input_size`` D, ``hidden_size`` H, ``output_size`` K, the
+structure (``layers`` L and ``bidirectional``), the cell's ``options`` (e.g.
+``{"forget_bias": 1.0}``), the ``parameters`` (name → shape, in the model's order) and the
+carried ``state`` names (each (H, B) for one layer, (L·directions, H, B) for a stack). Every
+entry's dtype and shape is checked against it, and :func:`describe` writes it in messages
+("a 1-layer lstm with H = 64, D = 9"), so a mismatch names both sides. A format-2 record
+without ``layers`` (written before stacks) is one forward layer.
+
+An encoder–decoder (:mod:`rnn.seq2seq`) has ``architecture`` "seq2seq" and one such record
+(without parameters and state) for its ``encoder`` and its ``decoder``; its sizes count the
+task's vocabulary (``meta["vocab"]``, the task's symbols) and the 3 reserved ids
+(rnn.tasks: padding, start, end).
 
 Files of format 1 (written before there were cells) hold a vanilla RNN; they are read by
 one rule: their model is cell "rnn" with D = K = the vocabulary's size and H = the
@@ -47,7 +54,7 @@ pickle hint.
 >>> save(path, arrays, meta={"step": 3, "vocab": "ab", "config": {}, "model": model})
 >>> saved = load(path)
 >>> saved.meta["step"], saved.arrays["W"].shape, describe(saved.model)
-(3, (2, 2), 'an rnn with H = 2, D = 2')
+(3, (2, 2), 'a 1-layer rnn with H = 2, D = 2')
 """
 from __future__ import annotations
 
@@ -64,7 +71,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["Checkpoint", "CheckpointError", "save", "load", "record", "describe",
-           "remove_stale_temporaries", "FORMAT", "MAX_META_CHARS"]
+           "write_text", "remove_stale_temporaries", "FORMAT", "MAX_META_CHARS"]
 
 FORMAT = "minigrad-rnn-checkpoint/2"
 FORMAT_1 = "minigrad-rnn-checkpoint/1"      # vanilla only, the config's old names (see above)
@@ -94,28 +101,43 @@ class Checkpoint:
 
 
 def record(cell: str, *, input_size: int, hidden_size: int, output_size: int,
-           parameters: dict, state, options: dict | None = None) -> dict:
+           parameters: dict, state, options: dict | None = None, layers: int = 1,
+           bidirectional: bool = False) -> dict:
     """The model record of ``meta["model"]`` (plain JSON values): the cell's kind, the
-    sizes, the cell's options, each parameter's shape by name and the state names."""
+    sizes, the structure, the cell's options, each parameter's shape by name and the state
+    names."""
     return {"cell": cell, "input_size": int(input_size), "hidden_size": int(hidden_size),
-            "output_size": int(output_size), "options": dict(options or {}),
+            "output_size": int(output_size), "layers": int(layers),
+            "bidirectional": bool(bidirectional), "options": dict(options or {}),
             "parameters": {name: [int(n) for n in shape] for name, shape in parameters.items()},
             "state": list(state)}
 
 
 def describe(model: dict) -> str:
-    """A model record as messages write it: "an lstm with H = 64, D = 9 (forget_bias = 1.0)".
+    """A model record as messages write it: "a 2-layer bidirectional lstm with H = 64, D = 9
+    (forget_bias = 1.0)"; an encoder–decoder's names its encoder and its decoder.
 
     >>> describe({"cell": "gru", "hidden_size": 32, "input_size": 9, "output_size": 9})
-    'a gru with H = 32, D = 9'
+    'a 1-layer gru with H = 32, D = 9'
     """
-    kind = model["cell"]
-    article = "an" if kind[:1] in "aefhilmnorsx" else "a"     # as the letters are spoken
-    sizes = f"H = {model['hidden_size']}, D = {model['input_size']}"
+    if model.get("architecture") == "seq2seq":
+        return (f"an encoder–decoder of {_stack(model['encoder'])} encoder and "
+                f"{_stack(model['decoder'])} decoder, K = {model.get('output_size')}")
+    sizes = ""
     if model.get("output_size") != model["input_size"]:
-        sizes += f", K = {model.get('output_size')}"
+        sizes = f", K = {model.get('output_size')}"
+    return _stack(model, sizes)
+
+
+def _stack(model: dict, more: str = "") -> str:
+    """"a 2-layer bidirectional gru with H = 8, D = 5 (options)" (no K)."""
+    layers = model.get("layers", 1)
+    article = "an" if str(layers).startswith("8") or layers in (11, 18) else "a"
+    kind = f"{layers}-layer {'bidirectional ' if model.get('bidirectional') else ''}"
+    sizes = f"H = {model['hidden_size']}, D = {model['input_size']}{more}"
     options = ", ".join(f"{k} = {v!r}" for k, v in sorted(model.get("options", {}).items()))
-    return f"{article} {kind} with {sizes}" + (f" ({options})" if options else "")
+    return (f"{article} {kind}{model['cell']} with {sizes}"
+            + (f" ({options})" if options else ""))
 
 
 # -- saving ------------------------------------------------------------------------------
@@ -156,18 +178,31 @@ def save(path, arrays: dict[str, np.ndarray], meta: dict,
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path)
-        _write_atomically(path, entries)
+        _write_atomically(path, lambda f: np.savez(f, **entries))
     except OSError as error:
         raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically, as :func:`save` writes a checkpoint
+    (e.g. a report next to it); CheckpointError naming the path if it cannot be written."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        _write_atomically(path, lambda f: f.write(text.encode("utf-8")))
+    except OSError as error:
+        raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _write_atomically(path: Path, write) -> None:
+    """``write(f)`` into a temporary file next to ``path``, fsynced, renamed over it."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
                                dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())          # mkstemp makes it private; use the usual mode
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -348,6 +383,9 @@ def _read_meta(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict:
                               f"(or {FORMAT_1!r})")
     if meta["format"] == FORMAT_1:
         meta = _from_format_1(path, meta)
+    model = meta.get("model")
+    if isinstance(model, dict) and model.get("architecture") is None:
+        meta["model"] = {"layers": 1, "bidirectional": False, **model}   # before stacks
     _check_meta(path, meta)
     return meta
 
@@ -393,11 +431,22 @@ def _check_meta(path: Path, meta: dict) -> None:
          and all(isinstance(row, dict) for row in meta.get("history", [])),
          "history must be a list of rows"),
         (isinstance(meta.get("rng", {}), dict), "rng must be a dict"),
-        *_model_problems(meta["model"], len(vocab) if isinstance(vocab, str) else None),
+        *_model_problems(meta["model"], _symbols(meta["model"], vocab)),
     ]
     for ok, message in problems:
         if not ok:
             raise CheckpointError(f"{path}: metadata: {message}")
+
+
+def _symbols(model, vocab) -> int | None:
+    """The ids the model reads and writes: the vocabulary's characters, and for an
+    encoder–decoder the reserved ids too."""
+    if not isinstance(vocab, str):
+        return None
+    if isinstance(model, dict) and model.get("architecture") == "seq2seq":
+        from rnn.tasks import RESERVED
+        return len(vocab) + len(RESERVED)
+    return len(vocab)
 
 
 def _model_problems(model, K: int | None) -> list[tuple[bool, str]]:
@@ -405,28 +454,58 @@ def _model_problems(model, K: int | None) -> list[tuple[bool, str]]:
     if not isinstance(model, dict):
         return [(False, f"model must be a dict, got {model!r:.80}")]
     parameters, state = model.get("parameters"), model.get("state")
-    sizes = [model.get(k) for k in ("input_size", "hidden_size", "output_size")]
+    if model.get("architecture") is not None:
+        if model["architecture"] != "seq2seq":
+            return [(False, f"model.architecture must be 'seq2seq' or absent, got "
+                            f"{model['architecture']!r:.80}")]
+        parts = [model.get("encoder"), model.get("decoder")]
+        return [
+            *(problem for part in parts
+              for problem in _stack_problems(part, K)),
+            (_is_int(model.get("output_size"), 1) and model["output_size"] == K,
+             f"model.output_size must be the vocabulary's {K} ids, got "
+             f"{model.get('output_size')!r}"),
+            _parameters_problem(parameters),
+            (isinstance(state, list), "model.state must be a list"),
+        ]
+    return [*_stack_problems(model, K), _parameters_problem(parameters),
+            (isinstance(state, list) and state and state[0] == "h"
+             and all(isinstance(n, str) and n.isidentifier() for n in state)
+             and len(set(state)) == len(state),
+             f"model.state must list distinct state names, h first, got {state!r:.80}"),
+            (model.get("output_size") == K,
+             f"model's output_size must be the vocabulary's size {K}, got "
+             f"{model.get('output_size')!r}")]
+
+
+def _parameters_problem(parameters) -> tuple[bool, str]:
+    return (isinstance(parameters, dict) and parameters
+            and all(isinstance(n, str) and all(part.isidentifier() for part in n.split("."))
+                    and isinstance(shape, list) and 1 <= len(shape) <= 2
+                    and all(_is_int(d, 1) for d in shape) for n, shape in parameters.items()),
+            "model.parameters must map names to shapes of 1 or 2 sizes ≥ 1")
+
+
+def _stack_problems(model, K: int | None) -> list[tuple[bool, str]]:
+    """(ok, message) for each requirement of a stack's record: cell, sizes (it reads the
+    vocabulary's K ids), structure, options."""
+    if not isinstance(model, dict):
+        return [(False, f"a model record must be a dict, got {model!r:.80}")]
+    sizes = [model.get(k) for k in ("input_size", "hidden_size")]
     return [
         (isinstance(model.get("cell"), str) and model["cell"].isidentifier(),
          f"model.cell must be a cell's name, got {model.get('cell')!r:.80}"),
         (all(_is_int(n, 1) for n in sizes),
-         f"model's input_size, hidden_size, output_size must be integers ≥ 1, got {sizes}"),
-        (model.get("output_size") == K and model.get("input_size") == K,
-         f"model's input_size and output_size must be the vocabulary's size {K}, got "
-         f"{sizes[0]!r} and {sizes[2]!r}"),
+         f"model's input_size and hidden_size must be integers ≥ 1, got {sizes}"),
+        (model.get("input_size") == K,
+         f"model's input_size must be the vocabulary's size {K}, got {sizes[0]!r}"),
+        (_is_int(model.get("layers"), 1) and isinstance(model.get("bidirectional"), bool),
+         f"model.layers must be an integer ≥ 1 and model.bidirectional true or false, got "
+         f"{model.get('layers')!r:.20} and {model.get('bidirectional')!r:.20}"),
         (isinstance(model.get("options", {}), dict)
          and all(isinstance(v, (int, float, str, bool, type(None)))
                  for v in model.get("options", {}).values()),
          "model.options must be a dict of numbers, strings or null"),
-        (isinstance(parameters, dict) and parameters
-         and all(isinstance(n, str) and n.isidentifier() and isinstance(shape, list)
-                 and 1 <= len(shape) <= 2 and all(_is_int(d, 1) for d in shape)
-                 for n, shape in parameters.items()),
-         "model.parameters must map names to shapes of 1 or 2 sizes ≥ 1"),
-        (isinstance(state, list) and state and state[0] == "h"
-         and all(isinstance(n, str) and n.isidentifier() for n in state)
-         and len(set(state)) == len(state),
-         f"model.state must list distinct state names, h first, got {state!r:.80}"),
     ]
 
 
@@ -438,7 +517,9 @@ def _expected_entries(meta: dict) -> dict[str, tuple]:
     model, config = meta["model"], meta["config"]
     shapes = {name: tuple(shape) for name, shape in model["parameters"].items()}
     expected = {f"param/{name}": ("float64", shape) for name, shape in shapes.items()}
-    expected.update({f"carry/{name}": ("float64", (model["hidden_size"], config.get("batch")))
+    stacked = model.get("layers", 1) * (1 + model.get("bidirectional", False))
+    carried = (model.get("hidden_size"), config.get("batch"))
+    expected.update({f"carry/{name}": ("float64", carried if stacked == 1 else (stacked, *carried))
                      for name in model["state"]})
     optimizer = OPTIMIZERS.get(config.get("optimizer"))
     if optimizer is not None:

@@ -1,11 +1,13 @@
-"""Command line: ``python -m rnn demo|train|sample|render|explore`` (also ``minigrad-rnn``).
+"""Command line: ``python -m rnn demo|train|sample|render|explore|seq2seq|decode`` (also
+``minigrad-rnn``).
 
 Start with ``python -m rnn demo``: it trains the RNN on the embedded Reber grammar for
 about a minute, then shows how close it came to the best possible loss and writes pictures
 to ``out/``. ``python -m rnn COMMAND --help`` explains each command.
 
-Every option that sets a field of :class:`rnn.train.TrainConfig` (train, demo) or of
-:class:`Problem` (render, explore: the random problem drawn) is made from that field's
+Every option that sets a field of :class:`rnn.train.TrainConfig` (train, demo), of
+:class:`rnn.settings.Seq2SeqConfig` (seq2seq) or of :class:`Problem` (render, explore: the
+random problem drawn) is made from that field's
 :class:`rnn.settings.Setting` by :func:`add_settings`: named after the field
 (``hidden_size`` → ``--hidden-size``), with its accepted values, default and help. Options
 that were renamed (``--hidden``, ``--seed``, ``--lr-final``) are refused with their new name.
@@ -19,8 +21,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import json
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,22 +33,30 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.draw as mgdraw
-from rnn import checkpoint, grammar, settings
+from rnn import checkpoint, grammar, seq2seq, settings
 from rnn.data import DataError
 from rnn.ranges import Range, text
+from rnn.tasks import exact_match, symbol_accuracy
 from rnn.settings import (CELL, CHECKPOINT_SEGMENTS, COUNT, FORGET_BIAS, HIDDEN_SIZE,
-                          RANDOM_SEED, TAU, TEMPERATURE, Setting)
+                          RANDOM_SEED, TAU, TEMPERATURE, Seq2SeqConfig, Setting)
 from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, TrainingDiverged, build_model,
                        default_prime, grammatical_fraction, model_from_checkpoint, oracle_of,
                        sample, sample_strings)
 
 __all__ = ["main", "build_parser", "add_settings", "add_option", "config_from", "Problem",
            "explore_rnn", "explore_trained", "short_string", "trained_problem",
-           "add_render_arguments", "render_path", "render_command"]
+           "add_render_arguments", "render_path", "render_command", "flag_of",
+           "seq2seq_command", "evaluate_command", "decode_command", "held_out_seed",
+           "report_path_of"]
 
 OPTIONAL = {"tqdm": "progress", "matplotlib": "plot", "graphviz": "draw"}  # package: extra
 RENAMED = {"--hidden": "--hidden-size", "--seed": "--random-seed",
            "--lr-final": "--lr-final-fraction"}
+NOT_BIDIRECTIONAL = (
+    "a next-symbol language model cannot be bidirectional: at step t its backward direction "
+    "has already read x(t+1), the very symbol it must predict, so its loss and samples would "
+    "mean nothing; a bidirectional encoder, which reads a whole source before answering, is "
+    "`python -m rnn seq2seq --bidirectional`")
 
 
 # -- options from settings ------------------------------------------------------------------
@@ -58,16 +70,27 @@ class _Given(argparse.Action):
         namespace.given = [*getattr(namespace, "given", []), option_string]
 
 
-class _Renamed(argparse.Action):
-    """An old option name, refused with its new one."""
+class _GivenFlag(_Given):
+    """A flag (no value) that stores ``const`` and is listed in ``namespace.given``."""
 
-    def __init__(self, option_strings, dest, new: str, **kwargs):
-        super().__init__(option_strings, argparse.SUPPRESS, nargs="?", help=argparse.SUPPRESS,
-                         **kwargs)
-        self.new = new
+    def __init__(self, option_strings, dest, const, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, const=const, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        raise argparse.ArgumentError(self, f"renamed: use {self.new}")
+        super().__call__(parser, namespace, self.const, option_string)
+
+
+class _Refused(argparse.Action):
+    """An option refused with ``why``: an old name (and its new one), or one that makes no
+    sense for the command. ``shown``: listed in --help (with ``why`` as its help)."""
+
+    def __init__(self, option_strings, dest, why: str, shown: bool = False, **kwargs):
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0 if shown else "?",
+                         help=f"refused: {why}" if shown else argparse.SUPPRESS, **kwargs)
+        self.why = why
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise argparse.ArgumentError(self, self.why)
 
 
 def _parser_type(setting: Setting):
@@ -84,10 +107,14 @@ def _parser_type(setting: Setting):
 
 def add_option(group, name: str, setting: Setting, default, *, given: bool = False) -> None:
     """One option for the setting ``name`` with ``default``."""
-    flag = setting.flag or "--" + name.replace("_", "-")
+    flag = flag_of(name, setting)
     if setting.accepted is bool:
-        group.add_argument(flag, dest=name, action="store_false" if default else "store_true",
-                           help=setting.help)
+        if given:
+            group.add_argument(flag, dest=name, action=_GivenFlag, const=not default,
+                               default=default, help=setting.help)
+        else:
+            group.add_argument(flag, dest=name, action="store_false" if default else
+                               "store_true", help=setting.help)
         return
     kwargs = dict(dest=name, default=default, metavar=setting.metavar,
                   help=setting.help + ("" if "default" in setting.help else
@@ -99,6 +126,11 @@ def add_option(group, name: str, setting: Setting, default, *, given: bool = Fal
     if given:
         kwargs.update(action=_Given)
     group.add_argument(flag, **kwargs)
+
+
+def flag_of(name: str, setting: Setting) -> str:
+    """The option of the setting ``name``: its own flag, else ``--name-with-dashes``."""
+    return setting.flag or "--" + name.replace("_", "-")
 
 
 def add_settings(parser: argparse.ArgumentParser, cls, *, defaults: dict | None = None,
@@ -121,7 +153,7 @@ def _refuse_renamed(parser: argparse.ArgumentParser) -> None:
     flags = {s for action in parser._actions for s in action.option_strings}
     for old, new in RENAMED.items():
         if new in flags and old not in flags:
-            parser.add_argument(old, action=_Renamed, new=new)
+            parser.add_argument(old, action=_Refused, why=f"renamed: use {new}")
 
 
 def config_from(args: argparse.Namespace, cls):
@@ -178,6 +210,10 @@ def demo_command(args) -> None:
     if args.text is not None:
         raise ConfigError("the demo trains on a grammar; use `train --text` for text files")
     config = config_from(args, TrainConfig)
+    if config.layers > 1:
+        raise ConfigError(f"the demo checks autodiff against the one-layer analytic BPTT and "
+                          f"draws the one-layer graph; train {config.layers} layers with "
+                          f"`python -m rnn train --layers {config.layers}`")
     out = Path(config.out)
     embedded = config.grammar == "embedded"
     print(f"Training {_cell_name(config.cell)} (H = {config.hidden_size}) on the "
@@ -415,6 +451,8 @@ def render_command(args: argparse.Namespace) -> Path:
                                       f"its own; {', '.join(dict.fromkeys(args.given))} describe "
                                       f"a random problem: give one or the other")
         model, x, y = trained_problem(args.checkpoint)
+        if getattr(model, "layers", 1) > 1:
+            return _render_stack(args, model, x, y)
     else:
         model, x, y = config_from(args, Problem).build()
     graph = model.unroll(x, y, checkpoint=args.checkpoint_segments)   # drawn as it is kept
@@ -426,6 +464,26 @@ def render_command(args: argparse.Namespace) -> Path:
         dot = draw.draw_unrolled(graph, heat=args.heat, params=args.params.replace("-", "_"),
                                  collapse_above=None if args.all_steps else args.collapse_above,
                                  collapse_cells=args.collapse_cells, cell=model.kind)
+    path = mgdraw.render(dot, render_path(args))
+    print(f"wrote {path}")
+    return path
+
+
+def _render_stack(args: argparse.Namespace, model, x, y) -> Path:
+    """Draw a trained stack (rnn.draw_stack: clusters per step and layer); DrawingError for
+    the options of the one-layer drawing, which it does not have."""
+    from rnn import draw_stack
+    one_layer = [flag for flag, used in (("--heat", args.heat),
+                                         ("--checkpoint-segments", args.checkpoint_segments),
+                                         ("--params per-step", args.params != "once"))
+                 if used]
+    if one_layer:
+        raise mgdraw.DrawingError(f"{args.checkpoint} holds a {model.layers}-layer stack, "
+                                  f"drawn per step and layer without {', '.join(one_layer)} "
+                                  f"(options of the one-layer drawing): leave them out")
+    graph = model.unroll(x, y)
+    dot = (draw_stack.draw_stack_folded(graph) if args.view == "folded" else
+           draw_stack.draw_stack_unrolled(graph, cells=not args.collapse_cells))
     path = mgdraw.render(dot, render_path(args))
     print(f"wrote {path}")
     return path
@@ -484,6 +542,116 @@ def explore_trained(trainer: Trainer, path) -> Path:
     return path
 
 
+# -- seq2seq and decode: an encoder–decoder on a task with known answers ---------------------
+
+def held_out_seed(config: Seq2SeqConfig) -> list[int]:
+    """The seed of the held-out examples: not the training batches' (``random_seed``)."""
+    return [config.random_seed, 1]
+
+
+def seq2seq_command(args: argparse.Namespace) -> dict:
+    """Train an encoder–decoder as the options say, score greedy decoding on held-out
+    examples, write the checkpoint and the report next to it (or, with ``--evaluate``,
+    score a saved one); returns the report."""
+    if args.evaluate is not None:
+        return evaluate_command(args)
+    try:
+        config = config_from(args, Seq2SeqConfig)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    out, report_path = Path(config.out), report_path_of(config.out)
+    if not args.overwrite and (out.exists() or report_path.exists()):
+        raise ConfigError(f"{out if out.exists() else report_path} already exists: replace it "
+                          f"with --overwrite, or choose another --out")
+    _check_writable(out.parent)
+    model, task = seq2seq.from_config(config)
+    print(f"Training {checkpoint.describe(seq2seq.record(model))} on the {config.task} task: "
+          f"{config.steps} Adam steps of {config.batch} examples, teacher forcing.")
+    start = time.perf_counter()
+    losses = seq2seq.train(model, task, steps=config.steps, batch=config.batch, lr=config.lr,
+                           seed=config.random_seed, clip=config.clip_norm,
+                           log=lambda step, loss: print(f"step {step}: {loss:.4f} nats per "
+                                                        f"target symbol"))
+    seconds = time.perf_counter() - start
+    report = _score(model, task, config)
+    report.update(steps=config.steps, train_loss=float(np.mean(losses[-50:])),
+                  train_seconds=round(seconds, 3), checkpoint=str(out))
+    seq2seq.save(out, model, config, losses)
+    checkpoint.write_text(report_path, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {out}, {report_path}")
+    return report
+
+
+def report_path_of(out) -> Path:
+    """Where the report of the checkpoint ``out`` goes: beside it, ending in .json."""
+    return Path(out).with_suffix(".json")
+
+
+def _check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise ConfigError(f"cannot write to {directory}: {error.strerror or error}") from None
+
+
+def _score(model: seq2seq.Seq2Seq, task, config: Seq2SeqConfig) -> dict:
+    """The held-out scores of greedy decoding, printed, and the report's fields."""
+    sources, answers = task.examples(config.test_examples, seed=held_out_seed(config))
+    predicted = model.decode(sources)
+    exact, symbols = exact_match(predicted, answers), symbol_accuracy(predicted, answers)
+    print(f"greedy decoding on {len(sources)} held-out examples: exact match {exact:.4f}, "
+          f"per-symbol accuracy {symbols:.4f}")
+    return {"task": config.task,
+            "task_options": {k: v for k, v in vars(task).items() if k != "vocabulary"},
+            "model": checkpoint.describe(seq2seq.record(model)),
+            "exact_match": exact, "symbol_accuracy": symbols,
+            "test_examples": len(sources), "test_seed": held_out_seed(config),
+            "examples": [{"source": s, "answer": a, "decoded": p}
+                         for s, a, p in list(zip(sources, answers, predicted))[:5]]}
+
+
+def evaluate_command(args: argparse.Namespace) -> dict:
+    """``seq2seq --evaluate FILE``: the saved model scored on its own held-out set (the
+    report's numbers again); an option given that is not the checkpoint's is refused,
+    naming both."""
+    model, config, _ = seq2seq.load(args.evaluate)
+    given = {name: getattr(args, name)
+             for name, (_, setting) in settings.settings(Seq2SeqConfig).items()
+             if flag_of(name, setting) in args.given}
+    differ = {k: v for k, v in given.items() if getattr(config, k) != v}
+    if differ:
+        try:
+            asked = checkpoint.describe(seq2seq.record(seq2seq.from_config(
+                dataclasses.replace(config, **differ))[0]))
+        except ValueError as error:
+            asked = f"settings that are refused ({error})"
+        raise ConfigError(
+            f"{args.evaluate} holds {checkpoint.describe(seq2seq.record(model))}, trained with "
+            f"{', '.join(f'{k} = {getattr(config, k)!r}' for k in differ)}; the options given "
+            f"ask for {asked} with {', '.join(f'{k} = {v!r}' for k, v in differ.items())}: "
+            f"--evaluate scores the saved model as it was trained (leave those options out)")
+    return _score(model, config.build_task(), config)
+
+
+def decode_command(args: argparse.Namespace) -> list[str]:
+    """The answers of a saved encoder–decoder to the sources given (or to each line of
+    standard input), one line each."""
+    model, config, _ = seq2seq.load(args.checkpoint)
+    sources = args.sources or [line.rstrip("\n") for line in sys.stdin]
+    if not sources or not all(sources):
+        raise ConfigError("decode needs sources of at least one symbol each (as arguments, or "
+                          "one per line on standard input)")
+    try:
+        answers = model.decode(sources)
+    except ValueError as error:
+        raise ConfigError(f"{error} (the {config.task} task's symbols)") from None
+    for answer in answers:
+        print(answer)
+    return answers
+
+
 # -- the parser and main ------------------------------------------------------------------------
 
 def _prog() -> str:
@@ -539,10 +707,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "loss reaches a new low, --out/metrics.csv and --out/loss.png at the end. Examples:\n"
         "  python -m rnn train --grammar reber --steps 3000\n"
         "  python -m rnn train --cell lstm --forget-bias 1 --steps 3000\n"
+        "  python -m rnn train --cell gru --layers 2 --steps 3000\n"
         "  python -m rnn train --text book.txt --hidden-size 100 --tau 25 --steps 20000\n"
         "  python -m rnn train --resume --steps 12000   # continue a run")
     for p in (demo, train):
         add_settings(p, TrainConfig)
+        p.add_argument("--bidirectional", action=_Refused, why=NOT_BIDIRECTIONAL, shown=True)
         _add_explore_option(p)
     train.add_argument("--resume", action="store_true",
                        help="continue from --out/checkpoint.npz up to --steps (the data, model "
@@ -585,12 +755,40 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add_option(explore, "loss", LOSS, "total")
     explore.add_argument("--out", type=_page_path, metavar="FILE", default="out/explore.html",
                          help="the page to write, ending in .html (default: %(default)s)")
+
+    s2s = _command(
+        commands, "seq2seq", seq2seq_command,
+        "train an encoder–decoder on reverse, copy or add; report its held-out accuracy",
+        "Train an encoder–decoder (rnn.seq2seq) with teacher forcing on a task with known "
+        "answers, then print the exact-match and per-symbol accuracy of greedy decoding on "
+        "held-out examples, and write the checkpoint --out and the report beside it (.json). "
+        "Examples:\n"
+        "  python -m rnn seq2seq --task reverse --max-length 5 --cell lstm --steps 1500\n"
+        "  python -m rnn seq2seq --task copy --delay 3 --bidirectional --out out/copy.npz\n"
+        "  python -m rnn seq2seq --task add --digits 2 --layers 2 --hidden-size 64\n"
+        "  python -m rnn seq2seq --evaluate out/seq2seq.npz   # score the saved model again")
+    add_settings(s2s, Seq2SeqConfig, given=True)
+    s2s.add_argument("--overwrite", action="store_true",
+                     help="replace --out and its report if they exist (without it, refused)")
+    s2s.add_argument("--evaluate", metavar="FILE", type=text, default=None,
+                     help="train nothing: score the encoder–decoder saved in FILE on its "
+                          "held-out examples (the numbers of its report)")
+
+    dec = _command(commands, "decode", decode_command,
+                   "answer sources with a saved encoder–decoder (greedy decoding)",
+                   "Print the answer of a saved encoder–decoder to each source, one per line. "
+                   "Example:\n"
+                   "  python -m rnn decode --checkpoint out/seq2seq.npz abc hgfe")
+    dec.add_argument("--checkpoint", metavar="FILE", type=text, default="out/seq2seq.npz",
+                     help="a checkpoint written by `seq2seq` (default: %(default)s)")
+    dec.add_argument("sources", nargs="*", metavar="SOURCE",
+                     help="the sources (default: each line of standard input)")
     return parser
 
 
 def requirements(args) -> tuple[list[str], bool]:
     """The optional packages a command needs, and whether it needs Graphviz's ``dot``."""
-    if args.command in ("sample", "explore"):
+    if args.command in ("sample", "explore", "seq2seq", "decode"):
         return [], False
     if args.command == "render":
         return ["graphviz"], not mgdraw.is_dot_text(render_path(args))

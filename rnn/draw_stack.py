@@ -37,8 +37,9 @@ STYLE = {"h": {"fillcolor": "#dbe9f6"}, "c": {"fillcolor": "#fde2c8"},
 
 
 def _traces(graph) -> list[StackTrace]:
-    """The stack traces of a graph: a stacked model's one, an encoder–decoder's two."""
-    return [graph.stack] if hasattr(graph, "stack") else [graph.encoder, graph.decoder]
+    """The stack traces of a graph: a stacked model's one, an encoder–decoder's encoder
+    passes and decoder."""
+    return [graph.stack] if hasattr(graph, "stack") else [*graph.encoders, graph.decoder]
 
 
 def _cluster(trace: StackTrace, node: Tensor, t: int) -> tuple:

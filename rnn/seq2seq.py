@@ -9,6 +9,12 @@ size, which reads ⟨s⟩ y(1) … y(m) and predicts y(1) … y(m) ⟨/s⟩ thro
     h_dec(0) = h_enc(n),  h_dec(t) = step(h_dec(t−1), y(t−1)),  y(0) = ⟨s⟩
     o(t) = c + V h_dec(t),   L = Σ_t Σ_b mask(t, b) · −log softmax(o(t))[y(t), b]
 
+A bidirectional encoder (``bidirectional=True``) also reads each source backwards; the
+decoder then has 2H units per layer, and its layer ℓ starts from [h_enc→(n); h_enc←(1)] of
+encoder layer ℓ (both directions' final states stacked, PyTorch's ``h_n`` pair). Its backward
+direction would read a padded column's padding first, so it reads the sources of each length
+in their own pass (no padding), and the context columns are put back in the batch's order.
+
 Training reads the answer (teacher forcing: :meth:`Seq2Seq.unroll` with a
 :class:`rnn.tasks.Batch`); inference feeds back its own most likely symbol (greedy decoding:
 :meth:`Seq2Seq.decode`) until ⟨/s⟩. Parameters are the encoder's and the decoder's, named
@@ -27,6 +33,7 @@ Training reads the answer (teacher forcing: :meth:`Seq2Seq.unroll` with a
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,41 +41,57 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import Tensor
-from rnn import inputs
+from rnn import checkpoint, inputs, settings
 from rnn.cells.base import tag
 from rnn.heads import SoftmaxHead
+from rnn.layout import Slot
 from rnn.optim import Adam, clip_grad_norm
 from rnn.stack import Stack, StackTrace
 from rnn.tasks import END, PAD, START, Batch, Task, Vocabulary, exact_match, symbol_accuracy
 
-__all__ = ["Seq2Seq", "Seq2SeqUnrolled", "train", "evaluate"]
+__all__ = ["Seq2Seq", "Seq2SeqUnrolled", "train", "evaluate", "from_config", "record",
+           "save", "load"]
 
 
 @dataclass
 class Seq2SeqUnrolled:
-    """One teacher-forced graph: the encoder's and the decoder's traces, ``context`` (per
-    slot, the encoder's final states that start the decoder), the head's o(t) and masked L(t)
-    for t = 1..T+1 (None at 0), and ``loss`` (L, summed over steps and sequences)."""
-    encoder: StackTrace
+    """One teacher-forced graph: the encoder's traces (one pass over the batch, or for a
+    bidirectional encoder one per source length, in increasing length), the decoder's trace,
+    ``context`` (per decoder layer, the encoder's final states that start it), the head's
+    o(t) and masked L(t) for t = 1..T+1 (None at 0), and ``loss`` (L, summed over steps and
+    sequences)."""
+    encoders: list[StackTrace]
     decoder: StackTrace
     context: list[tuple[Tensor, ...]]
     o: list[Tensor | None]
     L: list[Tensor | None]
     loss: Tensor
 
+    @property
+    def encoder(self) -> StackTrace:
+        """The encoder's trace, when one pass read the whole batch."""
+        if len(self.encoders) != 1:
+            raise ValueError(f"the bidirectional encoder read the sources of "
+                             f"{len(self.encoders)} lengths in {len(self.encoders)} passes: "
+                             f"read graph.encoders")
+        return self.encoders[0]
+
 
 class Seq2Seq:
     """Encoder and decoder stacks of ``layers`` layers of ``cell`` ("rnn", "lstm", "gru")
-    with ``hidden_size`` units, over ``vocabulary``'s ids (rnn.tasks.Vocabulary: inputs
-    and outputs share it); ``options`` go to the cells."""
+    with ``hidden_size`` units (the decoder 2·``hidden_size`` under a ``bidirectional``
+    encoder), over ``vocabulary``'s ids (rnn.tasks.Vocabulary: inputs and outputs share it);
+    ``options`` go to the cells."""
 
     def __init__(self, cell: str, vocabulary: Vocabulary, hidden_size: int, *,
-                 layers: int = 1, seed: int = 0, scale: float | None = None, **options):
+                 layers: int = 1, bidirectional: bool = False, seed: int = 0,
+                 scale: float | None = None, **options):
         V = len(vocabulary)
         self.vocabulary = vocabulary
-        self.encoder = Stack(cell, V, hidden_size, layers, part="enc", **options)
-        self.decoder = Stack(cell, V, hidden_size, layers, part="dec", **options)
-        self.head = SoftmaxHead(hidden_size, V)
+        self.encoder = Stack(cell, V, hidden_size, layers, bidirectional, part="enc", **options)
+        self.decoder = Stack(cell, V, self.encoder.output_size, layers, part="dec", **options)
+        self.head = SoftmaxHead(self.decoder.hidden_size, V)
+        self.options = dict(options)
         rng = np.random.default_rng(seed)
         arrays = {**{f"enc.{n}": a for n, a in self.encoder.init_parameters(rng, scale).items()},
                   **{f"dec.{n}": a for n, a in self.decoder.init_parameters(rng, scale).items()},
@@ -113,6 +136,35 @@ class Seq2Seq:
                              f"{lengths.min()}..{lengths.max()}")
         return self.encoder.unroll(self._part("enc."), source)
 
+    def context(self, source: np.ndarray, lengths: np.ndarray
+                ) -> tuple[list[StackTrace], list[tuple[Tensor, ...]]]:
+        """The encoder's traces over source ids [S, B] and, per decoder layer, the states
+        that start it (see the module docstring): one pass and :meth:`final_states`, or for
+        a bidirectional encoder one pass per source length, each column's [forward final;
+        backward final] moved back to its place by a constant 0/1 matrix."""
+        lengths = np.asarray(lengths)
+        if not self.encoder.bidirectional:
+            trace = self.encode(source, lengths)
+            return [trace], self.final_states(trace, lengths)
+        source = np.asarray(source)
+        traces, parts = [], []
+        for n in np.unique(lengths):
+            columns = np.flatnonzero(lengths == n)
+            trace = self.encode(source[:n, columns], np.full(len(columns), n))
+            place = (columns[:, None] == np.arange(len(lengths))[None, :]).astype(float)
+            traces.append(trace)
+            parts.append([tuple(mg.concat([trace.states[Slot(layer, "forward")][name][n],
+                                           trace.states[Slot(layer, "reverse")][name][1]])
+                                @ place for name in self.encoder.state_names)
+                          for layer in range(1, self.encoder.layers + 1)])
+        S = int(lengths.max())
+        context = [tuple(tag(sum((p[layer - 1][k] for p in parts[1:]), parts[0][layer - 1][k]),
+                             f"enc final {name}{chr(0x2080 + layer)}", S, name, layer=layer,
+                             direction="both", part="enc")
+                         for k, name in enumerate(self.encoder.state_names))
+                   for layer in range(1, self.encoder.layers + 1)]
+        return traces, context
+
     def final_states(self, trace: StackTrace, lengths: np.ndarray) -> list[tuple[Tensor, ...]]:
         """Per slot, each state at each sequence's own last symbol: Σ_t [t = n_b] s(t), one
         node "enc final h₁" per state (just s(S) when every source has S symbols)."""
@@ -135,8 +187,7 @@ class Seq2Seq:
         """The teacher-forced graph of a :class:`rnn.tasks.Batch`: the encoder over
         ``batch.source``, the decoder over ``batch.decoder_input`` from the encoder's final
         states, and the loss of ``batch.target`` where ``batch.target_mask`` holds."""
-        encoder = self.encode(batch.source, batch.source_lengths)
-        start = self.final_states(encoder, batch.source_lengths)
+        encoders, start = self.context(batch.source, batch.source_lengths)
         decoder = self.decoder.unroll(self._part("dec."),
                                       inputs.inputs(batch.decoder_input, len(self.vocabulary)),
                                       start)
@@ -147,12 +198,13 @@ class Seq2Seq:
             losses = mg.cross_entropy(o[t], batch.target[t - 1], reduction="none", axis=0)
             L.append(tag((losses * batch.target_mask[t - 1].astype(float)).sum(), f"L({t})",
                          t, "L_t", y=batch.target[t - 1]))
-        return Seq2SeqUnrolled(encoder, decoder, start, o, L, self.head.total(L[1:]))
+        return Seq2SeqUnrolled(encoders, decoder, start, o, L, self.head.total(L[1:]))
 
     def decode(self, sources: Sequence[str], max_length: int | None = None) -> list[str]:
         """Greedy decoding: the answer to each source, feeding back the most likely output
         (a symbol or ⟨/s⟩; padding and ⟨s⟩ are never outputs) until ⟨/s⟩ or ``max_length``
-        symbols (default: twice the longest source, plus 2)."""
+        symbols (default: twice its own source's length, plus 2; so each answer is the same
+        whichever sources are decoded with it)."""
         ids = [self.vocabulary.encode(s) for s in sources]
         lengths = np.array([len(i) for i in ids])
         if lengths.min() < 1:
@@ -160,24 +212,24 @@ class Seq2Seq:
         source = np.zeros((lengths.max(), len(ids)), dtype=np.int64)
         for b, i in enumerate(ids):
             source[:len(i), b] = i
-        max_length = 2 * lengths.max() + 2 if max_length is None else max_length
-        out = np.zeros((max_length, len(ids)), dtype=np.int64)
+        limit = 2 * lengths + 2 if max_length is None else np.full(len(ids), max_length)
+        out = np.zeros((limit.max(), len(ids)), dtype=np.int64)
         with mg.no_grad():
-            state = self.final_states(self.encode(source, lengths), lengths)
+            state = self.context(source, lengths)[1]
             previous = np.full(len(ids), START)
             head_p = self.head.bind({"V": self._params["V"], "c": self._params["c"]}, True)
             done = np.zeros(len(ids), dtype=bool)
-            for t in range(max_length):
+            for t in range(limit.max()):
                 trace = self.decoder.unroll(self._part("dec."), [previous], state)
                 scores = self.head.step(head_p, trace.outputs[-1][1], 1)["o"].data.copy()
                 scores[[PAD, START]] = -np.inf        # never outputs: only symbols and ⟨/s⟩
                 previous = out[t] = scores.argmax(axis=0)
                 state = [tuple(trace.states[s][n][1] for n in self.decoder.state_names)
                          for s in trace.slots]
-                done |= previous == END
+                done |= (previous == END) | (t + 1 >= limit)
                 if done.all():
                     break
-        return [self.vocabulary.decode(out[:, b]) for b in range(len(ids))]
+        return [self.vocabulary.decode(out[:limit[b], b]) for b in range(len(ids))]
 
 
 def train(model: Seq2Seq, task: Task, *, steps: int, batch: int = 32, lr: float = 0.01,
@@ -210,3 +262,72 @@ def evaluate(model: Seq2Seq, task: Task, n: int, *, seed: int) -> dict[str, floa
     predicted = model.decode(sources)
     return {"exact_match": exact_match(predicted, answers),
             "symbol_accuracy": symbol_accuracy(predicted, answers)}
+
+
+# -- checkpoints ---------------------------------------------------------------------------
+
+def from_config(config: settings.Seq2SeqConfig) -> tuple[Seq2Seq, Task]:
+    """The model and the task that a :class:`rnn.settings.Seq2SeqConfig` describes."""
+    task = config.build_task()
+    model = Seq2Seq(config.cell, task.vocabulary, config.hidden_size, layers=config.layers,
+                    bidirectional=config.bidirectional, seed=config.random_seed,
+                    **settings.cell_options(config))
+    return model, task
+
+
+def record(model: Seq2Seq) -> dict:
+    """The checkpoint's model record of ``model`` (rnn.checkpoint): its encoder's and its
+    decoder's stacks, the head's K, every parameter's shape.
+
+    >>> from rnn.tasks import Reverse
+    >>> checkpoint.describe(record(Seq2Seq("gru", Reverse().vocabulary, 4, bidirectional=True)))
+    'an encoder–decoder of a 1-layer bidirectional gru with H = 4, D = 11 encoder and a \
+1-layer gru with H = 8, D = 11 decoder, K = 11'
+    """
+    def part(stack: Stack) -> dict:
+        return {"cell": stack.kind, "input_size": stack.input_size,
+                "hidden_size": stack.hidden_size, "layers": stack.layers,
+                "bidirectional": stack.bidirectional, "options": dict(model.options)}
+    return {"architecture": "seq2seq", "encoder": part(model.encoder),
+            "decoder": part(model.decoder), "output_size": model.head.output_size,
+            "parameters": {n: list(p.shape) for n, p in model.parameters().items()},
+            "state": []}
+
+
+def save(path, model: Seq2Seq, config: settings.Seq2SeqConfig, losses: list[float]) -> None:
+    """Write ``model``, trained as ``config`` says with these per-step ``losses``, to the
+    checkpoint ``path`` (atomically; rnn.checkpoint.save)."""
+    meta = {"step": len(losses), "vocab": model.vocabulary.symbols,
+            "config": dataclasses.asdict(config), "model": record(model),
+            "losses": [float(v) for v in losses]}
+    checkpoint.save(path, model.arrays(), meta)
+
+
+def load(path) -> tuple[Seq2Seq, settings.Seq2SeqConfig, dict]:
+    """The encoder–decoder saved at ``path``, the settings it was trained with and the
+    metadata. CheckpointError if the file holds another model (a language model), settings
+    this version refuses, another task's vocabulary, or a record that its settings do not
+    make (naming both)."""
+    saved = checkpoint.load(path)
+    held = saved.model
+    if held.get("architecture") != "seq2seq":
+        raise checkpoint.CheckpointError(
+            f"{path} holds {checkpoint.describe(held)}, a language model; this needs an "
+            f"encoder–decoder's checkpoint (written by `python -m rnn seq2seq`)")
+    names = {f.name for f in dataclasses.fields(settings.Seq2SeqConfig)}
+    try:
+        config = settings.Seq2SeqConfig(**{k: v for k, v in saved.meta["config"].items()
+                                           if k in names})
+        model, task = from_config(config)
+    except (TypeError, ValueError) as error:
+        raise checkpoint.CheckpointError(f"{path}: its stored settings: {error}") from None
+    if task.vocabulary.symbols != saved.meta["vocab"]:
+        raise checkpoint.CheckpointError(f"{path}: its vocabulary {saved.meta['vocab']!r} is "
+                                         f"not the {config.task} task's "
+                                         f"{task.vocabulary.symbols!r}")
+    made = record(model)
+    if made != held:
+        raise checkpoint.CheckpointError(f"{path} holds {checkpoint.describe(held)}; its "
+                                         f"settings make {checkpoint.describe(made)}")
+    model.set_arrays(**saved.arrays)
+    return model, config, saved.meta

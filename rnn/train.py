@@ -39,7 +39,7 @@ from rnn.data import Corpus, Vocab, load_text, random_windows, stream_chunks
 from rnn.model import PARAMETER_NAMES, LanguageModel
 from rnn.optim import OPTIMIZERS, clip_grad_norm, clip_grad_value, make_optimizer
 from rnn.ranges import Range
-from rnn.settings import (CELL, CHECKPOINT_SEGMENTS, COUNT, FORGET_BIAS, HIDDEN_SIZE,
+from rnn.settings import (CELL, CHECKPOINT_SEGMENTS, COUNT, FORGET_BIAS, HIDDEN_SIZE, LAYERS,
                           RANDOM_SEED, TAU, TEMPERATURE, Setting)
 
 __all__ = ["TrainConfig", "ConfigError", "TrainingDiverged", "Trainer", "Evaluation",
@@ -71,8 +71,9 @@ class TrainConfig:
     Each field is a :class:`rnn.settings.Setting`, which says what it means and what it
     accepts (``python -m rnn train --help`` prints them all, each option named after its
     field). In short: the data is a ``grammar`` ("reber" or "embedded") or a UTF-8
-    ``text`` file; the model a ``cell`` of ``hidden_size`` units (and the cell's options,
-    e.g. ``forget_bias``); batches are ``batch`` sequences of ``tau`` steps; the learning
+    ``text`` file; the model ``layers`` layers of a ``cell`` of ``hidden_size`` units (and the
+    cell's options, e.g. ``forget_bias``; more than one layer is a
+    :class:`rnn.deep.StackedModel`); batches are ``batch`` sequences of ``tau`` steps; the learning
     rate decays linearly from ``lr`` to ``lr × lr_final_fraction``; ``random_seed`` seeds
     the parameters, the data and the batches; ``out`` is the directory of the checkpoints
     (None: nothing is written). Every field is checked on construction; ConfigError names
@@ -93,6 +94,7 @@ class TrainConfig:
         Range(float, 0, 1, low_open=True, high_open=True), "F", DATA).field(0.1)
     cell: str = CELL.field("rnn")
     hidden_size: int = HIDDEN_SIZE.field(32)
+    layers: int = LAYERS.field(1)
     forget_bias: float | None = FORGET_BIAS.field(None)
     tau: int = TAU.field(32)
     batch: int = Setting("sequences per batch B", COUNT, "B", MODEL).field(32)
@@ -160,6 +162,12 @@ class TrainConfig:
                               f"{self.cell} cell, and it has none (cells with one: "
                               f"{', '.join(k for k in CELLS if oracle_of(k))}): use "
                               f"gradients='autodiff'")
+        if self.layers > 1 and self.gradients == "bptt":
+            raise ConfigError(f"gradients='bptt' runs the one-layer cell's analytic oracle; "
+                              f"with layers={self.layers} use gradients='autodiff'")
+        if self.layers > 1 and self.checkpoint_segments is not None:
+            raise ConfigError(f"checkpoint_segments checkpoints the one-layer unroll; a stack "
+                              f"of layers={self.layers} is unrolled whole: leave it off")
         if self.gradients == "bptt" and self.checkpoint_segments is not None:
             raise ConfigError("checkpoint_segments checkpoints minigrad's graph, which "
                               "gradients='bptt' does not build: use gradients='autodiff'")
@@ -218,7 +226,7 @@ class Trainer:
         self.config = config
         self.corpus = corpus or config.load_corpus()
         K = len(self.corpus.vocab)
-        self.model = build_model(config.cell, K, config.hidden_size, K,
+        self.model = build_model(config.cell, K, config.hidden_size, K, layers=config.layers,
                                  random_seed=config.random_seed, options=config.cell_options())
         self.parameters = self.model.parameters()
         self.optimizer = make_optimizer(config.optimizer, self.parameters, config.lr)
@@ -232,16 +240,16 @@ class Trainer:
 
     # -- one step ------------------------------------------------------------
     def zero_state(self) -> dict[str, np.ndarray]:
-        """The initial state of every batch column, zeros: ``{"h": (H, B)}``, and c for an LSTM."""
-        H, B = self.config.hidden_size, self.config.batch
-        return {name: np.zeros((H, B)) for name in self.model.cell.state_names}
+        """The initial state of every batch column, zeros: ``{"h": (H, B)}``, and c for an LSTM
+        ((L, H, B) each for a stack of L layers)."""
+        return dict(zip(self.model.state_names, self.model.initial_state(self.config.batch)))
 
     def gradients(self, x, y, state0: dict[str, np.ndarray]
                   ) -> tuple[float, dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Summed loss, its gradients by parameter name and the last state, for one batch
         from the state ``state0`` (constants: no gradient flows into the previous chunk)."""
         if self.config.gradients == "bptt":
-            return oracle_gradients(self.model.cell.kind, self.arrays(), x, y, state0)
+            return oracle_gradients(self.model.kind, self.arrays(), x, y, state0)
         mg.zero_grad(self.parameters)
         loss, state = unroll_loss(self.model, x, y, state0, self.config.checkpoint_segments)
         loss.backward(keep_intermediate_grads=False)
@@ -465,7 +473,8 @@ class Trainer:
         g = self.corpus.grammar
         data = (f"{'embedded ' if g == 'embedded' else ''}Reber grammar" if g
                 else Path(self.config.text).name)
-        return f"{self.config.cell.upper()} on {data}"
+        layers = "" if self.config.layers == 1 else f"{self.config.layers}-layer "
+        return f"{layers}{self.config.cell.upper()} on {data}"
 
     # -- checkpoints -----------------------------------------------------------
     def model_record(self) -> dict:
@@ -536,8 +545,8 @@ def _check_model_settings(path, saved: dict, config: TrainConfig) -> None:
     """The cell, H and cell options of ``config`` must be the checkpoint's; CheckpointError
     saying what each is otherwise (before any data is loaded)."""
     wanted = {**saved, "cell": config.cell, "hidden_size": config.hidden_size,
-              "options": config.cell_options()}
-    keys = ("cell", "hidden_size", "options")
+              "layers": config.layers, "bidirectional": False, "options": config.cell_options()}
+    keys = ("cell", "hidden_size", "layers", "bidirectional", "options")
     if any(saved.get(k, {} if k == "options" else None) != wanted[k] for k in keys):
         raise checkpoint.CheckpointError(f"{path} holds {checkpoint.describe(saved)}; the "
                                          f"model is {checkpoint.describe(wanted)}")
@@ -709,7 +718,7 @@ def _run_primes(model, primes: list[np.ndarray]):
         s, _ = model.step(s, x_t)
         done = lengths - 1 == t
         for k, a in zip(kept, s):
-            k[:, done] = a[:, done]
+            k[..., done] = a[..., done]
     return dict(zip(model.state_names, kept)), np.array([p[-1] for p in primes])
 
 
@@ -859,12 +868,18 @@ def model_from_checkpoint(path) -> tuple:
     record names a cell this version does not know or does not fit its own arrays."""
     saved = checkpoint.load(path)
     record = saved.model
+    if record.get("architecture") == "seq2seq" or record["bidirectional"]:
+        raise checkpoint.CheckpointError(
+            f"{path} holds {checkpoint.describe(record)}, which reads whole sequences: it is "
+            f"no next-symbol language model to sample or draw here (use `python -m rnn "
+            f"seq2seq --evaluate` or `decode` for an encoder–decoder)")
     if record["cell"] not in CELLS:
         raise checkpoint.CheckpointError(f"{path} holds {checkpoint.describe(record)}, and the "
                                          f"cells known here are {', '.join(CELLS)}")
     try:
         model = build_model(record["cell"], record["input_size"], record["hidden_size"],
-                            record["output_size"], options=record["options"])
+                            record["output_size"], layers=record["layers"],
+                            options=record["options"])
     except (TypeError, ValueError) as error:
         raise checkpoint.CheckpointError(f"{path} holds {checkpoint.describe(record)}, which "
                                          f"cannot be built: {error}") from None
@@ -876,15 +891,24 @@ def model_from_checkpoint(path) -> tuple:
 # -- the model, for any cell ------------------------------------------------------------------
 
 def build_model(cell: str, input_size: int, hidden_size: int, output_size: int, *,
-                random_seed: int = 0, options: dict | None = None) -> LanguageModel:
+                layers: int = 1, random_seed: int = 0, options: dict | None = None
+                ) -> LanguageModel:
     """A language model of the cell named ``cell`` (a key of rnn.cells.CELLS) with the
-    given sizes, its parameters drawn from ``random_seed``, the cell built with ``options``.
+    given sizes, its parameters drawn from ``random_seed``, the cell built with ``options``:
+    one layer (:class:`rnn.model.LanguageModel`), or a :class:`rnn.deep.StackedModel` of
+    ``layers`` > 1 forward layers.
 
     >>> build_model("rnn", 4, 3, 4).cell.state_names
     ('h',)
+    >>> list(build_model("gru", 4, 3, 4, layers=2).parameters())[4:6]
+    ['W_ih_l1', 'W_hh_l1']
     """
-    return LanguageModel(cell, input_size, hidden_size, output_size, seed=random_seed,
-                         **(options or {}))
+    if layers == 1:
+        return LanguageModel(cell, input_size, hidden_size, output_size, seed=random_seed,
+                             **(options or {}))
+    from rnn.deep import StackedModel
+    return StackedModel(cell, input_size, hidden_size, output_size, layers=layers,
+                        seed=random_seed, **(options or {}))
 
 
 def run(model: LanguageModel, x: np.ndarray, state: dict[str, np.ndarray] | None = None
@@ -915,6 +939,11 @@ def unroll_loss(model: LanguageModel, x, y, state0: dict[str, np.ndarray], check
     (``head="sequence"``): training reads no per-step o(t) or L(t)."""
     names = model.state_names
     s0 = tuple(mg.tensor(state0[n]) for n in names)
+    if getattr(model, "layers", 1) > 1:                # a StackedModel: every layer's state
+        graph = model.unroll(x, y, s0)
+        trace = graph.stack
+        return graph.loss, {n: np.stack([trace.states[s][n][-1].data for s in trace.slots])
+                            for n in names}
     graph = model.unroll(x, y, s0[0] if len(s0) == 1 else s0, checkpoint=checkpoint,
                          head="sequence" if checkpoint is None else "steps")
     return graph.loss, {n: graph.states[n][-1].data for n in names}
@@ -944,9 +973,11 @@ def oracle_gradients(cell: str, arrays: dict[str, np.ndarray], x, y,
 
 
 def record_of(model, options: dict) -> dict:
-    """The checkpoint's model record of ``model`` (see :func:`rnn.checkpoint.record`)."""
-    cell = model.cell
-    return checkpoint.record(cell.kind, input_size=cell.input_size,
-                             hidden_size=cell.hidden_size, output_size=model.output_size,
+    """The checkpoint's model record of ``model``, one layer or a stack (see
+    :func:`rnn.checkpoint.record`)."""
+    return checkpoint.record(model.kind, input_size=model.input_size,
+                             hidden_size=model.hidden_size, output_size=model.output_size,
+                             layers=getattr(model, "layers", 1),
+                             bidirectional=getattr(model, "bidirectional", False),
                              parameters={n: p.shape for n, p in model.parameters().items()},
-                             state=cell.state_names, options=options)
+                             state=model.state_names, options=options)

@@ -214,15 +214,19 @@ def test_an_lstm_record_round_trips_with_both_carried_states(tmp_path):
     loaded = checkpoint.load(path)
     assert loaded.model == model and list(loaded.arrays) == list(model["parameters"])
     assert np.all(loaded.carry["c"] == 2.0) and np.all(loaded.arrays["W_hh"] == 0.25)
-    assert checkpoint.describe(loaded.model) == "an lstm with H = 3, D = 4 (forget_bias = 1.0)"
+    assert checkpoint.describe(loaded.model) == ("a 1-layer lstm with H = 3, D = 4 "
+                                                 "(forget_bias = 1.0)")
 
 
-def test_describe_names_the_cell_with_its_article_and_sizes():
+def test_describe_names_the_structure_with_its_article_the_cell_and_sizes():
     record = {"input_size": 9, "output_size": 9, "hidden_size": 64}
-    assert checkpoint.describe({**record, "cell": "rnn"}) == "an rnn with H = 64, D = 9"
-    assert checkpoint.describe({**record, "cell": "gru"}) == "a gru with H = 64, D = 9"
+    assert checkpoint.describe({**record, "cell": "rnn"}) == "a 1-layer rnn with H = 64, D = 9"
+    assert checkpoint.describe({**record, "cell": "gru", "layers": 2, "bidirectional": True}
+                               ) == "a 2-layer bidirectional gru with H = 64, D = 9"
+    assert checkpoint.describe({**record, "cell": "gru", "layers": 8}) == (
+        "an 8-layer gru with H = 64, D = 9")
     assert checkpoint.describe({**record, "cell": "gru", "output_size": 5}) == (
-        "a gru with H = 64, D = 9, K = 5")
+        "a 1-layer gru with H = 64, D = 9, K = 5")
 
 
 @pytest.mark.parametrize("model, message", [

@@ -10,7 +10,7 @@ COUNTS = ["0", "-1", "1.5", "x", "nan", ""]
 TRAINING = {                                      # flag: bad values (demo and train share them)
     **{flag: COUNTS for flag in ("--hidden-size", "--tau", "--batch", "--steps", "--train-strings",
                                  "--validation-strings", "--eval-every", "--sample-every",
-                                 "--checkpoint-every", "--early-stopping")},
+                                 "--checkpoint-every", "--early-stopping", "--layers")},
     "--lr": ["0", "-0.1", "nan", "inf", "-inf", "x", "1e999"],
     "--lr-final-fraction": ["0", "1.5", "-1", "nan", "inf"],
     "--clip-norm": ["-5", "-1e-9", "nan", "inf", "x"],
@@ -31,9 +31,16 @@ RENDER = {**{flag: ["0", "-1", "x", "nan"] for flag in ("--input-size", "--hidde
           "--out": ["g.jpeg", "g", "g.svg.txt"], "--checkpoint": [""]}
 EXPLORE = {**{flag: values for flag, values in RENDER.items() if flag not in (
     "--collapse-above", "--out", "--checkpoint")}, "--out": ["g.svg", "g", "g.html.txt"]}
+SEQ2SEQ = {**{flag: COUNTS for flag in ("--hidden-size", "--layers", "--steps", "--batch",
+                                        "--test-examples", "--min-length", "--max-length",
+                                        "--digits")},
+           "--delay": ["-1", "1.5", "x"], "--lr": ["0", "-1", "nan", "inf"],
+           "--clip-norm": ["0", "-1", "nan"], "--random-seed": ["-1", "x"],
+           "--forget-bias": ["nan", "inf", "x"], "--out": [""], "--evaluate": [""]}
+DECODE = {"--checkpoint": [""]}
 CASES = [(command, flag, value) for command, table in
          [("train", TRAINING), ("demo", TRAINING), ("sample", SAMPLE), ("render", RENDER),
-          ("explore", EXPLORE)]
+          ("explore", EXPLORE), ("seq2seq", SEQ2SEQ), ("decode", DECODE)]
          for flag, values in table.items() for value in values]
 
 
@@ -45,6 +52,11 @@ def _tiny(command, tmp_path):
                 "--train-strings", "20", "--validation-strings", "5", "--out", str(tmp_path)]
     if command == "sample":
         return ["--checkpoint", str(tmp_path / "none.npz")]
+    if command == "seq2seq":
+        return ["--steps", "1", "--hidden-size", "2", "--batch", "1", "--test-examples", "1",
+                "--out", str(tmp_path / "s.npz")]
+    if command == "decode":
+        return ["--checkpoint", str(tmp_path / "none.npz"), "ab"]
     if command == "explore":
         return ["--out", str(tmp_path / "g.html")]
     return ["--out", str(tmp_path / "g.dot")]
@@ -73,6 +85,9 @@ def test_a_bad_value_is_refused_where_it_is_parsed_naming_flag_and_range(command
     ("render", "--w-scale", "-0.5", -0.5),
     ("render", "--collapse-above", "0", 0),
     ("render", "--out", "g.GV", "g.GV"),
+    ("train", "--layers", "1", 1),
+    ("seq2seq", "--delay", "0", 0),
+    ("seq2seq", "--layers", "1", 1),
 ])
 def test_boundary_values_are_accepted(command, flag, value, parsed):
     args = build_parser().parse_args([command, flag, value])
@@ -89,7 +104,8 @@ def _options():
 
 
 @pytest.mark.parametrize("command, action", list(_options()),
-                         ids=lambda x: x if isinstance(x, str) else x.option_strings[0])
+                         ids=lambda x: x if isinstance(x, str) else (x.option_strings or
+                                                                     [x.dest])[0])
 def test_every_option_has_help_text(command, action):
     assert action.help and action.help.strip() not in ("(default: %(default)s)",), \
         f"{command} {action.option_strings}"

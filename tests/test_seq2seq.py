@@ -29,18 +29,20 @@ FD_EXAMPLES = max(2, settings().max_examples // 7)     # each example: ~200 entr
 @pytest.mark.parametrize("kind", KINDS)
 @settings(max_examples=FD_EXAMPLES, deadline=None)
 @given(H=st.integers(1, 2), layers=st.integers(1, 2), n=st.integers(1, 3),
-       seed=st.integers(0, 2**32 - 1), scale=st.floats(0.1, 1.5))
-def test_seq2seq_gradients_equal_central_differences(kind, H, layers, n, seed, scale):
+       seed=st.integers(0, 2**32 - 1), scale=st.floats(0.1, 1.5), bidirectional=st.booleans())
+def test_seq2seq_gradients_equal_central_differences(kind, H, layers, n, seed, scale,
+                                                     bidirectional):
     """Every parameter, float64, sources of different lengths (so the context is picked per
-    column and the loss is masked)."""
+    column, or read per length by a bidirectional encoder, and the loss is masked)."""
     task = Reverse("a", min_length=1, max_length=3)
     rng = np.random.default_rng(seed)
-    model = Seq2Seq(kind, task.vocabulary, H, layers=layers, seed=seed)
+    model = Seq2Seq(kind, task.vocabulary, H, layers=layers, bidirectional=bidirectional,
+                    seed=seed)
     arrays = {k: scale * rng.normal(size=v.shape) for k, v in model.arrays().items()}
     model.set_arrays(**arrays)
     batch = task.batch(n, rng=rng)
     model.unroll(batch).loss.backward()
-    probe = Seq2Seq(kind, task.vocabulary, H, layers=layers)
+    probe = Seq2Seq(kind, task.vocabulary, H, layers=layers, bidirectional=bidirectional)
 
     def loss(name):
         def f(value):
@@ -50,15 +52,18 @@ def test_seq2seq_gradients_equal_central_differences(kind, H, layers, n, seed, s
         return f
     for name, p in model.parameters().items():
         assert_matches_central_differences(p.grad, loss(name), arrays[name],
-                                           f"{kind} H={H} L={layers}: ∂L/∂{name}")
+                                           f"{kind} H={H} L={layers} bidirectional="
+                                           f"{bidirectional}: ∂L/∂{name}")
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("kind", KINDS)
-def test_padding_never_reaches_the_context_or_the_loss(kind):
-    """Each column's context (the encoder's final states) is that sequence's own state at
-    its last symbol, and the batch loss is the sum of the examples' losses run alone."""
+def test_padding_never_reaches_the_context_or_the_loss(kind, bidirectional):
+    """Each column's context (the encoder's final states; both directions' with a
+    bidirectional encoder, whose backward pass would otherwise read the padding first) is
+    that sequence's own, and the batch loss is the sum of the examples' losses run alone."""
     task = Reverse(min_length=1, max_length=6)
-    model = Seq2Seq(kind, task.vocabulary, 5, layers=2, seed=1)
+    model = Seq2Seq(kind, task.vocabulary, 5, layers=2, bidirectional=bidirectional, seed=1)
     batch = task.batch(6, seed=4)
     assert len(set(batch.source_lengths)) > 1
     graph = model.unroll(batch)
@@ -138,7 +143,30 @@ def test_decoding_starts_from_start_and_stops_at_end():
     big[END], big[START + 2] = 0.0, 100.0             # now by "a" (id 3), never ⟨/s⟩
     model.set_arrays(c=big)
     assert model.decode(["ab"], max_length=4) == ["aaaa"]
+    assert model.decode(["ab", "b"]) == ["a" * 6, "a" * 4]   # 2n + 2 each, whatever the batch
     assert c is model.parameters()["c"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_bidirectional_context_is_both_directions_final_states(kind):
+    """Decoder layer ℓ starts from [forward state after x(n); backward state after x(1)] of
+    encoder layer ℓ, as a bidirectional Stack run on the source alone gives them."""
+    task = Reverse(min_length=2, max_length=5)
+    model = Seq2Seq(kind, task.vocabulary, 3, layers=2, bidirectional=True, seed=2)
+    batch = task.batch(4, seed=1)
+    assert model.decoder.hidden_size == 6
+    graph = model.unroll(batch)
+    params = {n.removeprefix("enc."): p for n, p in model.parameters().items()
+              if n.startswith("enc.")}
+    for b, source in enumerate(batch.sources):
+        alone = model.encoder.unroll(params, task.vocabulary.encode(source))
+        for layer in (1, 2):
+            for k, name in enumerate(model.encoder.state_names):
+                forward, backward = (alone.final_states(name)[2 * (layer - 1) + d].data
+                                     for d in (0, 1))
+                assert_roundoff_equal(graph.context[layer - 1][k].data[:, b],
+                                      np.concatenate([forward, backward]),
+                                      f"{kind} layer {layer} {name} column {b}")
 
 
 def test_bad_sources_are_named():

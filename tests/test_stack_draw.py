@@ -113,3 +113,19 @@ def test_the_drawings_render(bidirectional):
                       (draw_stack_folded(bidirectional), "layer 2 ←")):
         svg = dot.pipe(format="svg").decode()
         assert svg.lstrip().startswith("<?xml") and text in svg
+
+
+def test_a_bidirectional_encoder_draws_every_pass_into_the_context():
+    """Sources of lengths 2 and 1 are read in two passes; the context of each is fed by its
+    forward state at its own last step and its backward state at step 1, never by a backward
+    state that has not read the whole source."""
+    task = Reverse(max_length=3)
+    model = Seq2Seq("gru", task.vocabulary, 2, bidirectional=True)
+    graph = model.unroll(task.layout(["ab", "c"], ["ba", "c"]))
+    assert len(graph.encoders) == 2
+    where, edges = parse(draw_stack_unrolled(graph, cells=False).source)
+    into = {tail for tail, head in edges if head == "enc final h₁"}
+    assert into == {"enc h₁→(1)", "enc h₁→(2)", "enc h₁←(1)"}
+    assert ("enc final h₁", "dec h₁(0)") in edges
+    assert where["enc h₁←(2)"][-1] == "cluster_t2_enc_l1_reverse"
+    assert '"context" -> "decl1forward"' in draw_stack_folded(graph).source

@@ -246,8 +246,8 @@ def test_resuming_with_a_different_model_is_refused(tmp_path):
     from rnn.checkpoint import CheckpointError
     config = dataclasses.replace(TINY, steps=5, out=str(tmp_path))
     Trainer(config).run(log=None)
-    with pytest.raises(CheckpointError, match="holds an rnn with H = 8, D = 7; the model is an "
-                                              "rnn with H = 12, D = 7"):
+    with pytest.raises(CheckpointError, match="holds a 1-layer rnn with H = 8, D = 7; the model is "
+                                              "a 1-layer rnn with H = 12, D = 7"):
         Trainer.resume(config.checkpoint_path, dataclasses.replace(config, hidden_size=12))
 
 

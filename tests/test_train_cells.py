@@ -130,8 +130,7 @@ def test_resuming_with_another_cell_or_size_names_both_models(saved_runs, saved,
         Trainer.resume(path, dataclasses.replace(other, steps=4))
     holds = checkpoint.describe(checkpoint.load(path).model)
     H = other.hidden_size
-    article = "an" if wanted in ("rnn", "lstm") else "a"
-    assert str(error.value) == (f"{path} holds {holds}; the model is {article} {wanted} with "
+    assert str(error.value) == (f"{path} holds {holds}; the model is a 1-layer {wanted} with "
                                 f"H = {H}, D = 7")
 
 
@@ -139,9 +138,9 @@ def test_resuming_with_other_cell_options_names_them(saved_runs):
     """For every registered cell that takes forget_bias (the LSTM, once registered)."""
     for kind in [k for k in KINDS if "forget_bias" in rnn.settings._options_of(k)]:
         path = saved_runs[kind]
-        with pytest.raises(CheckpointError, match=rf"holds an? {kind} with H = 6, D = 7; the "
-                                                  rf"model is an? {kind} with H = 6, D = 7 "
-                                                  rf"\(forget_bias = 1.0\)"):
+        with pytest.raises(CheckpointError, match=rf"holds a 1-layer {kind} with H = 6, D = 7; "
+                                                  rf"the model is a 1-layer {kind} with H = 6, "
+                                                  rf"D = 7 \(forget_bias = 1.0\)"):
             Trainer.resume(path, _cell(kind, steps=4, forget_bias=1.0, out=str(path.parent)))
 
 
@@ -162,7 +161,7 @@ def test_a_record_naming_an_unknown_cell_is_refused_by_sampling_and_drawing(save
     assert main(["sample", "--checkpoint", str(path)]) == 2
     assert main(["render", "--checkpoint", str(path), "--out", str(tmp_path / "g.dot")]) == 2
     err = capsys.readouterr().err
-    assert err.count(f"error: {path} holds a transformer with H = 6, D = 7, and the cells "
+    assert err.count(f"error: {path} holds a 1-layer transformer with H = 6, D = 7, and the cells "
                      f"known here are {', '.join(CELLS)}") == 2
 
 
@@ -175,8 +174,9 @@ def test_a_record_that_does_not_fit_its_cell_is_refused(saved_runs, tmp_path):
     target = tmp_path / "wrong.npz"
     arrays = {**saved.arrays, "W": np.zeros((7, 7))}
     checkpoint.save(target, arrays, meta)
-    with pytest.raises(CheckpointError, match=r"holds an rnn with H = 6, D = 7, but its record "
-                                              r"does not fit the model that makes \(an rnn with "
+    with pytest.raises(CheckpointError, match=r"holds a 1-layer rnn with H = 6, D = 7, but its "
+                                              r"record does not fit the model that makes \(a "
+                                              r"1-layer rnn with "
                                               r"H = 6, D = 7\): W \(7, 7\), expected \(6, 6\)"):
         model_from_checkpoint(target)
 
