@@ -13,7 +13,8 @@ from rnn.oracles.seed_formulas import (seed_bptt, seed_dL_do, seed_next_dL_dh_10
                                        seed_next_dL_dh_10_21)
 from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import (PARAMETER_NAMES as NAMES, RNNProblem,
-                                  assert_matches_central_differences, make_problem,
+                                  assert_matches_central_differences,
+                                  assert_steps_match_central_differences, make_problem,
                                   misses_central_differences, rnn_problems)
 
 # Gradients are compared with central differences within the band minigrad.testing.rnn
@@ -96,11 +97,9 @@ def test_dL_do_and_dL_dh_match_central_differences(p):
     """dL_do[t-1] = ∂L/∂o(t) and dL_dh[t-1] = ∂L/∂h(t), the latter through all later steps."""
     result = bptt(*p.args, h0=p.h0)
     o = forward(*p.args[:-1], h0=p.h0).o
-    for t in range(1, len(p.y) + 1):
-        assert_matches_central_differences(
-            result.dL_do[t - 1], lambda o_t: output_loss(o_t, p.y[t - 1]), o[t - 1], f"∂L/∂o({t})")
-        assert_matches_central_differences(
-            result.dL_dh[t - 1], suffix_loss(p, t), result.h[t], f"∂L/∂h({t})")
+    assert_steps_match_central_differences(p.tau, {
+        "o": (result.dL_do, lambda t: (lambda o_t: output_loss(o_t, p.y[t - 1]), o[t - 1])),
+        "h": (result.dL_dh, lambda t: (suffix_loss(p, t), result.h[t]))})
 
 
 @given(rnn_problems())

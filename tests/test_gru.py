@@ -13,7 +13,8 @@ from hypothesis import example, given, strategies as st
 
 import rnn.oracles.gru
 from minigrad.testing import assert_roundoff_equal
-from minigrad.testing.rnn import (CellProblem, assert_matches_central_differences, cell_problems,
+from minigrad.testing.rnn import (CellProblem, assert_matches_central_differences,
+                                  assert_steps_match_central_differences, cell_problems,
                                   log_uniform, make_cell_problem)
 from rnn.cells import CELLS
 from rnn.cells.gru import GRUCell
@@ -138,11 +139,9 @@ def test_dL_dh_and_dL_do_match_central_differences(p):
     """dL_dh[t-1] = ∂L/∂h(t) through all later steps; dL_do[t-1] = ∂L/∂o(t)."""
     result = bptt(p.params, p.x, p.y, p.state0)
     o = forward(p.params, p.x, p.state0).o
-    for t in range(1, p.tau + 1):
-        assert_matches_central_differences(
-            result.dL_do[t - 1], lambda o_t: output_loss(o_t, p.y[t - 1]), o[t - 1], f"∂L/∂o({t})")
-        assert_matches_central_differences(
-            result.dL_dh[t - 1], suffix_loss(p, t), result.h[t], f"∂L/∂h({t})")
+    assert_steps_match_central_differences(p.tau, {
+        "o": (result.dL_do, lambda t: (lambda o_t: output_loss(o_t, p.y[t - 1]), o[t - 1])),
+        "h": (result.dL_dh, lambda t: (suffix_loss(p, t), result.h[t]))})
 
 
 @given(gru_problems())

@@ -12,7 +12,8 @@ from hypothesis import example, given, strategies as st
 
 import rnn.oracles.lstm
 from minigrad.testing import assert_roundoff_equal
-from minigrad.testing.rnn import (CellProblem, assert_matches_central_differences, cell_problems,
+from minigrad.testing.rnn import (CellProblem, assert_matches_central_differences,
+                                  assert_steps_match_central_differences, cell_problems,
                                   log_uniform, make_cell_problem)
 from rnn.oracles.lstm import PARAMETER_NAMES as NAMES, bptt, forward
 from test_bptt_oracle import output_loss
@@ -143,12 +144,10 @@ def test_per_step_gradients_match_central_differences(p):
     later steps); dL_do[t-1] = ∂L/∂o(t)."""
     result = bptt(p.params, p.x, p.y, p.state0)
     o = forward(p.params, p.x, p.state0).o
-    for t in range(1, p.tau + 1):
-        assert_matches_central_differences(
-            result.dL_do[t - 1], lambda o_t: output_loss(o_t, p.y[t - 1]), o[t - 1], f"∂L/∂o({t})")
-        for of, dL in (("h", result.dL_dh), ("c", result.dL_dc)):
-            f, at = suffix_loss(p, t, of)
-            assert_matches_central_differences(dL[t - 1], f, at, f"∂L/∂{of}({t})")
+    assert_steps_match_central_differences(p.tau, {
+        "o": (result.dL_do, lambda t: (lambda o_t: output_loss(o_t, p.y[t - 1]), o[t - 1])),
+        "h": (result.dL_dh, lambda t: suffix_loss(p, t, "h")),
+        "c": (result.dL_dc, lambda t: suffix_loss(p, t, "c"))})
 
 
 @given(lstm_problems())

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 __all__ = ["RNNProblem", "make_problem", "rnn_problems", "CellProblem", "make_cell_problem",
            "cell_problems", "log_uniform", "central_differences",
-           "assert_matches_central_differences", "misses_central_differences",
+           "assert_matches_central_differences", "assert_steps_match_central_differences",
+           "misses_central_differences",
            "PARAMETER_NAMES"]
 
 PARAMETER_NAMES = ("U", "W", "V", "b", "c")
@@ -282,6 +283,29 @@ def assert_matches_central_differences(analytic, f, a, what):
     assert np.all(error <= band), (
         f"{what} at {worst}: analytic {analytic[worst]!r}, central differences "
         f"{numeric[worst]!r}, allowed difference {band[worst]:.3g}")
+
+
+def assert_steps_match_central_differences(tau, quantities):
+    """:func:`assert_matches_central_differences` at every step t = 1..τ for every quantity:
+    ``quantities`` maps a symbol (``"h"``) to ``(analytic, at)``, where ``analytic`` holds the τ
+    per-step gradients ∂L/∂symbol(t) (entry t-1) and ``at(t)`` gives ``(f, a)``: the loss as a
+    function of symbol(t) and symbol(t) itself. Failures name ``∂L/∂symbol(t)``.
+
+    >>> import numpy as np
+    >>> from minigrad.testing.rnn import assert_steps_match_central_differences
+    >>> s = [np.array([1.0]), np.array([-2.0])]  # L = Σ_t t·s(t)², ∂L/∂s(t) = 2t·s(t)
+    >>> at = lambda t: (lambda a: t * (a ** 2).sum(), s[t - 1])
+    >>> assert_steps_match_central_differences(2, {"s": ([2 * s[0], 4 * s[1]], at)})
+    >>> assert_steps_match_central_differences(2, {"s": ([2 * s[0], 2 * s[1]], at)})
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    AssertionError: ∂L/∂s(2) at (0,): analytic np.float64(-4.0), central differences ...
+    """
+    for symbol, (analytic, _) in quantities.items():
+        assert len(analytic) == tau, f"∂L/∂{symbol}: {len(analytic)} steps, τ = {tau}"
+    for t in range(1, tau + 1):
+        for symbol, (analytic, at) in quantities.items():
+            assert_matches_central_differences(analytic[t - 1], *at(t), f"∂L/∂{symbol}({t})")
 
 
 def misses_central_differences(analytic, f, a, factor=1000):
