@@ -37,7 +37,7 @@ from rnn import checkpoint, grammar, seq2seq, settings
 from rnn.data import DataError
 from rnn.ranges import Range, text
 from rnn.tasks import exact_match, symbol_accuracy
-from rnn.settings import (CELL, CHECKPOINT_SEGMENTS, COUNT, FORGET_BIAS, HIDDEN_SIZE,
+from rnn.settings import (CELL, CHECKPOINT_SEGMENTS, COUNT, FORGET_BIAS, HIDDEN_SIZE, LAYERS,
                           RANDOM_SEED, TAU, TEMPERATURE, Seq2SeqConfig, Setting)
 from rnn.train import (LN2, ConfigError, TrainConfig, Trainer, TrainingDiverged, build_model,
                        default_prime, grammatical_fraction, model_from_checkpoint, oracle_of,
@@ -308,25 +308,30 @@ def draw_pictures(trainer: Trainer, out: Path) -> list[Path]:
 
 @dataclass
 class Problem:
-    """A random token problem to draw or explore: a model of ``cell`` with D token types,
-    H hidden units and K classes (default D), its recurrent weights scaled by ``w_scale``,
-    and τ random tokens and targets, all from ``random_seed``.
+    """A random token problem to draw or explore: a model of ``layers`` layers of ``cell``
+    with D token types, H hidden units and K classes (default D), its recurrent weights (the
+    cell's ``recurrent``, every layer's) scaled by ``w_scale``, and τ random tokens and
+    targets, all from ``random_seed``.
 
     >>> model, x, y = Problem(tau=3, hidden_size=2).build()
     >>> x.shape, model.cell.hidden_size
     ((3,), 2)
+    >>> Problem(cell="gru", layers=2).build()[0].recurrent()
+    ('W_hh_l0', 'W_hh_l1')
     """
 
     cell: str = CELL.field("rnn")
     input_size: int = Setting("token types D", COUNT, "D", "model").field(4)
     hidden_size: int = HIDDEN_SIZE.field(3)
+    layers: int = LAYERS.field(1)
     output_size: int | None = Setting("classes K, at least 1 (default: D)", COUNT, "K",
                                       "model", optional=True).field(None)
     forget_bias: float | None = FORGET_BIAS.field(None)
     tau: int = TAU.field(4)
     random_seed: int = RANDOM_SEED.field(0)
-    w_scale: float = Setting("multiply the recurrent weights (W, or the cell's W_hh) by this "
-                             "finite number; below ~0.5 gradients vanish visibly",
+    w_scale: float = Setting("multiply the recurrent weights (the cell's W or W_hh, every "
+                             "layer's) by this finite number; below ~0.5 gradients vanish "
+                             "visibly",
                              Range(float), "S", "model").field(1.0)
 
     def __post_init__(self):
@@ -338,16 +343,17 @@ class Problem:
     def build(self):
         """The model, the token ids x [τ] and the targets y [τ]."""
         D, K = self.input_size, self.output_size or self.input_size
-        model = build_model(self.cell, D, self.hidden_size, K, random_seed=self.random_seed,
-                            options=settings.cell_options(self))
-        arrays = model.arrays()
-        model.set_arrays(**{name: arrays[name] * self.w_scale
-                            for name in RECURRENT if name in arrays})
+        model = build_model(self.cell, D, self.hidden_size, K, layers=self.layers,
+                            random_seed=self.random_seed, options=settings.cell_options(self))
+        if self.w_scale != 1.0:
+            try:
+                model.scale_recurrent(self.w_scale)
+            except ValueError as error:
+                raise ConfigError(f"--w-scale {self.w_scale}: {error}") from None
         rng = np.random.default_rng(self.random_seed)
         return model, rng.integers(0, D, self.tau), rng.integers(0, K, self.tau)
 
 
-RECURRENT = ("W", "W_hh")    # the recurrent weights that --w-scale multiplies (vanilla; LSTM, GRU)
 LOSS = Setting("backward from L = Σ L(t), or from L(τ) alone, which shows how the gradient "
                "fades going back in time", ("total", "last"))
 
@@ -451,10 +457,10 @@ def render_command(args: argparse.Namespace) -> Path:
                                       f"its own; {', '.join(dict.fromkeys(args.given))} describe "
                                       f"a random problem: give one or the other")
         model, x, y = trained_problem(args.checkpoint)
-        if getattr(model, "layers", 1) > 1:
-            return _render_stack(args, model, x, y)
     else:
         model, x, y = config_from(args, Problem).build()
+    if getattr(model, "layers", 1) > 1:
+        return _render_stack(args, model, x, y)
     graph = model.unroll(x, y, checkpoint=args.checkpoint_segments)   # drawn as it is kept
     if args.heat:
         (graph.loss if args.loss == "total" else graph.L[graph.tau]).backward()
@@ -470,15 +476,16 @@ def render_command(args: argparse.Namespace) -> Path:
 
 
 def _render_stack(args: argparse.Namespace, model, x, y) -> Path:
-    """Draw a trained stack (rnn.draw_stack: clusters per step and layer); DrawingError for
-    the options of the one-layer drawing, which it does not have."""
+    """Draw a stack, trained or random (rnn.draw_stack: clusters per step and layer);
+    DrawingError for the options of the one-layer drawing, which it does not have."""
     from rnn import draw_stack
     one_layer = [flag for flag, used in (("--heat", args.heat),
                                          ("--checkpoint-segments", args.checkpoint_segments),
                                          ("--params per-step", args.params != "once"))
                  if used]
     if one_layer:
-        raise mgdraw.DrawingError(f"{args.checkpoint} holds a {model.layers}-layer stack, "
+        what = f"{args.checkpoint} holds" if args.checkpoint else f"--layers {model.layers} is"
+        raise mgdraw.DrawingError(f"{what} a {model.layers}-layer stack, "
                                   f"drawn per step and layer without {', '.join(one_layer)} "
                                   f"(options of the one-layer drawing): leave them out")
     graph = model.unroll(x, y)

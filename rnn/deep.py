@@ -123,6 +123,9 @@ class StackedModel(LanguageModel):
     kind = property(lambda self: self.stack.kind, doc="The cells' kind.")
     state_names = property(lambda self: self.stack.state_names, doc="The cells' state names.")
 
+    def recurrent(self) -> tuple[str, ...]:
+        return self.stack.recurrent()
+
     def symbols(self) -> dict[str, str]:
         return {**self.stack.symbols(), **self.head.symbols}
 

@@ -217,6 +217,31 @@ class LanguageModel:
         """Every parameter's shape by name, in :meth:`parameters`' order."""
         return {name: p.shape for name, p in self._params.items()}
 
+    def recurrent(self) -> tuple[str, ...]:
+        """The names of the recurrent weights, the parameters that multiply h(t-1) (the
+        cell's ``recurrent``; every layer's in a stack).
+
+        >>> LanguageModel("gru", 4, 3, 4).recurrent()
+        ('W_hh',)
+        """
+        return self.cell.recurrent
+
+    def scale_recurrent(self, s: float) -> None:
+        """Multiply every recurrent weight by ``s``; ValueError if the model has none.
+
+        >>> model = RNN(4, 3, 4)
+        >>> W = model.W.data.copy()
+        >>> model.scale_recurrent(0.5)
+        >>> bool(np.all(model.W.data == 0.5 * W))
+        True
+        """
+        names = self.recurrent()
+        if not names:
+            raise ValueError(f"the {self.kind} cell declares no recurrent weight (its "
+                             f"Cell.recurrent is empty), so there is nothing to scale")
+        arrays = self.arrays()
+        self.set_arrays(**{name: s * arrays[name] for name in names})
+
     def symbols(self) -> dict[str, str]:
         """Every parameter's shape in letters ("H×D"), for messages."""
         return {**self.cell.symbols, **self.head.symbols}

@@ -140,6 +140,14 @@ class Stack:
         return {name + suffix(s): self.cells[s].role(name) for s in self.slots
                 for name in self.cells[s].parameter_shapes()}
 
+    def recurrent(self) -> tuple[str, ...]:
+        """Every slot's recurrent weights (its cell's ``recurrent``), suffixed, slot by slot.
+
+        >>> Stack("lstm", 4, 3, layers=2).recurrent()
+        ('W_hh_l0', 'W_hh_l1')
+        """
+        return tuple(name + suffix(s) for s in self.slots for name in self.cells[s].recurrent)
+
     def symbols(self) -> dict[str, str]:
         """Each parameter's shape in letters; D is the slot's input size (2H above a
         bidirectional layer)."""

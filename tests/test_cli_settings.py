@@ -126,3 +126,57 @@ def test_the_bptt_gradients_are_refused_for_a_cell_without_an_oracle(monkeypatch
 def test_docstring_examples_run(module):
     failed, attempted = doctest.testmod(module)
     assert attempted > 0 and failed == 0
+
+
+# -- --w-scale: the recurrent weights the cell declares, every layer's ---------------------------
+
+RECURRENT = {("rnn", 1): {"W"}, ("lstm", 1): {"W_hh"}, ("gru", 1): {"W_hh"},
+             ("rnn", 2): {"W_l0", "W_l1"}, ("lstm", 2): {"W_hh_l0", "W_hh_l1"},
+             ("gru", 2): {"W_hh_l0", "W_hh_l1"}}
+
+
+@pytest.mark.parametrize("cell, layers", RECURRENT)
+def test_w_scale_multiplies_every_recurrent_weight_and_nothing_else(cell, layers):
+    """W (vanilla) or W_hh (LSTM, GRU), in every layer of a stack, times S; the rest as drawn."""
+    plain = Problem(cell=cell, layers=layers).build()[0].arrays()
+    scaled = Problem(cell=cell, layers=layers, w_scale=0.3).build()[0].arrays()
+    assert plain.keys() == scaled.keys()
+    for name in plain:
+        factor = 0.3 if name in RECURRENT[cell, layers] else 1.0
+        assert (scaled[name] == factor * plain[name]).all(), name
+
+
+def test_w_scale_scales_what_a_cell_declares_as_recurrent(monkeypatch):
+    """The names come from Cell.recurrent, not from a list of names: a cell declaring its
+    input weight U recurrent (wrongly, on purpose) gets U scaled and W left alone."""
+    monkeypatch.setattr(CELLS["rnn"], "recurrent", ("U",))
+    plain = Problem().build()[0].arrays()
+    scaled = Problem(w_scale=2.0).build()[0].arrays()
+    assert (scaled["U"] == 2.0 * plain["U"]).all() and (scaled["W"] == plain["W"]).all()
+
+
+def test_w_scale_is_refused_for_a_cell_without_a_recurrent_weight(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(CELLS["gru"], "recurrent", ())
+    message = "--w-scale 0.5: the gru cell declares no recurrent weight"
+    with pytest.raises(ConfigError, match=message):
+        Problem(cell="gru", w_scale=0.5).build()
+    with pytest.raises(ConfigError, match=message):
+        Problem(cell="gru", layers=2, w_scale=0.5).build()
+    assert Problem(cell="gru").build()[0].recurrent() == ()      # S = 1 changes nothing
+    assert main(["render", "--cell", "gru", "--w-scale", "0.5",
+                 "--out", str(tmp_path / "g.svg")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_render_and_explore_draw_a_random_stack(tmp_path, capsys):
+    """--layers 2 on a random problem: drawn per step and layer (rnn.draw_stack), explored;
+    the one-layer drawing's options refused with the reason."""
+    svg = tmp_path / "stack.svg"
+    assert main(["render", "--cell", "lstm", "--layers", "2", "--w-scale", "0.5", "--tau", "2",
+                 "--out", str(svg)]) == 0
+    assert "layer 2" in svg.read_text()
+    assert main(["explore", "--cell", "gru", "--layers", "2", "--tau", "2",
+                 "--out", str(tmp_path / "e.html")]) == 0
+    assert main(["render", "--layers", "2", "--heat", "--out", str(svg)]) == 2
+    assert "--layers 2 is a 2-layer stack, drawn per step and layer without --heat" in (
+        capsys.readouterr().err)

@@ -23,7 +23,7 @@ A cell implements ``kind``, ``state_names``, :meth:`Cell.parameter_shapes`,
 in the library)::
 
     class LeakyCell(Cell):
-        kind, state_names = "leaky", ("h",)
+        kind, state_names, recurrent = "leaky", ("h",), ("W",)
         symbols = {"U": "H×D", "W": "H×H"}
 
         def parameter_shapes(self):
@@ -83,13 +83,14 @@ class Cell:
 
     Class attributes: ``kind`` ("rnn", "lstm", "gru": the name in rnn.cells.CELLS, the CLI's
     ``--cell`` and checkpoints), ``state_names`` (``state[0]`` is h), ``symbols`` (each
-    parameter's shape in letters, "4H×D", for messages) and ``roles`` (each parameter's role
-    tag for drawings; the parameter's name when absent).
+    parameter's shape in letters, "4H×D", for messages), ``roles`` (each parameter's role
+    tag for drawings; the parameter's name when absent) and ``recurrent`` (the recurrent
+    weights: the parameters that multiply h(t-1), W or W_hh; none when empty).
 
     >>> from rnn.cells import CELLS
     >>> cell = CELLS["rnn"](input_size=4, hidden_size=3)
-    >>> cell.parameter_shapes()
-    {'U': (3, 4), 'W': (3, 3), 'b': (3,)}
+    >>> cell.parameter_shapes(), cell.recurrent
+    ({'U': (3, 4), 'W': (3, 3), 'b': (3,)}, ('W',))
     >>> cell.check_parameters({"W": np.eye(2)}, complete=False)
     Traceback (most recent call last):
     ValueError: parameter W must have shape (3, 3) (H×H; H = 3, D = 4), got (2, 2)
@@ -99,6 +100,7 @@ class Cell:
     state_names: ClassVar[tuple[str, ...]]
     symbols: ClassVar[dict[str, str]] = {}
     roles: ClassVar[dict[str, str]] = {}
+    recurrent: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, input_size: int, hidden_size: int, **options):
         if options:
@@ -204,6 +206,7 @@ class GatedCell(Cell):
     ``state_dict`` keys the same arrays under PyTorch's names."""
 
     gates: ClassVar[int]
+    recurrent = ("W_hh",)
     torch_names: ClassVar[dict[str, str]] = {
         "W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"}
 

@@ -38,7 +38,7 @@ class VanillaCell(Cell):
     """
 
     kind = "rnn"
-    state_names = ("h",)
+    state_names, recurrent = ("h",), ("W",)
     symbols = {"U": "H×D", "W": "H×H", "b": "(H,)"}
 
     def __init__(self, input_size: int, hidden_size: int, *, activation=mg.tanh):
