@@ -35,6 +35,7 @@ __all__ = ["RoleGraph", "role_graph", "draw_unrolled", "draw_folded"]
 
 HEAD_KINDS = ("o", "L_t", "L")             # the head's variables; y(t) comes from L(t)'s tags
 GATES = ("sigmoid", "tanh")                # the ops of a cell's gates and candidates
+PRODUCTS = ("Wh",)   # a gated cell's one W_hh h(t-1) per step, drawn once, feeding its gates
 PARAMETER_COLOURS = {"U": "#1f6fb4", "W": "#c62828", "V": "#2e7d32", "b": "#6a3d9a", "c": "#8d5524",
                      "W_ih": "#1f6fb4", "W_hh": "#c62828", "b_ih": "#6a3d9a", "b_hh": "#b0489c"}
 OTHER_COLOURS = ("#00838f", "#ef6c00", "#5d4037", "#455a64")   # parameters not named above
@@ -45,6 +46,7 @@ STYLE = {
     "L": dict(shape="ellipse", fillcolor="#fff2cc", peripheries="2"),
     "state": dict(shape="ellipse", fillcolor="#eeeeee"),
     "gate": dict(shape="box", style="rounded,filled", fillcolor="#fdf6e3"),
+    "product": dict(shape="box", style="rounded,filled", fillcolor="#fbe9e7"),
     "cell": dict(shape="box", style="rounded,filled,bold", fillcolor="#fdf6e3"),
     "param": dict(shape="box", style="rounded,filled,bold", fillcolor="#cfe2f3"),
     "middle": dict(shape="box", style="rounded,filled,dashed", fillcolor="#f3f3f3"),
@@ -62,7 +64,9 @@ class RoleGraph:
     ``nodes`` maps ``(kind, t)`` to the tensor; the kinds are x, the cell's states
     (``states``: h, and c for an LSTM), its gates and candidates (``gates``: the named
     σ and tanh nodes of a step, i f g q for an LSTM, r z n for a GRU, none for the
-    vanilla cell), and the head's o, L_t, L. A token input x(t) is its gather node
+    vanilla cell), ``products`` (a gated cell's recurrent product W_hh h(t-1), kind "Wh": one
+    node per step feeding every gate, none for the vanilla cell, whose W h(t-1) feeds h(t)
+    alone), and the head's o, L_t, L. A token input x(t) is its gather node
     ``U x(t)`` (tag ``x`` = the token). In a checkpointed graph each segment's checkpoint
     node is ``("segment", e)``, e its last recomputed step (``segments[e]`` = (first, e)),
     and the states it hands on are keys at step e. ``edges`` are ``(source key, target key,
@@ -80,6 +84,7 @@ class RoleGraph:
     tau: int = 0
     states: tuple[str, ...] = ("h",)
     gates: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
     cell: str = "RNN"
     segments: dict[int, tuple[int, int]] = field(default_factory=dict)
 
@@ -95,11 +100,23 @@ class RoleGraph:
         others = [p for p in self.params if p not in PARAMETER_COLOURS]
         return PARAMETER_COLOURS.get(name) or OTHER_COLOURS[others.index(name) % len(OTHER_COLOURS)]
 
+    def product(self, kind: str) -> str:
+        """What a product kind multiplies, from its edge in: "W_hh h(t-1)"."""
+        source, _, params = next(e for e in self.edges if e[1][0] == kind)
+        return f"{' '.join(params)} {_pattern(source, previous=True)}"
+
+    def fed(self, kind: str) -> list[str]:
+        """The kinds ``kind`` feeds, products looked through (W_hh h(t-1) → i, f, g, q)."""
+        into = dict.fromkeys(t[0] for s, t, _ in self.edges if s[0] == kind)
+        return [k for i in into for k in (self.fed(i) if i in self.products else [i])]
+
 
 @dataclass(frozen=True)
 class _Kinds:
-    """What each tensor of an unrolled graph is, from its tags (and, for gates, its op)."""
+    """What each tensor of an unrolled graph is, from its tags (and, for gates, its op);
+    with ``products`` (a gated cell) the recurrent product W_hh h(t-1) is one too."""
     states: tuple[str, ...]
+    products: bool = False
 
     def kind(self, t: Tensor) -> str | None:
         role, step = t.tags.get("role"), t.tags.get("t")
@@ -111,7 +128,13 @@ class _Kinds:
             return role
         if t.op in GATES and step is not None and t.name == f"{role}({step})":
             return role                       # a gate or candidate: i(3), z(3), n(3)
+        if self.products and role in PRODUCTS and step is not None:
+            return role                       # W_hh h(t-1), feeding every gate
         return None
+
+    def inner(self, kind: str | None) -> bool:
+        """A gate or candidate, or a product: a node of the cell, not its state or head."""
+        return kind not in (None, *self.states, *HEAD_KINDS, "x", "segment")
 
     def parameter(self, t: Tensor) -> str | None:
         """The parameter t is, or is a view of (batched biases are reshaped)."""
@@ -149,6 +172,8 @@ def role_graph(graph: Unrolled, cell: str | None = None) -> RoleGraph:
     roots = [graph.loss] if graph.loss is not None else [*(graph.o[t] for t in kept),
                                                           graph.h[-1]]
     kinds = _Kinds(_state_names(graph))
+    gated = any(kinds.inner(kinds.kind(n)) for n in graph.nodes[kept[0]].values())
+    kinds = _Kinds(kinds.states, products=gated)
     rg, uses = RoleGraph(tau=graph.tau, states=kinds.states), defaultdict(set)
     edges, gates = {}, {}              # an input used twice (z in GRU's h(t)) is one edge
     for v in walk(roots):
@@ -169,7 +194,7 @@ def role_graph(graph: Unrolled, cell: str | None = None) -> RoleGraph:
             for m in v.inputs:
                 if kinds.parameter(m) is not None:
                     uses[kinds.parameter(m)].update(range(v.tags["segment"][0], key[1] + 1))
-        if kind not in (*kinds.states, *HEAD_KINDS, "x", "segment"):
+        if kinds.inner(kind):
             gates.setdefault(kind, v.seq)
         if "y" in v.tags:
             rg.targets[key[1]] = np.asarray(v.tags["y"])
@@ -202,7 +227,9 @@ def role_graph(graph: Unrolled, cell: str | None = None) -> RoleGraph:
     rg.params = {name: rg.params[name] for name in order}
     rg.edges = [(s, t, tuple(dict.fromkeys(ps))) for (s, t), ps in edges.items()]
     rg.biases = {key: tuple(sorted(ps, key=order.index)) for key, ps in rg.biases.items()}
-    rg.gates = tuple(sorted(gates, key=gates.get))       # in the order a step makes them
+    made = sorted(gates, key=gates.get)                   # in the order a step makes them
+    rg.gates = tuple(k for k in made if k not in PRODUCTS)
+    rg.products = tuple(k for k in made if k in PRODUCTS)
     rg.segments = dict(sorted(rg.segments.items()))
     vanilla = not rg.gates and rg.states == ("h",)
     rg.cell = cell.upper() if cell else "RNN" if vanilla else "recurrent network"
@@ -235,6 +262,8 @@ def _style(rg: RoleGraph, kind: str) -> dict:
     LSTM's c) grey, gates and candidates as small boxes."""
     if kind in STYLE:
         return STYLE[kind]
+    if kind in rg.products:
+        return STYLE["product"]
     return STYLE["gate" if kind in rg.gates else "state"]
 
 
@@ -264,7 +293,7 @@ def _params_table(rg: RoleGraph, scale: HeatScale | None, tau_text: str) -> str:
         for p in params:
             previous = source[1] is not None and target[1] is not None and source[1] < target[1]
             sources.setdefault(p, _pattern(source, previous))
-            targets[p].append(target[0])
+            targets[p].extend(rg.fed(target[0]) if target[0] in rg.products else [target[0]])
     for key, params in rg.biases.items():
         for p in params:
             sources.setdefault(p, "added in")
@@ -352,7 +381,7 @@ class _Ends:
         segment = self.rg.segment_of(key[1])   # a checkpoint node, or a state it hands on
         if segment is not None:
             return f"segment_{segment}"
-        if self.cells and key[0] in self.rg.gates:
+        if self.cells and key[0] in (*self.rg.gates, *self.rg.products):
             return f"cell_{key[1]}"
         return _node_id(key)
 
@@ -451,10 +480,10 @@ def _step_parameters(rg: RoleGraph, ends: _Ends, t: int) -> list[tuple[str, str]
 
 
 def _step_kinds(rg: RoleGraph, cells: bool) -> list[str]:
-    """The kinds drawn in a step's cluster, in order: x, the gates (unless collapsed),
-    the states (h last: it feeds the head), the head's o and L(t)."""
-    gates = [] if cells else list(rg.gates)
-    return ["x", *gates, *rg.states[1:], rg.states[0], "o", "L_t"]
+    """The kinds drawn in a step's cluster, in order: x, the products and the gates (unless
+    collapsed), the states (h last: it feeds the head), the head's o and L(t)."""
+    inner = [] if cells else [*rg.products, *rg.gates]
+    return ["x", *inner, *rg.states[1:], rg.states[0], "o", "L_t"]
 
 
 def _add_step(dot, rg: RoleGraph, t: int, paint: _Paint, ends: _Ends, per_step: bool) -> None:
@@ -474,6 +503,9 @@ def _add_step(dot, rg: RoleGraph, t: int, paint: _Paint, ends: _Ends, per_step: 
             if kind == "x" and ends.cells:
                 label = f"{rg.cell} cell({t})\n{' '.join(rg.gates)}"
                 c.body.append(statement(f"cell_{t}", {"label": label, **STYLE["cell"]}))
+        inputs = [f'"{_node_id((k, t))}"' for k in ("x", *rg.products) if (k, t) in rg.nodes]
+        if not ends.cells and len(inputs) > 1:          # W_hh h(t-1) at the input rank
+            c.body.append(f"\t{{rank=same; {'; '.join(inputs)}}}\n")
         if t in rg.targets:
             c.body.append(statement(f"y_{t}", {"label": f"y({t}) = {_text(rg.targets[t])}",
                                                **STYLE["y"]}))
@@ -578,7 +610,8 @@ def draw_unrolled(graph: Unrolled, *, collapse_above: int | None = 12, keep: int
     ``t = 1 … τ`` left to right, ``h(t-1) → h(t)`` along a straight spine (label
     W), x(t) → h(t) (U), h(t) → o(t) (V), o(t) → L(t) ← y(t), and the loss L
     collecting every L(t). For an LSTM or a GRU each step also holds the cell's gates
-    and candidates (i f g q, r z n) and its states, the spines carry h (and c) from step
+    and candidates (i f g q, r z n), fed by the step's one product W_hh h(t-1) (drawn beside
+    x(t)), and its states, the spines carry h (and c) from step
     to step, and ``collapse_cells`` draws each step's cell as one box instead
     (h(t-1), c(t-1), x(t) → cell(t) → h(t), c(t)); the vanilla cell has no gates, so
     it is drawn the same either way. ``cell`` names the model in the title (see
@@ -633,7 +666,7 @@ def _folded(kind: str, rg: RoleGraph, cells: bool) -> str:
     """The node a kind folds into: L(t) and their sum L into L, gates into the cell box."""
     if kind in ("L_t", "L"):
         return "L"
-    return "cell" if cells and kind in rg.gates else kind
+    return "cell" if cells and kind in (*rg.gates, *rg.products) else kind
 
 
 def _input_size(rg: RoleGraph) -> int | None:
@@ -696,6 +729,8 @@ def draw_folded(graph: Unrolled, *, collapse_cells: bool = False, cell: str | No
         label = kind + (f" {size}" if kind == "L" else f"\n({size})" if size else "")
         if kind == "cell":
             label = f"{rg.cell} cell\n{' '.join(rg.gates)}"
+        elif kind in rg.products:
+            label = rg.product(kind)
         if biases.get(kind):
             label += " + " + " + ".join(biases[kind])
         style = STYLE["cell"] if kind == "cell" else _style(rg, kind)

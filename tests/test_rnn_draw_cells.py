@@ -1,6 +1,7 @@
 """rnn.draw for every registered cell, read from the DOT text: one cluster per step, the cell's
-gates and states in it (or one box per step with collapse_cells), the h and c spines from step
-to step, the folded loop with its delays, parameters read from the graph, and escaped labels."""
+gates and states in it (or one box per step with collapse_cells), a gated cell's one W_hh h(t-1)
+product per step feeding its gates, the h and c spines from step to step, the folded loop with
+its delays, parameters read from the graph, and escaped labels."""
 import re
 
 import numpy as np
@@ -41,11 +42,13 @@ def test_each_step_is_a_cluster_holding_the_cells_gates_and_states(kind):
     src = draw_unrolled(graph, cell=kind).source
     assert sorted(clusters(src)) == [1, 2, 3, 4]
     for t in range(1, 5):
-        expected = {f"x_{t}", f"o_{t}", f"Lt_{t}", f"y_{t}",
+        expected = {f"x_{t}", f"o_{t}", f"Lt_{t}", f"y_{t}", *([f"Wh_{t}"] if gates else []),
                     *(f"{s}_{t}" for s in model.state_names), *(f"{g}_{t}" for g in gates)}
         assert step_nodes(src, t) == expected
         for g in gates:
             assert label(src, f"{g}_{t}") == f"{g}({t})"
+        if gates:
+            assert label(src, f"Wh_{t}") == f"W_hh h({t - 1})"
     assert f"unrolled {kind.upper()}, τ = 4" in graph_label(src)
 
 
@@ -60,6 +63,31 @@ def test_the_states_run_along_spines_from_step_to_step(kind):
         assert f"h_{t - 1}" in entering, (t, entering)          # h(t-1) feeds step t
         if "c" in model.state_names:
             assert (f"c_{t - 1}", f"c_{t}") in thick            # c(t-1) → c(t): the c spine
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_gated_cell_draws_one_W_hh_product_per_step_at_the_input_rank(kind):
+    """The graph records one W_hh h(t-1) per step (sliced into the gate blocks after the
+    bias): it is drawn as that node, h(t-1) → W_hh h(t-1) the only edge labelled W_hh into the
+    step, and it feeds every gate; the vanilla cell keeps the seed's h(t-1) → h(t) labelled W."""
+    model, graph = problem(kind, 4)
+    gates = gates_of(model, graph)
+    src = draw_unrolled(graph, cell=kind).source
+    rg = role_graph(graph, kind)
+    for t in range(1, 5):
+        labelled = {(a, b) for a, b, lab in edges(src) if lab == ("W_hh" if gates else "W")
+                    and b.endswith(f"_{t}")}
+        if not gates:
+            assert labelled == {(f"h_{t - 1}", f"h_{t}")} and "Wh" not in rg.products
+            continue
+        assert rg.nodes[("Wh", t)] is graph.nodes[t]["Wh"]          # the graph's own product
+        assert graph.nodes[t]["Wh"].inputs[1] is graph.h[t - 1]
+        assert labelled == {(f"h_{t - 1}", f"Wh_{t}")}
+        assert {b for a, b, _ in edges(src) if a == f"Wh_{t}"} == {f"{g}_{t}" for g in gates}
+        assert re.search(rf'\{{rank=same; "x_{t}"; "Wh_{t}"\}}', src)
+    table = graph_label(src)                    # the table still says where W_hh acts
+    if gates:
+        assert f"h(t-1) → {', '.join(f'{g}(t)' for g in gates)}" in table
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -104,11 +132,15 @@ def test_the_folded_view_merges_the_steps_with_delays_from_the_previous_step(kin
     model, graph = problem(kind, 4)
     gates = gates_of(model, graph)
     src = draw_folded(graph, cell=kind).source
-    assert set(nodes(src)) == {"x", "o", "L", "y", *model.state_names, *gates}
+    product = ["Wh"] if gates else []                    # W_hh h(t-1), feeding the gates
+    assert set(nodes(src)) == {"x", "o", "L", "y", *model.state_names, *gates, *product}
     delayed = {(a, b) for a, b, lab in edges(src) if lab and "(delay: " in lab}
     assert delayed and all(a in model.state_names for a, _ in delayed)
-    assert {b for a, b in delayed if a == "h"} == set(gates if gates else ["h"]) | (
+    assert {b for a, b in delayed if a == "h"} == set(product or ["h"]) | (
         {"h"} if kind == "gru" else set())               # GRU: h(t) = … + z ⊙ h(t-1)
+    if gates:
+        assert label(src, "Wh") == "W_hh h(t-1)"
+        assert {b for a, b, _ in edges(src) if a == "Wh"} == set(gates)
     if "c" in model.state_names:
         assert ("c", "c") in delayed
     collapsed = draw_folded(graph, cell=kind, collapse_cells=True).source
