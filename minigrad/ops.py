@@ -86,8 +86,8 @@ def _broadcast(x, shape):
 def _scatter(g, shape, index):
     if isinstance(g, Tensor):
         return scatter_add(g, shape=shape, index=index)
-    ids = _column_ids(shape, index)
-    return _scatter_add(g, shape, index) if ids is None else Columns(g, ids, shape)
+    columns = _columns(g, shape, index)
+    return _scatter_add(g, shape, index) if columns is None else columns
 
 
 # -- elementwise arithmetic ------------------------------------------------------
@@ -171,15 +171,15 @@ def _swap_last(a):
 
 def outer(g, y):
     """``g yᵀ`` for matrices g (m×k) and y (n×k), or vectors (k = 1): on arrays, an
-    :class:`Outer` gradient when the product is much bigger than its factors (m and n at
-    least 4k; vectors of 16 or more), where one product per use would spend its time
+    :class:`Outer` gradient when the product is bigger than its factors (m and n at
+    least k; vectors of 16 or more), where one product per use would spend its time
     writing and adding m×n results; else (and on Tensors) the product itself."""
     if isinstance(g, Tensor):  # under create_graph every operand is a Tensor
         return g.reshape((-1, 1)) * y if g.ndim == 1 else g @ y.T
     m, n = g.shape[0], y.shape[0]
     if g.ndim == 1:
         return Outer(g[None, :], y[None, :]) if m >= 16 and n >= 16 else g[:, None] * y
-    k = 4 * g.shape[1]
+    k = g.shape[1]
     return Outer(g.T, y.T) if m >= k and n >= k else g @ y.T
 
 
@@ -254,20 +254,24 @@ def _scatter_add(g, shape, index):
         out = np.zeros(shape, dtype=g.dtype)
         out[index] = g
         return out
-    ids = _column_ids(shape, index)
-    if ids is not None:
-        return Columns(g, ids, shape).dense()
+    columns = _columns(g, shape, index)
+    if columns is not None:
+        return columns.dense()
     out = np.zeros(shape, dtype=g.dtype)
     np.add.at(out, index, g)
     return out
 
-def _column_ids(shape, index):
-    """The ids of a gather of columns ``x[:, ids]`` from a matrix with columns, else None."""
-    if (len(shape) == 2 and shape[1] > 0 and type(index) is tuple and len(index) == 2
-            and isinstance(index[0], slice) and index[0] == slice(None)
-            and isinstance(index[1], np.ndarray)
-            and index[1].ndim == 1 and index[1].dtype.kind in "iu"):
-        return index[1]
+def _columns(g, shape, index):
+    """For a gather of columns ``x[:, ids]`` (or of one, ``x[:, i]``) from a matrix with
+    columns, ``g`` as a :class:`Columns` gradient; else None."""
+    if not (len(shape) == 2 and shape[1] > 0 and type(index) is tuple and len(index) == 2
+            and isinstance(index[0], slice) and index[0] == slice(None)):
+        return None
+    ids = index[1]
+    if isinstance(ids, (int, np.integer)) and not isinstance(ids, bool):
+        return Columns(g[:, None], np.array([ids]), shape)
+    if isinstance(ids, np.ndarray) and ids.ndim == 1 and ids.dtype.kind in "iu":
+        return Columns(g, ids, shape)
     return None
 
 

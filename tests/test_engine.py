@@ -109,6 +109,24 @@ def test_a_matrix_gathered_by_columns_many_times(uses, dtype):
     assert U.grad.dtype == np.float64
 
 
+@pytest.mark.parametrize("uses", [1, 5000])  # past Columns.CHUNK
+def test_a_matrix_gathered_one_column_at_a_time(uses):
+    """L = Σ_i r_i · U[:, j_i] (Python and numpy integers, negative too; and a boolean index,
+    which is not a column): dL/dU[:, j] = Σ_{i: j_i = j} r_i."""
+    rng = np.random.default_rng(uses)
+    U = leaf(rng.normal(size=(4, 6)), "U")
+    ids = [int(j) if k % 2 else np.int64(j) for k, j in enumerate(rng.integers(-6, 6, uses))]
+    rs = rng.normal(size=(uses, 4))
+    loss = (U[:, True] * mg.tensor(np.ones((4, 1, 6)))).sum()   # adds 1 to every entry
+    for j, r in zip(ids, rs):
+        loss = loss + (mg.tensor(r) * U[:, j]).sum()
+    loss.backward()
+    expected = np.ones((4, 6))
+    for j, r in zip(ids, rs):
+        expected[:, j % 6] += r
+    np.testing.assert_allclose(U.grad, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_a_matrix_both_multiplied_and_gathered_sums_every_kind_of_gradient():
     """W @ h (summed as stacked factors), W[:, ids] (summed by columns) and W∘M (dense) on one
     W: dL/dW = R hᵀ + the R' columns at ids + M, in float32 as in float64."""
