@@ -383,3 +383,25 @@ def test_every_cell_is_registered_under_its_kind():
 def test_docstring_examples_run(module):
     failed, attempted = doctest.testmod(importlib.import_module(module))
     assert attempted > 0 and failed == 0
+
+
+def test_two_nodes_of_one_step_with_one_role_are_refused_naming_both():
+    """A cell that tags two of its step's nodes with one role: reading the step's nodes (they
+    are found when first read) raises, naming the step, the role and both nodes."""
+    from rnn import inputs, layers
+    from rnn.cells import VanillaCell
+    from rnn.cells.base import tag
+
+    class Twice(VanillaCell):
+        def step(self, p, state, x, t):
+            (h,) = super().step(p, state, x, t)
+            return (tag(h * 1.0, f"second h({t})", t, "h"),)   # another node with role "h"
+
+    cell = Twice(input_size=3, hidden_size=2)
+    p = {n: mg.tensor(a, name=n) for n, a in
+         cell.init_parameters(np.random.default_rng(0), None).items()}
+    trace = layers.unroll(cell, cell.bind(p, batched=False), inputs.inputs(np.array([0, 2]), 3),
+                          layers.initial_state(cell, None, None))
+    with pytest.raises(ValueError, match=r"two nodes of step 2 have the role 'h': "
+                                         r"'second h\(2\)' and 'h\(2\)'"):
+        dict(trace.nodes[2])
