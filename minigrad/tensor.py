@@ -273,8 +273,16 @@ class Tensor:
             values = np.array2string(source.ravel(), threshold=6, separator=", ")
             _supported(source, f"tensor {name!r} from a {type(data).__name__} of shape "
                        f"{source.shape}, values {values}")
-        array = _supported(np.array(data, dtype=np.float64 if dtype is None else dtype),
-                           f"tensor {name!r}")
+        kind = np.dtype(np.float64 if dtype is None else dtype)
+        try:
+            array = _supported(np.array(data, dtype=kind), f"tensor {name!r}")
+        except OverflowError as error:  # numpy's names no tensor, at times no value
+            number, info = (int, np.iinfo) if kind.kind in "iu" else (float, np.finfo)
+            low, high = number(info(kind).min), number(info(kind).max)  # exact comparisons
+            value = next((v for v in np.asarray(data, dtype=object).ravel().tolist()
+                          if not low <= v <= high), error)
+            raise OverflowError(f"tensor {name!r}: {value} is outside {kind}'s range "
+                                f"{low}..{high}") from None
         if requires_grad and not np.issubdtype(array.dtype, np.floating):
             raise TypeError(f"tensor {name!r}: requires_grad needs a floating dtype, "
                             f"got {array.dtype}")

@@ -42,3 +42,16 @@ def test_the_values_are_what_the_name_says():
     np.testing.assert_array_equal(mg.randn(2, 3, seed=4).data,
                                   np.random.default_rng(4).standard_normal((2, 3)))
     assert mg.randn((2, 3), seed=1).shape == mg.randn([2, 3], seed=1).shape == (2, 3)
+
+
+@pytest.mark.parametrize("value, dtype, bounds", [
+    (300, np.int8, "-128..127"), (-1, np.uint8, "0..255"),
+    (2 ** 64, np.int64, "-9223372036854775808..9223372036854775807"),
+    (10 ** 400, None, "1.7976931348623157e+308")])
+def test_a_value_the_dtype_cannot_hold_is_refused_naming_tensor_dtype_and_range(
+        value, dtype, bounds):
+    with pytest.raises(OverflowError) as caught:
+        mg.tensor([1, value], dtype=dtype, name="ids")
+    message = str(caught.value)
+    assert message.startswith(f"tensor 'ids': {value} is outside ") and bounds in message
+    assert np.dtype(dtype or np.float64).name in message
