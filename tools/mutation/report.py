@@ -15,6 +15,7 @@ import argparse
 import ast
 import difflib
 import json
+import sys
 import tomllib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -22,9 +23,9 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = {"engine": "minigrad/tensor.py", "op table": "minigrad/ops.py",
-           "testing": "minigrad/testing/", "oracle": "rnn/oracles/",
-           "input checks": "rnn/inputs.py"}
+TARGETS = {"engine": ("minigrad/tensor.py",), "op table": ("minigrad/ops.py",),
+           "testing": ("minigrad/testing/",), "oracle": ("rnn/oracles/",),
+           "input checks": ("rnn/inputs.py",)}  # path prefixes
 GOALS = {"engine": 0.90, "op table": 0.95, "oracle": 0.95}
 STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests",
           36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
@@ -92,8 +93,25 @@ def load_mutants(staging: Path, equivalents: list[dict]) -> list[Mutant]:
     return mutants
 
 
+def unknown(entries: list[dict], mutants: list[Mutant]) -> list[dict]:
+    """The entries of equivalent.toml or kills.toml (hand-made bugs aside) that name no mutant
+    of this run: the code changed under them, and they must be updated or removed."""
+    names = {(m.function, m.original, m.mutated) for m in mutants}
+    return [e for e in entries if not e.get("hand_made")
+            and (e["function"], e["original"], e["mutated"]) not in names]
+
+
+def refuse_unknown(table: str, entries: list[dict], mutants: list[Mutant]) -> None:
+    """Stop, naming every entry of ``table`` that names no mutant."""
+    missing = unknown(entries, mutants)
+    if missing:
+        sys.exit(f"{table} names {len(missing)} mutants that do not exist; update or remove:\n"
+                 + "\n".join(f"  {e['function']}: {e['original']!r} -> {e['mutated']!r}"
+                              for e in missing))
+
+
 def _target(path: str) -> str:
-    return next(t for t, prefix in TARGETS.items() if path.startswith(prefix))
+    return next(t for t, prefixes in TARGETS.items() if path.startswith(prefixes))
 
 
 def _code(text: str) -> str:
@@ -117,7 +135,7 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
            "| target | file | mutants | killed | timeout | survived | no test | equivalent "
            "| not checked | score | goal |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for target, prefix in TARGETS.items():
+    for target, prefixes in TARGETS.items():
         group = [m for m in mutants if _target(m.path) == target]
         status = Counter(m.status for m in group)
         equivalent = sum(not m.counted for m in group)
@@ -125,7 +143,8 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
         killed = sum(m.killed for m in group)
         goal = f"{GOALS[target]:.0%}" if target in GOALS else "—"
         score = f"**{killed / counted:.1%}**" if counted else "— (no mutant to count)"
-        out.append(f"| {target} | `{prefix}` | {len(group)} | {status['killed']} | "
+        out.append(f"| {target} | {', '.join(f'`{p}`' for p in prefixes)} | {len(group)} | "
+                   f"{status['killed']} | "
                    f"{status['timeout']} | {status['survived'] - equivalent} | "
                    f"{status['no tests']} | {equivalent} | {status['not checked']} | "
                    f"{score} | {goal} |")
@@ -141,7 +160,7 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
     rules = _rules()
     per = defaultdict(list)
     for m in mutants:
-        if m.path == TARGETS["op table"]:
+        if m.path in TARGETS["op table"]:
             per[m.function].append(m)
     for function in rules + sorted(set(per) - set(rules)):
         group = per.get(function, [])
@@ -186,8 +205,8 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
         out.append(f"| `{m.path}` | {m.function} | {_code(m.original)} | {_code(m.mutated)} | "
                    f"{m.status} |")
     if stale:
-        out += ["", "Entries of equivalent.toml that matched no survivor this time (the code "
-                "changed, or a test now kills them): " +
+        out += ["", "Entries of equivalent.toml that matched no survivor this time (a test "
+                "now kills them, or the run did not reach them): " +
                 "; ".join(f"{e['function']}: {_code(e['original'])} → {_code(e['mutated'])}"
                           for e in stale) + "."]
     out += ["", "## How the run works", "", HOW.format(selection=" ".join(selection)), ""]
@@ -235,6 +254,7 @@ def main():
     args = parser.parse_args()
     equivalents = tomllib.loads(Path(__file__).with_name("equivalent.toml").read_text())["mutant"]
     mutants = load_mutants(args.staging, equivalents)
+    refuse_unknown("tools/mutation/equivalent.toml", equivalents, mutants)
     used = {(m.function, m.original, m.mutated) for m in mutants if not m.counted}
     stale = [e for e in equivalents if (e["function"], e["original"], e["mutated"]) not in used]
     kills = json.loads(args.kills.read_text())
