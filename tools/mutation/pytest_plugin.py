@@ -12,10 +12,19 @@ and loaded with ``-p mutation_plugin`` from pyproject's ``[tool.mutmut]``).
   failing test instead of after the slow ones collected before it.
 * ``doctest`` skips mutmut's copies of each function (``x_f__mutmut_3``...): a module's
   docstring examples run once, through the function itself, as in the normal suite.
+* Torch, OpenMP and BLAS run one thread per process. mutmut forks its workers from a process
+  that has run the suite, and torch's thread pool does not survive a fork: a worker's first
+  parallel torch op hangs until the CPU limit, and mutmut counts that timeout as a kill (every
+  equivalent GRU mutant checked so far was "killed" so). One thread per worker is also one
+  core per worker.
 """
+import os
+
+os.environ.update(dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"),
+                                "1"))  # before any test module imports torch or numpy
+
 import doctest
 import json
-import os
 import random
 from pathlib import Path
 
