@@ -23,9 +23,10 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = {"engine": ("minigrad/tensor.py",), "op table": ("minigrad/ops.py",),
+TARGETS = {"engine": ("minigrad/tensor.py",),  # path prefixes
+           "op table": ("minigrad/ops.py", "minigrad/lazy.py"),
            "testing": ("minigrad/testing/",), "oracle": ("rnn/oracles/",),
-           "input checks": ("rnn/inputs.py",)}  # path prefixes
+           "input checks": ("rnn/inputs.py",)}
 GOALS = {"engine": 0.90, "op table": 0.95, "oracle": 0.95}
 STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests",
           36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
@@ -153,15 +154,17 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
         out += ["", f"{unchecked} mutants were not checked (the run was stopped before it "
                 "reached them); a score counts only the mutants checked."]
     out += ["", "## Mutants per op-table rule", "",
-            "Every function of `minigrad/ops.py`; **bold** names are `@primitive` rules "
-            "(forward and VJP in one function). `_module_level_1` is the block of operator "
-            "and method assignments on Tensor at the end of the module.", "",
+            "Every function of `minigrad/ops.py` and, named `lazy.…`, of `minigrad/lazy.py` "
+            "(the lazy gradients); **bold** names are `@primitive` rules (forward and VJP in "
+            "one function). `_module_level_1` is the block of operator and method assignments "
+            "on Tensor at the end of ops.py.", "",
             "| function | mutants | killed | survived | equivalent |", "|---|---:|---:|---:|---:|"]
     rules = _rules()
     per = defaultdict(list)
     for m in mutants:
         if m.path in TARGETS["op table"]:
-            per[m.function].append(m)
+            per[m.function if m.path == "minigrad/ops.py" else
+                f"{Path(m.path).stem}.{m.function}"].append(m)
     for function in rules + sorted(set(per) - set(rules)):
         group = per.get(function, [])
         out.append(f"| {'**' + function + '**' if function in rules else function} | "
@@ -174,8 +177,9 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
             f"{', '.join(unmutated) if unmutated else 'none'}."]
 
     out += ["", "## Which properties kill which mutants", "",
-            "Each row is one mutant, run against the whole fast suite without stopping at the "
-            "first failure (tools/mutation/kills.py); the tests that fail name the property "
+            "Each row is one mutant, run against every test of the fast suite that calls its "
+            "function, without stopping at the first failure (tools/mutation/kills.py); the "
+            "tests that fail name the property "
             "that catches that kind of bug. Rows marked *hand-made* are bugs that mutmut's "
             "operators cannot write (a transposed matrix, a dropped term).", "",
             "| bug | file | mutant | tests that fail |", "|---|---|---|---|"]

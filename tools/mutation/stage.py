@@ -28,9 +28,9 @@ import libcst as cst
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ["minigrad", "rnn", "tests", "examples", "pyproject.toml"]
-TARGETS = ["minigrad/tensor.py", "minigrad/ops.py", "minigrad/testing", "rnn/oracles/vanilla.py",
-           "rnn/oracles/head.py", "rnn/oracles/lstm.py", "rnn/oracles/gru.py",
-           "rnn/oracles/stack.py", "rnn/oracles/rop.py", "rnn/inputs.py"]
+TARGETS = ["minigrad/tensor.py", "minigrad/ops.py", "minigrad/lazy.py", "minigrad/testing",
+           "rnn/oracles/vanilla.py", "rnn/oracles/head.py", "rnn/oracles/lstm.py",
+           "rnn/oracles/gru.py", "rnn/oracles/stack.py", "rnn/oracles/rop.py", "rnn/inputs.py"]
 LEVEL = "_module_level_"
 UNDECORATED_BY_MUTMUT = ("staticmethod", "classmethod")  # mutmut mutates these as they are
 
