@@ -228,8 +228,13 @@ import-time mutants in fresh processes (tools/mutation/fresh.py), runs the kills
   `add = primitive(add)`, and the assignments on Tensor at the end of `minigrad/ops.py` into
   the body of a function `_module_level_1()` called in their place; behaviour is unchanged.
   Code that runs only at import (that function and `primitive` itself) runs before mutmut's
-  forked workers choose their mutant, so those mutants are run again, each in a fresh
-  `pytest` process with the mutant active from the first import.
+  forked workers choose their mutant, so those mutants are run again (tools/mutation/fresh.py):
+  a mutant of `_module_level_1` first in a fork of a process that has collected the suite,
+  running the block again with the mutant active; a survivor of that, and every mutant of
+  `primitive`, in a fresh `pytest` process with the mutant active from the first import.
+* **One thread per worker:** torch's thread pool does not survive mutmut's fork (a worker
+  hangs in its first parallel op until the CPU limit, which mutmut would count as a kill), so
+  the plugin sets OpenMP, MKL and BLAS to one thread.
 * **Hypothesis is deterministic and does not shrink:** the `mutation` profile
   (tools/mutation/pytest_plugin.py) is the `dev` profile's examples with `derandomize=True`,
   no example database and no shrink phase, so every mutant meets the same examples.
