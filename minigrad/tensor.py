@@ -209,6 +209,18 @@ def _supported(array: np.ndarray, what: str) -> np.ndarray:
     return array
 
 
+def _check_range(source: np.ndarray, kind: np.dtype, name) -> None:
+    """OverflowError naming the tensor and the first value of ``source`` that ``kind``
+    cannot hold (out of its range; NaN and infinities for integers)."""
+    number, info = (int, np.iinfo) if kind.kind in "iu" else (float, np.finfo)
+    low, high = number(info(kind).min), number(info(kind).max)  # exact comparisons
+    flat = source.ravel()
+    inside = np.asarray((flat >= low) & (flat <= high), dtype=bool)  # NaN is not inside
+    if not inside.all():
+        raise OverflowError(f"tensor {name!r}: {flat[~inside].tolist()[0]} is outside "
+                            f"{kind}'s range {low}..{high}")
+
+
 def _checked_name(name):
     if name is not None and not isinstance(name, str):
         raise TypeError(f"a tensor's name must be a string or None, got {name!r} "
@@ -275,14 +287,13 @@ class Tensor:
                        f"{source.shape}, values {values}")
         kind = np.dtype(np.float64 if dtype is None else dtype)
         try:
-            array = _supported(np.array(data, dtype=kind), f"tensor {name!r}")
-        except OverflowError as error:  # numpy's names no tensor, at times no value
-            number, info = (int, np.iinfo) if kind.kind in "iu" else (float, np.finfo)
-            low, high = number(info(kind).min), number(info(kind).max)  # exact comparisons
-            value = next((v for v in np.asarray(data, dtype=object).ravel().tolist()
-                          if not low <= v <= high), error)
-            raise OverflowError(f"tensor {name!r}: {value} is outside {kind}'s range "
-                                f"{low}..{high}") from None
+            with np.errstate(invalid="ignore"):  # NaN cast to integers: refused below
+                array = _supported(np.array(data, dtype=kind), f"tensor {name!r}")
+        except OverflowError:  # numpy's names no tensor, at times no value
+            array = None
+        if array is None or (kind.kind in "iu" and source.dtype.kind in "iufO" and source.size):
+            _check_range(source if array is not None else np.asarray(data, dtype=object),
+                         kind, name)  # an array is cast unchecked: 300 would become 44
         if requires_grad and not np.issubdtype(array.dtype, np.floating):
             raise TypeError(f"tensor {name!r}: requires_grad needs a floating dtype, "
                             f"got {array.dtype}")

@@ -1,5 +1,7 @@
 """Every constructor makes a float64 constant leaf by default and passes requires_grad,
 name and dtype on to the tensor it makes."""
+import re
+
 import numpy as np
 import pytest
 
@@ -55,3 +57,23 @@ def test_a_value_the_dtype_cannot_hold_is_refused_naming_tensor_dtype_and_range(
     message = str(caught.value)
     assert message.startswith(f"tensor 'ids': {value} is outside ") and bounds in message
     assert np.dtype(dtype or np.float64).name in message
+
+
+@pytest.mark.parametrize("source, dtype, shown", [
+    (np.array([1, 300]), np.int8, "300"),               # numpy's cast would give 44
+    (np.array([0, -1], dtype=np.int16), np.uint16, "-1"),  # 65535
+    (np.array([2.0, 1e20]), np.int64, "1e+20"),
+    (np.array([np.nan]), np.int32, "nan"),
+    (np.array([np.inf]), np.uint8, "inf")])
+def test_an_array_the_dtype_cannot_hold_is_refused_not_wrapped(source, dtype, shown):
+    with pytest.raises(OverflowError, match=rf"^tensor 'ids': {re.escape(shown)} is outside "
+                                            rf"{np.dtype(dtype).name}'s range"):
+        mg.tensor(source, dtype=dtype, name="ids")
+
+
+def test_arrays_that_fit_convert_as_numpy_converts_them():
+    """In range, an explicit dtype casts as numpy does (floats truncate toward zero)."""
+    np.testing.assert_array_equal(mg.tensor(np.array([3.7, -1.2, 127.0]), dtype=np.int8).data,
+                                  [3, -1, 127])
+    assert mg.tensor(np.array([255], dtype=np.uint8), dtype=np.int16).data.tolist() == [255]
+    assert mg.tensor(np.array([True, False]), dtype=np.uint8).data.tolist() == [1, 0]
