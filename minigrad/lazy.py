@@ -80,14 +80,16 @@ class Outer(Batched):
 class Columns(Batched):
     """``zeros(shape)`` with ``g`` (rows × k) added at the columns ``[:, ids]`` (k ids,
     repeats adding up), summed over every contribution: the gradient of a gathered
-    matrix (``U[:, x(t)]`` for one-hot inputs x(t)). A batch of ``CHUNK`` columns is one
+    matrix (``U[:, x(t)]`` for one-hot inputs x(t)). A batch of ``CHUNK`` entries of the
+    g's (512 KiB of float64, so that it stays in cache: measured at hidden 256, batch 32,
+    a batch of 4,096 columns was 10% slower than this, and as slow as no batching) is one
     ``bincount`` over every (row, column) pair."""
 
     __slots__ = ()
-    CHUNK = 4096
+    CHUNK = 1 << 16
 
     def __init__(self, g: np.ndarray, ids: np.ndarray, shape: tuple):
-        super().__init__((g, ids), len(ids), shape, g.dtype)
+        super().__init__((g, ids), g.size, shape, g.dtype)
 
     def _sum(self, parts):
         rows, cols = self.shape

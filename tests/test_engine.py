@@ -88,15 +88,15 @@ def test_a_weight_used_in_many_matrix_products(uses, batch):
     assert_no_aliasing([W, *hs])
 
 
-@pytest.mark.parametrize("uses", [1, 2, 700])  # 700 × 7 ids: past Columns.CHUNK, summed in batches
+@pytest.mark.parametrize("uses", [1, 2, 700])  # 700 × 7 ids × 20 rows: past Columns.CHUNK
 @pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.int32])
 def test_a_matrix_gathered_by_columns_many_times(uses, dtype):
     """L = Σ_i Σ R_i∘U[:, ids_i] + Σ U∘M: dL/dU[:, j] = M[:, j] + Σ_i Σ_{k: ids_i[k] = j} R_i[:, k]
     (repeated and negative ids add up at their column), written here as a loop over ids."""
     rng = np.random.default_rng(uses)
-    U, M = leaf(rng.normal(size=(5, 9)), "U"), rng.normal(size=(5, 9))
+    U, M = leaf(rng.normal(size=(20, 9)), "U"), rng.normal(size=(20, 9))
     ids = [rng.integers(0 if dtype is np.uint8 else -9, 9, size=7).astype(dtype) for _ in range(uses)]
-    rs = rng.normal(size=(uses, 5, 7))
+    rs = rng.normal(size=(uses, 20, 7))
     loss = (U * mg.tensor(M)).sum()
     for i, r in zip(ids, rs):
         loss = loss + (mg.tensor(r) * U[:, i]).sum()
@@ -109,19 +109,19 @@ def test_a_matrix_gathered_by_columns_many_times(uses, dtype):
     assert U.grad.dtype == np.float64
 
 
-@pytest.mark.parametrize("uses", [1, 5000])  # past Columns.CHUNK
+@pytest.mark.parametrize("uses", [1, 5000])  # 5000 × 16 rows: past Columns.CHUNK
 def test_a_matrix_gathered_one_column_at_a_time(uses):
     """L = Σ_i r_i · U[:, j_i] (Python and numpy integers, negative too; and a boolean index,
     which is not a column): dL/dU[:, j] = Σ_{i: j_i = j} r_i."""
     rng = np.random.default_rng(uses)
-    U = leaf(rng.normal(size=(4, 6)), "U")
+    U = leaf(rng.normal(size=(16, 6)), "U")
     ids = [int(j) if k % 2 else np.int64(j) for k, j in enumerate(rng.integers(-6, 6, uses))]
-    rs = rng.normal(size=(uses, 4))
-    loss = (U[:, True] * mg.tensor(np.ones((4, 1, 6)))).sum()   # adds 1 to every entry
+    rs = rng.normal(size=(uses, 16))
+    loss = (U[:, True] * mg.tensor(np.ones((16, 1, 6)))).sum()   # adds 1 to every entry
     for j, r in zip(ids, rs):
         loss = loss + (mg.tensor(r) * U[:, j]).sum()
     loss.backward()
-    expected = np.ones((4, 6))
+    expected = np.ones((16, 6))
     for j, r in zip(ids, rs):
         expected[:, j % 6] += r
     np.testing.assert_allclose(U.grad, expected, rtol=1e-12, atol=1e-12)
