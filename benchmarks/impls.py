@@ -60,14 +60,15 @@ CHECKPOINTED = "minigrad, checkpointed (√τ segments)"
 
 @implementation(CHECKPOINTED)
 def make_checkpointed(params, x, y):
-    """``model.unroll(x, y, checkpoint="sqrt")``: ⌈√τ⌉ segments, each one
-    :func:`minigrad.checkpoint` node recomputed in backward (rnn.schedule)."""
+    """``model.unroll(x, y, checkpoint="sqrt", head="sequence")``, as training runs it:
+    ⌈√τ⌉ segments, each one :func:`minigrad.checkpoint` node recomputed in backward
+    (rnn.schedule), its steps' loss by one head."""
     model = RNN.from_arrays(**params)
     parameters = model.parameters()
 
     def step():
         mg.zero_grad(parameters.values())
-        graph = model.unroll(x, y, checkpoint="sqrt")
+        graph = model.unroll(x, y, checkpoint="sqrt", head="sequence")
         graph.loss.backward(keep_intermediate_grads=False)
         return graph.loss.item(), {k: p.grad for k, p in parameters.items()}
     return step

@@ -153,7 +153,7 @@ def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs | Sequence,
            state0: tuple[Tensor, ...],
            each_step: Callable[[Mapping[str, Tensor], int, tuple[Tensor, ...]],
                                Mapping[str, Tensor]] | None = None, *,
-           checkpoint=None, loss: str | None = None) -> Trace:
+           checkpoint=None, loss: str | Callable | None = None) -> Trace:
     """Run ``cell`` over the checked inputs ``x`` from ``state0`` (:func:`initial_state`) with
     the bound parameters ``p`` (``cell.bind``). ``each_step(p, t, state(t))``, when given,
     runs right after step t and returns more nodes of step t by role, recorded with the
@@ -166,6 +166,9 @@ def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs | Sequence,
     ``p``), its stored step an ordinary step. The segment's node returns its last state and,
     given ``loss`` (a role of ``each_step``'s nodes, "L_t" for the head), that role summed
     over its steps; ``Trace.losses`` lists these sums and the stored steps' terms in order.
+    ``loss`` may instead be a function ``loss(p, ts, h)`` of the steps ts and their states
+    h(t) giving their loss at once (the model's fused head): each segment's node returns it
+    for its steps, and the last entry of ``Trace.losses`` is the stored steps'.
     The loop runs with automatic garbage collection paused (:mod:`minigrad.collector`).
 
     ``x`` may also be the step inputs x(1..τ) themselves, as a step takes them (ids, or
@@ -188,8 +191,12 @@ def unroll(cell: Cell, p: Mapping[str, Tensor], x: inputs.Inputs | Sequence,
             state, trace.nodes[t] = _kept_step(cell, p, x, state, t, each_step)
             for name, s in zip(cell.state_names, state):
                 trace.states[name][t] = s
-            if loss is not None:
+            if isinstance(loss, str):
                 trace.losses.append(trace.nodes[t][loss])
+        if callable(loss):  # the stored steps' loss at once
+            kept = range(1, tau + 1) if schedule is None else schedule.stored()[1:]
+            h = trace.states[cell.state_names[0]]
+            trace.losses.append(loss(p, list(kept), [h[t] for t in kept]))
     if schedule is None:
         trace.states = {name: list(steps.values()) for name, steps in trace.states.items()}
         trace.nodes = list(trace.nodes.values())
@@ -275,18 +282,21 @@ def _recomputed(cell: Cell, p, x, state, segment: Segment, each_step, loss):
     """Steps segment.start..stop − 1 from ``state`` (through the segment's parts, each a
     checkpoint node and a kept step, when it has parts): state(stop − 1), and with
     ``loss`` the sum of that role over the steps, named "L(start..stop − 1)"."""
-    terms = []
+    terms, kept = [], {}
     for part in segment.parts or (Segment(t, t) for t in range(segment.start, segment.stop)):
         if len(part) > 1:
             state, term = _segment_node(cell, p, x, state, part, each_step, loss)
             terms.append(term)
         state = _step(cell, p, state, _input(x, part.stop), part.stop)
+        kept[part.stop] = state[0]
         if each_step is not None:  # the step's nodes are not kept: only the loss's is read
             nodes = each_step(p, part.stop, state)
-            if loss is not None:
+            if isinstance(loss, str):
                 terms.append(nodes[loss])
     if loss is None:
         return state[0] if len(state) == 1 else tuple(state)  # one output: the node itself
+    if callable(loss):
+        terms.append(loss(p, list(kept), list(kept.values())))
     total = mg.stack(terms).sum().named(f"L({segment.start}..{segment.stop - 1})",
                                          role="L_segment")
     return (*state, total)

@@ -281,7 +281,8 @@ class LanguageModel:
         :class:`Unrolled` for what it keeps; gradients equal the full graph's to round-off).
         ``head``: "steps" (o(t), ŷ(t), L(t) for each step, to inspect) or "sequence" (for
         training: the head of all steps at once, :meth:`SoftmaxHead.sequence`; the same L and
-        gradients to round-off, in fewer nodes; not with ``checkpoint``).
+        gradients to round-off, in fewer nodes; checkpointed, one head per segment and one
+        for the stored steps).
 
         >>> import numpy as np
         >>> model = LanguageModel("rnn", 4, 3, 4, seed=0)
@@ -303,16 +304,15 @@ class LanguageModel:
     def _unroll(self, cell: Cell, x, y, state0, checkpoint, head: str = "steps") -> Unrolled:
         if head not in ("steps", "sequence"):
             raise ValueError(f"head must be 'steps' or 'sequence', got {head!r}")
-        if head == "sequence" and checkpoint is not None:
-            raise ValueError("head='sequence' does not combine with checkpoint= (a checkpointed "
-                             "segment sums its own steps' losses); use head='steps'")
         x = inputs.inputs(x, self.input_size)
         y = None if y is None else inputs.targets(y, x.tau, x.batch, self.output_size)
         state0 = layers.initial_state(cell, state0, x.batch)
         batched = x.batch is not None
-        if head == "sequence":
+        if head == "sequence" and checkpoint is None:
             return self._unroll_sequence(cell, cell.bind(self._cell_params(), batched), x, y,
                                          state0)
+        if head == "sequence":
+            return self._checkpointed_sequence(cell, x, y, state0, checkpoint)
         p = {**cell.bind(self._cell_params(), batched), **self._head_params(batched)}
         each_step = (lambda p, t, state:                     # o(t) = c + V h(t), L(t)
                      self.head.step(p, state[0], t, None if y is None else y[t - 1]))
@@ -339,6 +339,21 @@ class LanguageModel:
         else:
             graph.L = [None]
         return graph
+
+    def _checkpointed_sequence(self, cell: Cell, x: inputs.Inputs, y, state0, checkpoint
+                               ) -> Unrolled:
+        """Checkpointed, with the fused head: each segment's node sums its steps' loss by
+        one head over them (:meth:`SoftmaxHead.sequence`), and one head the stored steps'."""
+        def loss(p, ts, h):                                  # L of the steps ts at once
+            return self.head.sequence({"V": p["V"], "c": p["c"]}, h, y[np.array(ts) - 1])["L"]
+
+        p = {**cell.bind(self._cell_params(), x.batch is not None), **self._head_params(True)}
+        trace = layers.unroll(cell, p, x, state0, checkpoint=checkpoint,
+                              loss=None if y is None else loss)
+        o, y_hat, L = (NotPerStep(symbol, x.tau) for symbol in ("o", "ŷ", "L"))
+        return Unrolled(x.tau, x.batch, trace.states, trace.nodes, o, y_hat, L,
+                        loss=None if y is None else self.head.total(trace.losses),
+                        schedule=trace.schedule)
 
     def _unroll_sequence(self, cell: Cell, cell_p, x, y, state0) -> Unrolled:
         trace = layers.unroll(cell, cell_p, x, state0)

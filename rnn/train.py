@@ -935,8 +935,8 @@ def unroll_loss(model: LanguageModel, x, y, state0: dict[str, np.ndarray], check
     """The summed loss L of one batch as a graph node, from the constant state ``state0``
     (no gradient flows into it), and the last state as arrays; ``checkpoint`` as for
     :meth:`rnn.model.LanguageModel.unroll` (the carried state is the last step's, always
-    stored). Without checkpoints the head runs over the whole batch at once
-    (``head="sequence"``): training reads no per-step o(t) or L(t)."""
+    stored). The head runs over the whole batch at once (``head="sequence"``; checkpointed,
+    once per segment): training reads no per-step o(t) or L(t)."""
     names = model.state_names
     s0 = tuple(mg.tensor(state0[n]) for n in names)
     if getattr(model, "layers", 1) > 1:                # a StackedModel: every layer's state
@@ -945,7 +945,7 @@ def unroll_loss(model: LanguageModel, x, y, state0: dict[str, np.ndarray], check
         return graph.loss, {n: np.stack([trace.states[s][n][-1].data for s in trace.slots])
                             for n in names}
     graph = model.unroll(x, y, s0[0] if len(s0) == 1 else s0, checkpoint=checkpoint,
-                         head="sequence" if checkpoint is None else "steps")
+                         head="sequence")
     return graph.loss, {n: graph.states[n][-1].data for n in names}
 
 

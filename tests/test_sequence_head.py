@@ -11,6 +11,7 @@ from minigrad.testing import assert_roundoff_equal
 from minigrad.testing.rnn import cell_problems
 from rnn import LanguageModel
 from rnn.cells import CELLS
+from rnn.schedule import Budget
 
 KINDS = sorted(CELLS)
 
@@ -22,10 +23,10 @@ def problems(kind, batch):
                          batch=batch)
 
 
-def loss_and_gradients(kind, p, head):
+def loss_and_gradients(kind, p, head, checkpoint=None):
     """L, and ∂L for every parameter and every initial state given as an array."""
     model = LanguageModel.from_arrays(p.params, kind)
-    graph = model.unroll(p.x, p.y, p.state0, head=head)
+    graph = model.unroll(p.x, p.y, p.state0, head=head, checkpoint=checkpoint)
     graph.loss.backward(keep_intermediate_grads=head == "steps")
     grads = {name: t.grad for name, t in model.parameters().items()}
     for name, states in graph.states.items():
@@ -48,6 +49,40 @@ def test_sequence_head_gives_the_per_step_loss_and_gradients(kind, batched, data
     assert sorted(grads) == sorted(grads0)
     for name, g0 in grads0.items():
         assert_roundoff_equal(grads[name], g0, f"∂L/∂{name}")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(deadline=None)
+@given(data=st.data())
+def test_checkpointed_sequence_head_gives_the_per_step_loss_and_gradients(kind, data):
+    """Checkpointed, each segment's node sums its steps' loss by one head and one head sums
+    the stored steps': would catch a step counted twice or not at all (a segment's last
+    step, a stored step), targets of the wrong steps, or a head parameter's gradient lost
+    inside a recomputed segment. Segment counts and budgets as rnn.schedule plans them."""
+    p = data.draw(problems(kind, st.one_of(st.none(), st.integers(1, 3))))
+    tau = len(p.x)
+    checkpoint = data.draw(st.one_of(st.integers(1, tau), st.just("sqrt"),
+                                     st.builds(Budget, st.integers(2 * tau, 3 * tau + 2))))
+    loss, grads = loss_and_gradients(kind, p, "sequence", checkpoint)
+    loss0, grads0 = loss_and_gradients(kind, p, "steps")
+    assert_roundoff_equal(loss, loss0, "L")
+    assert sorted(grads) == sorted(grads0)
+    for name, g0 in grads0.items():
+        assert_roundoff_equal(grads[name], g0, f"∂L/∂{name}")
+
+
+def test_checkpointed_sequence_head_keeps_the_schedule_and_no_per_step_head():
+    model = LanguageModel("lstm", 3, 2, 3, seed=0)
+    x = np.random.default_rng(1).integers(0, 3, (9, 2))
+    graph = model.unroll(x, x, head="sequence", checkpoint=3)
+    assert graph.schedule.stored() == (0, 3, 6, 9)
+    assert [t.name for t in graph.loss.inputs[0].inputs] == ["L(1..2)", "L(4..5)", "L(7..8)", "L"]
+    assert graph.h[6].name == "h(6)"
+    with pytest.raises(LookupError, match=r"h\(5\) is not kept"):
+        graph.h[5]
+    with pytest.raises(LookupError):
+        graph.o[3]
+    assert model.unroll(x, head="sequence", checkpoint=3).loss is None
 
 
 @pytest.mark.parametrize("kind", KINDS)
