@@ -115,6 +115,6 @@ def check(staging: Path, jobs: int) -> dict[str, int]:
 if __name__ == "__main__":
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__.rsplit("Usage: ", 1)[1].strip())
-    results = check(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else 2)
+    results = check(Path(sys.argv[1]).resolve(), int(sys.argv[2]) if len(sys.argv) == 3 else 2)
     survived = sorted(name for name, code in results.items() if code == SURVIVED)
     print(f"fresh processes: {len(results)} import-time mutants, {len(survived)} survived")
