@@ -24,14 +24,13 @@ import importlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-KILLED, SURVIVED, TIMEOUT = 1, 0, 36  # mutmut's codes
+from forks import KILLED, SURVIVED, TIMEOUT, verdicts
 
 
 def _run(mutants: Path, name: str, args: list[str], timeout: float) -> int:
@@ -56,29 +55,14 @@ def _forked(mutants: Path, module: str, function: str, names: list[str], args: l
     if pytest.main(["--collect-only", "-q", "--rootdir=.", *args]) != 0:
         sys.exit("fresh.py: the fast suite does not collect without a mutant")
     block = getattr(importlib.import_module(module), function)  # mutmut's trampoline
-    null = os.open(os.devnull, os.O_WRONLY)
-    queue, running, results = list(names), {}, {}
-    while queue or running:
-        while queue and len(running) < jobs:
-            name = queue.pop()
-            pid = os.fork()
-            if pid == 0:
-                os.dup2(null, 1)
-                os.dup2(null, 2)
-                os.environ["MUTANT_UNDER_TEST"] = name
-                signal.alarm(int(timeout))
-                try:
-                    block()
-                except Exception:  # the block fails with this mutant: so would the import
-                    os._exit(KILLED)
-                os._exit(SURVIVED if pytest.main(["-x", "-q", "--rootdir=.", *args]) == 0
-                         else KILLED)
-            running[pid] = name
-        pid, status = os.wait()
-        results[running.pop(pid)] = (
-            TIMEOUT if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM
-            else KILLED if os.waitstatus_to_exitcode(status) else SURVIVED)
-    return results
+
+    def child() -> int:
+        try:
+            block()
+        except Exception:  # the block fails with this mutant: so would the import
+            return KILLED
+        return SURVIVED if pytest.main(["-x", "-q", "--rootdir=.", *args]) == 0 else KILLED
+    return verdicts(names, jobs, timeout, child)
 
 
 def check(staging: Path, jobs: int) -> dict[str, int]:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sys
 import tomllib
 from pathlib import Path
 
-KILLED, SURVIVED = 1, 0  # mutmut's codes
+from forks import KILLED, SURVIVED, verdicts
+
 TIMEOUT = 300  # seconds for one mutant: a mutant that loops is killed by the alarm
 
 
@@ -51,21 +51,8 @@ def recheck(staging: Path, jobs: int, files: list[Path]) -> dict[str, int]:
         sys.exit("recheck.py: the test files fail without a mutant")
     survivors = _survivors(staging)
     queue = [name for names in survivors.values() for name in names]
-    results, running = {}, {}
-    null = os.open(os.devnull, os.O_WRONLY)
-    while queue or running:
-        while queue and len(running) < jobs:
-            name = queue.pop()
-            pid = os.fork()
-            if pid == 0:
-                os.dup2(null, 1)
-                os.dup2(null, 2)
-                os.environ["MUTANT_UNDER_TEST"] = name
-                signal.alarm(TIMEOUT)
-                os._exit(SURVIVED if pytest.main(args) == 0 else KILLED)
-            running[pid] = name
-        pid, status = os.wait()
-        results[running.pop(pid)] = KILLED if os.waitstatus_to_exitcode(status) else SURVIVED
+    results = verdicts(queue, jobs, TIMEOUT,
+                       lambda: SURVIVED if pytest.main(args) == 0 else KILLED)
     for path, names in survivors.items():
         meta_path = mutants / f"{path}.meta"
         meta = json.loads(meta_path.read_text())
