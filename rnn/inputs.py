@@ -98,7 +98,8 @@ def parameters(arrays: Mapping, shapes: Mapping[str, tuple], symbols: Mapping[st
     """Parameter arrays by name as float64 copies, each of the shape ``shapes`` gives it.
 
     ``symbols`` writes each shape in letters ("H×H") and ``sizes`` the letters' values
-    ("H = 3, D = 4"), both for the messages. ``complete``: every name of ``shapes`` must be
+    ("H = 3, D = 4"), both for the messages (a name without a symbol is given its shape
+    in numbers only). ``complete``: every name of ``shapes`` must be
     given (otherwise any subset). Unknown names raise KeyError.
 
     >>> parameters({"W": np.eye(2)}, {"W": (3, 3)}, {"W": "H×H"}, "H = 3")
@@ -114,8 +115,9 @@ def parameters(arrays: Mapping, shapes: Mapping[str, tuple], symbols: Mapping[st
     for name, value in arrays.items():
         value = real_array(f"parameter {name}", value)
         if value.shape != tuple(shapes[name]):
-            raise ValueError(f"parameter {name} must have shape {tuple(shapes[name])} "
-                             f"({symbols.get(name, 'shape')}; {sizes}), got {value.shape}")
+            letters = f" ({symbols[name]}; {sizes})" if name in symbols else ""
+            raise ValueError(f"parameter {name} must have shape {tuple(shapes[name])}"
+                             f"{letters}, got {value.shape}")
         checked[name] = value
     return checked
 

@@ -186,3 +186,166 @@ def test_assert_roundoff_equal_accepts_an_error_of_exactly_the_bound():
     assert_roundoff_equal(np.array([0.5]), np.array([0.0]), "at the bound", tol=0.5)
     with pytest.raises(AssertionError, match="past the bound: off by 0.5 at scale 1"):
         assert_roundoff_equal(np.array([0.5]), np.array([0.0]), "past the bound", tol=0.25)
+
+
+# -- the comparison, exactly ---------------------------------------------------------------
+# With eps = 2⁻²⁰ the central difference of 2x at x = 1 is exact, (2 + 2⁻¹⁹ − (2 − 2⁻¹⁹)) / 2⁻¹⁹
+# = 2, so the analytical value a VJP returns sets |numerical − analytical| to the bit.
+EXACT = dict(eps=2.0**-20)
+
+
+def doubling(slope):
+    """2x whose VJP multiplies g by ``slope`` (2.0 is the correct rule)."""
+    def forward(x):
+        return 2.0 * x, lambda g, out, x: (slope * g,)
+    return lambda x: apply("doubling", forward, (x,), {})
+
+
+def one():
+    return mg.tensor([1.0], requires_grad=True, name="x")
+
+
+@pytest.mark.parametrize("atol, rtol", [(2.0**-10, 0.0), (0.0, 2.0**-11)])
+def test_a_difference_of_exactly_atol_plus_rtol_times_numerical_passes(atol, rtol):
+    """The bound is inclusive: |2 − (2 + 2⁻¹⁰)| = 2⁻¹⁰ = atol + rtol·|2| passes, and the next
+    float above, 2 + 2⁻¹⁰ + 2⁻⁵¹, fails."""
+    assert gradcheck(doubling(2.0 + 2.0**-10), one(), atol=atol, rtol=rtol, **EXACT)
+    with pytest.raises(GradcheckError):
+        gradcheck(doubling(2.0 + 2.0**-10 + 2.0**-51), one(), atol=atol, rtol=rtol, **EXACT)
+
+
+def test_zero_tolerances_are_allowed_and_demand_equality():
+    """atol and rtol lie in [0, 1): 0 is allowed, and then only an exact match passes."""
+    assert gradcheck(doubling(2.0), one(), atol=0.0, rtol=0.0, **EXACT)
+    with pytest.raises(GradcheckError):
+        gradcheck(doubling(2.0 + 2.0**-51), one(), atol=0.0, rtol=0.0, **EXACT)
+
+
+def test_the_failure_message_in_full():
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(doubling(2.0 + 2.0**-9), one(), **EXACT)
+    assert str(caught.value) == ("gradcheck: input 0 (x, shape (1,)), Jacobian element "
+                                 "(output..., input flat index) (0, 0): numerical 2.0 vs "
+                                 "analytical 2.001953125")
+
+
+def test_a_value_that_is_not_finite_is_explained_in_the_message():
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(doubling(np.inf), one(), **EXACT)
+    assert str(caught.value).endswith(
+        ": numerical 2.0 vs analytical inf (not finite: the function is not differentiable "
+        "there, or a step of eps leaves its domain)")
+
+
+def test_the_projection_message_names_the_projection():
+    with pytest.raises(GradcheckError, match=r"^gradcheck: input 0 \(x, shape \(2,\)\), "
+                       r"projection <u, J v> \(0,\): numerical \S+ vs analytical \S+$"):
+        gradcheck(doubling(2.001), mg.tensor([1.0, 2.0], requires_grad=True, name="x"),
+                  max_full=0)
+
+
+def test_projections_are_random_directions_not_only_the_ones_vector():
+    """A VJP wrong by a zero-sum vector is right along (1, …, 1): only a random v sees it."""
+    def forward(x):
+        return 2.0 * x, lambda g, out, x: (2.0 * g + np.array([0.01, -0.01]) * g.sum(),)
+    wrong = lambda x: apply("zero_sum_error", forward, (x,), {})  # noqa: E731
+    with pytest.raises(GradcheckError, match="projection"):
+        gradcheck(wrong, mg.tensor([1.0, 2.0], requires_grad=True), max_full=0)
+
+
+# -- which check runs: the full Jacobian up to max_full elements, then projections ----------
+
+def spread(n_out, slope):
+    """x ↦ Σx repeated n_out times, whose VJP scales by ``slope`` (1 is right)."""
+    def forward(x):
+        return np.full(n_out, x.sum()), lambda g, out, x: (slope * g.sum() * np.ones_like(x),)
+    return lambda x: apply("spread", forward, (x,), {})
+
+
+@pytest.mark.parametrize("n_in, n_out, check", [
+    (256, 1, "Jacobian element"), (257, 1, "projection"),
+    (1, 256, "Jacobian element"), (1, 257, "projection"),
+])
+def test_the_default_max_full_256_switches_to_projections_at_257_elements(n_in, n_out, check):
+    """Either side, input or output, past 256 elements makes the check projections."""
+    x = mg.tensor(np.linspace(0.5, 1.0, n_in), requires_grad=True, name="x")
+    with pytest.raises(GradcheckError, match=rf"input 0 \(x, shape \({n_in},\)\), {check}"):
+        gradcheck(spread(n_out, 1.01), x)
+
+
+@pytest.mark.parametrize("projections, modes", [(None, ("rev",)), (5, ("rev",)),
+                                                (5, ("fwd",))])
+def test_each_projection_is_one_central_difference(projections, modes):
+    """``projections`` directions (3 by default), each two evaluations of fn (under no_grad,
+    where gradcheck evaluates its differences), in either mode."""
+    differences = []
+
+    def fn(x):
+        if not mg.is_grad_enabled():
+            differences.append(1)
+        return x * x
+    options = {} if projections is None else dict(projections=projections)
+    assert gradcheck(fn, leaf((3,)), max_full=0, modes=modes, **options)
+    assert len(differences) == 2 * (projections or 3)
+
+
+# -- an empty Jacobian ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, shown", [("x", "x"), (None, "#0")])
+def test_a_nonzero_gradient_of_an_empty_output_fails(name, shown):
+    """An output with no elements sends nothing back: every input's gradient must be zero."""
+    def forward(x):
+        return x[:0], lambda g, out, x: (np.ones_like(x),)
+    leaky = lambda x: apply("leaky_empty", forward, (x,), {})  # noqa: E731
+    x = mg.tensor([1.0, 2.0], requires_grad=True, name=name)
+    assert gradcheck(lambda x: x[:0], x)
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(leaky, x)
+    assert str(caught.value) == (f"gradcheck: input 0 ({shown}, shape (2,)): gradient "
+                                 "array([1., 1.]) of an empty Jacobian")
+
+
+# -- what is refused, with the message a user reads ---------------------------------------------
+
+@pytest.mark.parametrize("order, modes", [(1, ("rev",)), (1, ("fwd",)), (2, ("rev",))])
+@pytest.mark.parametrize("what, value, interval", [
+    ("eps", 0, "(0, 1)"), ("eps", 1.0, "(0, 1)"), ("atol", -1e-06, "[0, 1)"),
+    ("rtol", 1.0, "[0, 1)"),
+])
+def test_the_error_gives_the_documented_range_in_every_mode(what, value, interval, order,
+                                                             modes):
+    with pytest.raises(ValueError, match=re.escape(
+            f"gradcheck: {what} must be a finite number in {interval}, got {value!r}")):
+        gradcheck(mg.tanh, leaf((2,)), order=order, modes=modes, **{what: value})
+
+
+def test_refusals_say_what_to_do():
+    x = mg.tensor([1.0, 2.0], requires_grad=True, name="w", dtype=np.float32)
+    with pytest.raises(TypeError, match=r"^gradcheck: input 0 \('w'\) is float32; central "
+                                        r"differences need float64$"):
+        gradcheck(lambda x: (x * x).sum(), x)
+    with pytest.raises(ValueError, match="^gradcheck: no input requires grad$"):
+        gradcheck(lambda c: c * c, mg.tensor([1.0]))
+
+
+def test_a_value_that_is_not_float64_is_refused():
+    """A function computing in float32 (here a user op) would difference its round-off."""
+    def forward(x):
+        return np.tanh(x).astype(np.float32), lambda g, out, x: (g * (1 - np.tanh(x) ** 2),)
+    single = lambda x: apply("float32_tanh", forward, (x,), {})  # noqa: E731
+    with pytest.raises(TypeError, match="^gradcheck: the function's value is float32; "
+                                        "central differences need float64$"):
+        gradcheck(single, leaf((2,)))
+
+
+@pytest.mark.parametrize("x0", [2.0**33, -(2.0**33)])
+def test_a_step_that_moves_an_input_one_way_only_is_refused(x0):
+    """float64's spacing is 2⁻¹⁹ above 2³³ and 2⁻²⁰ below it, so 2³³ + 6e-7 rounds back to
+    2³³ while 2³³ − 6e-7 does not (and the other way round at −2³³): a one-sided step is not
+    a central difference."""
+    moved = (x0 + 6e-7 != x0, x0 - 6e-7 != x0)
+    assert moved == ((False, True) if x0 > 0 else (True, False))
+    x = mg.tensor([1.0, x0], requires_grad=True, name="x")
+    with pytest.raises(ValueError, match=r"^gradcheck: eps=6e-07 does not move input 0 \('x', "
+                       r"largest magnitude 8\.59e\+09\) in float64; use a larger eps$"):
+        gradcheck(lambda x: 2.0 * x, x, eps=6e-7)

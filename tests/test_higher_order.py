@@ -309,3 +309,114 @@ def test_higher_order_checks_leave_the_users_tensors_alone():
     before, array = x.data.copy(), x.data
     assert gradcheck(lambda x: mg.exp(x) * x, x, order=2, modes=("fwd", "rev"))
     assert x.data is array and np.array_equal(x.data, before) and x.grad is None
+
+
+# -- each mode checks its own derivative ---------------------------------------------------
+def offset_square(x):
+    """x² whose VJP adds a constant, 2gx + 1: backward returns it; forward mode, the VJP's
+    linear part in g (differentiated at g = 0), is right."""
+    def forward(x):
+        return x * x, lambda g, out, x: (2.0 * g * x + 1.0,)
+    return apply("offset_square", forward, (x,), {})
+
+
+def array_reading_square(x):
+    """x² whose VJP reads g's array, 2·g.data·x: backward is right, but under create_graph
+    the result is not a function of g, so the JVP transposed from it is 0."""
+    def forward(x):
+        return x * x, lambda g, out, x: (2.0 * _data(g) * x,)
+    return apply("array_reading_square", forward, (x,), {})
+
+
+@pytest.mark.parametrize("fn, wrong", [(offset_square, "rev"), (array_reading_square, "fwd")])
+def test_reverse_mode_checks_backward_and_forward_mode_checks_jvp(fn, wrong):
+    x = mg.tensor([0.3, -1.1], requires_grad=True)
+    right = {"fwd": "rev", "rev": "fwd"}[wrong]
+    assert gradcheck(fn, x, modes=(right,))
+    with pytest.raises(GradcheckError, match=re.escape(
+            {"fwd": "in forward mode (mg.jvp): input 0",
+             "rev": "in reverse mode (backward): input 0"}[wrong])):
+        gradcheck(fn, x, modes=("fwd", "rev"))
+
+
+def test_one_mode_may_be_given_as_a_string():
+    x = mg.tensor([0.3, -1.1], requires_grad=True)
+    assert gradcheck(mg.tanh, x, modes="fwd") and gradcheck(mg.tanh, x, modes="rev")
+    with pytest.raises(GradcheckError, match=re.escape("in forward mode (mg.jvp)")):
+        gradcheck(array_reading_square, x, modes="fwd")
+
+
+def test_inputs_that_need_no_grad_are_held_fixed_at_every_order_and_mode():
+    x, c = mg.tensor([0.3, -1.1], requires_grad=True), mg.tensor([2.0, 0.5])
+    assert gradcheck(lambda x, c, k: x * x * c * k, x, c, 3.0, order=2, modes=("fwd", "rev"))
+
+
+def test_forward_mode_checks_a_function_with_an_empty_input():
+    """An input with no elements has an empty Jacobian column block; the other input's
+    forward-mode Jacobian is still checked."""
+    e, y = mg.tensor(np.zeros(0), requires_grad=True), mg.tensor([0.3, -1.1], requires_grad=True)
+    assert gradcheck(lambda e, y: e.sum() + y * y, e, y, modes=("fwd", "rev"))
+    with pytest.raises(GradcheckError, match=re.escape("in forward mode (mg.jvp): input 1")):
+        gradcheck(lambda e, y: e.sum() + array_reading_square(y), e, y, modes=("fwd",))
+
+
+# -- the seed ---------------------------------------------------------------------------------
+def failure(fn, x, **options) -> str:
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(fn, x, max_full=0, **options)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("modes", [("rev",), ("fwd",)])
+def test_the_seed_picks_the_random_directions(modes):
+    """The same seed checks the same directions (the same numbers in the message); another
+    seed, others."""
+    x = mg.tensor([0.3, -1.1, 0.7], requires_grad=True)
+    wrong = scaled_tanh(1.001)
+    assert failure(wrong, x, modes=modes, seed=3) == failure(wrong, x, modes=modes, seed=3)
+    assert failure(wrong, x, modes=modes, seed=3) != failure(wrong, x, modes=modes, seed=4)
+
+
+def test_check_orders_runs_what_gradcheck_runs():
+    """gradcheck(..., modes=...) is check_orders(gradcheck, ...): by default, with the same seed."""
+    from minigrad.testing.higher import check_orders
+    x = mg.tensor([0.3, -1.1, 0.7], requires_grad=True)
+    with pytest.raises(GradcheckError) as caught:
+        check_orders(gradcheck, scaled_tanh(1.001), [x], order=1, modes=("fwd",), max_full=0)
+    assert str(caught.value) == failure(scaled_tanh(1.001), x, modes=("fwd",))
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_a_failing_derivative_can_be_rerun_alone(mode):
+    """As higher.py documents: the direction from default_rng(seed), the check with seed + 1."""
+    from minigrad.testing.higher import forward_derivative, reverse_derivative
+    x = mg.tensor([0.3, -1.1, 0.7], requires_grad=True)
+    whole = failure(constant_reading_tanh, x, order=2, modes=(mode,), seed=7)
+    direction = np.random.default_rng(7).standard_normal(3)
+    derivative = (reverse_derivative(constant_reading_tanh, direction) if mode == "rev" else
+                  forward_derivative(constant_reading_tanh, [direction]))
+    alone = failure(derivative, x, modes=(mode,), seed=8)
+    assert whole[whole.index("input 0"):] == alone[alone.index("input 0"):]
+
+
+# -- the derivative functions, by their values --------------------------------------------------
+def test_the_derivative_functions_give_known_values():
+    """∇⟨u, x³⟩ = 3x²u and ∂(x³)·v = 3x²v keep x's shape; two inputs give their derivatives
+    flattened and concatenated (∇⟨w, Σx·y⟩ = (⟨w, y⟩ 1, Σx w); an unused input zeros); a
+    constant derivative is recorded, with derivative zero; a constant function has
+    derivative zero."""
+    from minigrad.testing.higher import forward_derivative, reverse_derivative
+    a, b = np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([1.5, -0.5, 3.0])
+    x, y = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+    u, w = np.array([[1.0, 2.0], [-1.0, 0.5]]), np.array([0.5, 1.0, -2.0])
+    np.testing.assert_allclose(reverse_derivative(lambda x: x ** 3, u)(x).data, 3 * a**2 * u)
+    np.testing.assert_allclose(forward_derivative(lambda x: x ** 3, [u])(x).data, 3 * a**2 * u)
+    np.testing.assert_allclose(reverse_derivative(lambda x, y: x.sum() * y, w)(x, y).data,
+                               np.concatenate([np.full(4, w @ b), w * a.sum()]))
+    np.testing.assert_allclose(reverse_derivative(lambda x, y: 2.0 * y, w)(x, y).data,
+                               np.concatenate([np.zeros(4), 2.0 * w]))
+    linear = reverse_derivative(lambda y: 3.0 * y, w)(y)
+    np.testing.assert_array_equal(linear.data, 3.0 * w)
+    np.testing.assert_array_equal(mg.grad(linear.sum(), y).data, np.zeros(3))
+    constant = reverse_derivative(lambda y: mg.tensor([1.0, 2.0]), [1.0, 1.0])(y)
+    np.testing.assert_array_equal(constant.data, np.zeros(3))

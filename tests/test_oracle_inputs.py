@@ -40,7 +40,8 @@ def valid(**changes):
 
 @pytest.mark.parametrize("changes, message", [
     (dict(V=np.ones(3)), r"^parameter V must be a matrix K×H"),
-    (dict(c=np.zeros(3)), r"^parameter c must have shape \(2,\)"),
+    (dict(c=np.zeros(3)),
+     r"^parameter c must have shape \(2,\) \(\(K,\); H = 3, D = 4, K = 2\), got \(3,\)$"),
     (dict(x=np.zeros((0, 2, 4)), y=np.zeros((0, 2), dtype=int)),
      r"^inputs x must have at least one time step, got shape \(0, 2, 4\)$"),
 ])

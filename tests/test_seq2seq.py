@@ -180,3 +180,11 @@ def test_bad_sources_are_named():
         model.decode(["az"])
     with pytest.raises(ValueError, match="at least one symbol"):
         model.decode([""])
+
+
+def test_set_arrays_refuses_a_wrong_shape_by_name_and_changes_nothing():
+    model = Seq2Seq("rnn", Reverse("a", min_length=1, max_length=3).vocabulary, 2)
+    before = model.arrays()
+    with pytest.raises(ValueError, match=r"^parameter c must have shape \(4,\), got \(7,\)$"):
+        model.set_arrays(V=np.ones((4, 2)), c=np.zeros(7))
+    assert all(np.array_equal(a, before[n]) for n, a in model.arrays().items())

@@ -39,9 +39,11 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
     When an input and the output have at most ``max_full`` elements each, the
     whole Jacobian is compared element by element; otherwise ``projections``
     random directions compare ``<u, J v>`` (central difference along ``v``)
-    with ``<J^T u, v>`` (one backward pass). The user's tensors are never
-    touched: the check runs on float64 copies. Inputs must be float64: float32
-    round-off swamps a 1e-6 step, so it is refused. The default tolerances sit
+    with ``<J^T u, v>`` (one backward pass), u and v drawn from
+    ``numpy.random.default_rng(seed)``: the same seed checks the same directions.
+    The user's tensors are never touched: the check runs on float64 copies.
+    Inputs and the function's value must be float64: float32 round-off swamps
+    a 1e-6 step, so it is refused (TypeError). The default tolerances sit
     well above the error of central differences (about 1e-10·|f| + 1e-13·|f‴|)
     and catch a rule that is wrong by 0.1 %.
 
@@ -76,12 +78,13 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
         from minigrad.testing.higher import check_orders
         return check_orders(gradcheck, fn, inputs, order=order, modes=modes, seed=seed, eps=eps,
                             atol=atol, rtol=rtol, max_full=max_full, projections=projections)
-    for what, value, low in (("eps", eps, 0.0), ("atol", atol, None), ("rtol", rtol, None)):
+    for what, value, positive in (("eps", eps, True), ("atol", atol, False),
+                                  ("rtol", rtol, False)):
         if not (isinstance(value, (int, float, np.floating, np.integer))
-                and np.isfinite(value) and (value > 0 if low is not None else value >= 0)
+                and np.isfinite(value) and (value > 0 if positive else value >= 0)
                 and value < 1):
             raise ValueError(f"gradcheck: {what} must be a finite number in "
-                             f"{'(0, 1)' if low is not None else '[0, 1)'}, got {value!r}")
+                             f"{'(0, 1)' if positive else '[0, 1)'}, got {value!r}")
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor) and x.data.dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} ({x.name!r}) is {x.data.dtype}; "
@@ -94,7 +97,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
 
     def value() -> np.ndarray:
         with no_grad():
-            return np.array(fn(*leaves).data, dtype=np.float64)
+            return np.array(fn(*leaves).data)  # a copy: fn may hand out one buffer twice
 
     for i in checked:
         x = leaves[i].data
@@ -103,6 +106,9 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
                              f"({leaves[i].name!r}, largest magnitude "
                              f"{np.max(np.abs(x)):.3g}) in float64; use a larger eps")
     out = fn(*leaves)
+    if out.data.dtype != np.float64:
+        raise TypeError(f"gradcheck: the function's value is {out.data.dtype}; "
+                        "central differences need float64")
     if not np.all(np.isfinite(out.data)):
         raise GradcheckError(f"gradcheck: the function's value is not finite at the inputs: "
                              f"{out.data!r}")
@@ -141,15 +147,14 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
         x = leaves[i].data
         if x.size == 0 or out.data.size == 0:  # an empty Jacobian: backward must still fit
             grad = analytic(np.zeros(out.shape))[j]
-            if grad.shape != x.shape or grad.size and np.any(grad != 0):
+            if grad.shape != x.shape or np.any(grad != 0):
                 raise GradcheckError(f"gradcheck: input {i} ({leaves[i].name or f'#{i}'}, "
                                      f"shape {x.shape}): gradient {grad!r} of an empty Jacobian")
         elif x.size <= max_full and out.data.size <= max_full:
             jac_num = np.stack([numeric(i, e.reshape(x.shape)) for e in np.eye(x.size)], -1)
             rows = [analytic(e.reshape(out.shape))[j].ravel() for e in np.eye(out.data.size)]
-            jac_ana = np.stack(rows, 0).reshape(out.shape + (x.size,)) if rows else jac_num
-            compare("Jacobian element (output..., input flat index)", i,
-                    jac_num.reshape(out.shape + (x.size,)), jac_ana)
+            jac_ana = np.stack(rows).reshape(out.shape + (x.size,))
+            compare("Jacobian element (output..., input flat index)", i, jac_num, jac_ana)
         else:
             for _ in range(projections):
                 u, v = rng.standard_normal(out.shape), rng.standard_normal(x.shape)
