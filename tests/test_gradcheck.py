@@ -319,6 +319,20 @@ def test_the_error_gives_the_documented_range_in_every_mode(what, value, interva
         gradcheck(mg.tanh, leaf((2,)), order=order, modes=modes, **{what: value})
 
 
+@pytest.mark.parametrize("what, value, low", [
+    ("projections", 0, 1), ("projections", -2, 1), ("projections", 1.5, 1),
+    ("projections", True, 1), ("max_full", -1, 0), ("max_full", 2.0, 0)])
+def test_a_count_that_would_check_nothing_is_refused(what, value, low):
+    """With no projection a large input would be checked by nothing and pass: a wrong VJP
+    (here tanh's rule doubled) must never get a True."""
+    def forward(x):
+        return np.tanh(x), lambda g, out, x: (2 * g * (1 - out ** 2),)
+    wrong = lambda x: apply("wrong_tanh", forward, (x,), {})  # noqa: E731
+    with pytest.raises(ValueError, match=re.escape(
+            f"gradcheck: {what} must be an integer ≥ {low}, got {value!r}")):
+        gradcheck(wrong, leaf((300,)), **{what: value})
+
+
 def test_refusals_say_what_to_do():
     x = mg.tensor([1.0, 2.0], requires_grad=True, name="w", dtype=np.float32)
     with pytest.raises(TypeError, match=r"^gradcheck: input 0 \('w'\) is float32; central "

@@ -85,6 +85,10 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
                 and value < 1):
             raise ValueError(f"gradcheck: {what} must be a finite number in "
                              f"{'(0, 1)' if positive else '[0, 1)'}, got {value!r}")
+    for what, value, low in (("max_full", max_full, 0), ("projections", projections, 1)):
+        if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                and value >= low):
+            raise ValueError(f"gradcheck: {what} must be an integer ≥ {low}, got {value!r}")
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor) and x.data.dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} ({x.name!r}) is {x.data.dtype}; "
