@@ -62,10 +62,32 @@ def test_a_boolean_tensor_index_is_a_mask_as_in_numpy():
 
 def test_a_floating_tensor_index_is_refused_as_numpy_refuses_a_float_array():
     x = mg.tensor(np.arange(6.0))
-    with pytest.raises(TypeError, match=r"indices must be integers or booleans"):
+    with pytest.raises(TypeError, match=r"^index tensor \(2,\) has dtype float64: indices must "
+                                        r"be integers or booleans \(mg.tensor\(ids, dtype=int\)\)$"):
         x[mg.tensor([1.0, 2.0])]
+    with pytest.raises(TypeError, match=r"^index tensor ids\(2,\) has dtype float64"):
+        x[mg.tensor([1.0, 2.0], name="ids")]
     with pytest.raises(IndexError):
         x[np.array([1.0, 2.0])]
+
+
+@pytest.mark.parametrize("index", [
+    (slice(None), np.array([0, 2, 2]), None), (slice(None), 1, None),
+    (slice(None), np.array([[0, 3], [3, 1]])), (slice(None), np.array([[2]]), None)],
+    ids=["ids-newaxis", "int-newaxis", "2d-ids", "2d-ids-newaxis"])
+def test_a_column_gather_of_another_shape_adds_up_as_numpy_add_at(index):
+    """Gathers that look like x[:, ids] but are not (a new axis after, ids of two
+    dimensions) must not take the gathered-columns path: the gradient is numpy's
+    np.add.at of g at the index, repeated columns summed."""
+    a = np.arange(12.0).reshape(3, 4)
+    x = mg.tensor(a, requires_grad=True)
+    y = x[index]
+    np.testing.assert_array_equal(y.data, a[index])
+    g = np.random.default_rng(0).normal(size=y.shape)
+    y.backward(g)
+    expected = np.zeros_like(a)
+    np.add.at(expected, index, g)
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-15, atol=0)
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64,
