@@ -292,8 +292,7 @@ class Tensor:
         except OverflowError:  # numpy's names no tensor, at times no value
             array = None
         if array is None or (kind.kind in "iu" and source.dtype.kind in "iufO" and source.size):
-            _check_range(source if array is not None else np.asarray(data, dtype=object),
-                         kind, name)  # an array is cast unchecked: 300 would become 44
+            _check_range(source, kind, name)  # an array is cast unchecked: 300 would be 44
         if requires_grad and not np.issubdtype(array.dtype, np.floating):
             raise TypeError(f"tensor {name!r}: requires_grad needs a floating dtype, "
                             f"got {array.dtype}")

@@ -1,6 +1,7 @@
 """Every constructor makes a float64 constant leaf by default and passes requires_grad,
 name and dtype on to the tensor it makes."""
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -77,3 +78,22 @@ def test_arrays_that_fit_convert_as_numpy_converts_them():
                                   [3, -1, 127])
     assert mg.tensor(np.array([255], dtype=np.uint8), dtype=np.int16).data.tolist() == [255]
     assert mg.tensor(np.array([True, False]), dtype=np.uint8).data.tolist() == [1, 0]
+
+
+def test_a_nan_cast_to_integers_is_refused_by_name_even_with_warnings_as_errors():
+    """numpy warns when it casts NaN to an integer; the constructor refuses the value itself,
+    so a user running with warnings as errors gets the same OverflowError, not numpy's
+    RuntimeWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(OverflowError, match=r"^tensor 'ids': nan is outside int32's range"):
+            mg.tensor(np.array([1.0, np.nan]), dtype=np.int32, name="ids")
+
+
+@pytest.mark.parametrize("dtype", [None, np.float32])
+def test_floating_tensors_hold_nan_and_infinities_as_numpy_does(dtype):
+    """Only an integer dtype is range-checked: NaN and ±inf are floating values."""
+    values = [np.nan, np.inf, -np.inf, 1.0]
+    t = mg.tensor(values, dtype=dtype)
+    np.testing.assert_array_equal(t.data, np.array(values, dtype=dtype or np.float64))
+    np.testing.assert_array_equal(mg.tensor(np.array(values)).data, values)
