@@ -8,7 +8,7 @@ DOT_HELP = Graphviz'\''s `dot` program is required: install it with `sudo apt-ge
 
 CHROMIUM_HELP = The explorer'\''s browser tests need Debian'\''s chromium at /usr/bin/chromium: install it with `sudo apt-get install chromium` (Debian/Ubuntu)
 
-.PHONY: deps graphviz chromium test demo bench pictures long-range examples docs mutation clean
+.PHONY: deps graphviz chromium test demo bench pictures long-range examples docs mutation mutation-kills clean
 
 deps: $(DEPS)
 
@@ -91,9 +91,11 @@ docs: deps
 
 # Mutation score of the engine, op table, minigrad.testing and the BPTT oracle (docs/mutation.md):
 # mutmut in a rewritten copy in build/mutation (tools/mutation/stage.py says why), then the
-# import-time mutants in fresh processes, the kills table and the page. MUTATION_JOBS workers.
+# import-time mutants in fresh processes and the page. MUTATION_JOBS workers. Then
+# `make mutation-kills` runs the kills table (which tests kill which bugs) in that tree.
 MUTATION_JOBS ?= 2
 MUTATION = build/mutation
+
 mutation: deps graphviz
 	$(PY) -m pip install -q -e '.[mutation]'
 	@mkdir -p build && date +%s > $(MUTATION).start
@@ -101,9 +103,17 @@ mutation: deps graphviz
 	cd $(MUTATION) && $(abspath $(VENV))/bin/mutmut run --max-children $(MUTATION_JOBS) \
 	  > mutmut.log 2>&1 || { tail -c 3000 mutmut.log; exit 1; }
 	$(PY) tools/mutation/fresh.py $(MUTATION) $(MUTATION_JOBS)
+	@echo $$(( $$(date +%s) - $$(cat $(MUTATION).start) )) > $(MUTATION).seconds
+	$(PY) tools/mutation/report.py $(MUTATION) docs/mutation.md --jobs $(MUTATION_JOBS) \
+	  --seconds $$(cat $(MUTATION).seconds)
+
+mutation-kills: deps
+	@test -f $(MUTATION).seconds || { echo "run make mutation first"; exit 1; }
+	@date +%s > $(MUTATION).kills-start
 	$(PY) tools/mutation/kills.py $(MUTATION) $(MUTATION)/kills.json $(MUTATION_JOBS)
-	$(PY) tools/mutation/report.py $(MUTATION) $(MUTATION)/kills.json docs/mutation.md \
-	  --jobs $(MUTATION_JOBS) --seconds $$(( $$(date +%s) - $$(cat $(MUTATION).start) ))
+	$(PY) tools/mutation/report.py $(MUTATION) docs/mutation.md --jobs $(MUTATION_JOBS) \
+	  --seconds $$(cat $(MUTATION).seconds) --kills $(MUTATION)/kills.json \
+	  --kills-seconds $$(( $$(date +%s) - $$(cat $(MUTATION).kills-start) ))
 
 clean:
 	rm -rf build/ dist/ out/ *.egg-info .pytest_cache .hypothesis $(DEPS)

@@ -5,9 +5,11 @@ number, which shifts when a function changes), so tools/mutation/equivalent.toml
 which survivors are equivalent, and why, across edits. The score of a target is
 killed / (mutants − equivalent − not checked); a timeout counts as killed, a mutant that no
 test reaches as not killed, and one a stopped run never reached is left out (and counted
-apart). The kills table comes from tools/mutation/kills.py's JSON.
+apart). The kills table comes from tools/mutation/kills.py's JSON (``make mutation-kills``,
+after ``make mutation``), when it is given.
 
-Usage: ``python tools/mutation/report.py STAGING_DIR KILLS_JSON OUT.md --seconds S --jobs N``
+Usage: ``python tools/mutation/report.py STAGING_DIR OUT.md --seconds S --jobs N
+[--kills KILLS_JSON --kills-seconds S]``
 """
 from __future__ import annotations
 
@@ -126,8 +128,9 @@ def _rules() -> list[str]:
             and any(isinstance(d, ast.Name) and d.id == "primitive" for d in node.decorator_list)]
 
 
-def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds: float,
-           jobs: int, selection: list[str], note: str, commit: str) -> str:
+def render(mutants: list[Mutant], kills: list[dict] | None, stale: list[dict], seconds: float,
+           jobs: int, selection: list[str], note: str, commit: str,
+           kills_seconds: float | None = None) -> str:
     out = ["# Mutation score", "",
            f"Measured {date.today().isoformat()} on commit {commit} with `make mutation` "
            f"(mutmut 3.8.1, {jobs} workers, {seconds / 60:.0f} min wall time on a 2-core "
@@ -176,14 +179,20 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
             f"a VJP written as a separate function appears above): "
             f"{', '.join(unmutated) if unmutated else 'none'}."]
 
-    out += ["", "## Which properties kill which mutants", "",
+    out += ["", "## Which properties kill which mutants", ""]
+    if kills is None:
+        out += ["Not run with this score: `make mutation-kills`, after `make mutation`, runs "
+                "the bugs of tools/mutation/kills.toml and adds the table here."]
+    else:
+        out += [
             "Each row is one mutant, run against every test of the fast suite that calls its "
-            "function, without stopping at the first failure (tools/mutation/kills.py); the "
-            "tests that fail name the property "
-            "that catches that kind of bug. Rows marked *hand-made* are bugs that mutmut's "
-            "operators cannot write (a transposed matrix, a dropped term).", "",
+            "function, without stopping at the first failure (tools/mutation/kills.py, "
+            f"`make mutation-kills`: {kills_seconds / 60:.0f} min after the score's run); "
+            "the tests that fail name the property that catches that kind of bug. Rows "
+            "marked *hand-made* are bugs that mutmut's operators cannot write (a transposed "
+            "matrix, a dropped term).", "",
             "| bug | file | mutant | tests that fail |", "|---|---|---|---|"]
-    for kill in kills:
+    for kill in kills or ():
         failing = kill["failing"]
         tests = "<br>".join(f"`{t.removeprefix('tests/')}`" for t in failing[:SHOWN]) + (
             f"<br>and {len(failing) - SHOWN} more" if len(failing) > SHOWN else "")
@@ -220,8 +229,9 @@ def render(mutants: list[Mutant], kills: list[dict], stale: list[dict], seconds:
 HOW = """\
 `make mutation` installs the `mutation` extra (mutmut 3.8.1), stages a rewritten copy of the
 project in `build/mutation` (tools/mutation/stage.py), runs `mutmut run` there, re-checks the
-import-time mutants in fresh processes (tools/mutation/fresh.py), runs the kills table
-(tools/mutation/kills.py) and writes this page (tools/mutation/report.py).
+import-time mutants in fresh processes (tools/mutation/fresh.py) and writes this page
+(tools/mutation/report.py). `make mutation-kills` then runs the kills table in the same
+tree (tools/mutation/kills.py) and writes the page again with it.
 
 * **Every rule is mutated.** mutmut skips decorated functions and module-level code. The staged
   copy (never the source tree) turns `@primitive def add` into `def add` followed by
@@ -255,8 +265,9 @@ import-time mutants in fresh processes (tools/mutation/fresh.py), runs the kills
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("staging", type=Path)
-    parser.add_argument("kills", type=Path)
     parser.add_argument("out", type=Path)
+    parser.add_argument("--kills", type=Path, help="kills.py's JSON, for the kills table")
+    parser.add_argument("--kills-seconds", type=float, help="how long kills.py ran")
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--jobs", type=int, required=True)
     parser.add_argument("--note", default="", help="a sentence about this run, for the header")
@@ -266,12 +277,12 @@ def main():
     refuse_unknown("tools/mutation/equivalent.toml", equivalents, mutants)
     used = {(m.function, m.original, m.mutated) for m in mutants if not m.counted}
     stale = [e for e in equivalents if (e["function"], e["original"], e["mutated"]) not in used]
-    kills = json.loads(args.kills.read_text())
+    kills = json.loads(args.kills.read_text()) if args.kills else None
     selection = tomllib.loads((ROOT / "pyproject.toml").read_text())[
         "tool"]["mutmut"]["pytest_add_cli_args_test_selection"]
     commit = (args.staging / "commit.txt").read_text().strip()
     args.out.write_text(render(mutants, kills, stale, args.seconds, args.jobs, selection,
-                               args.note, commit))
+                               args.note, commit, args.kills_seconds))
     survivors = sum(m.counted and not m.killed and m.status != "not checked" for m in mutants)
     print(f"{args.out}: {len(mutants)} mutants, {survivors} not killed and not equivalent")
 
