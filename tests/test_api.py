@@ -43,3 +43,28 @@ def test_a_users_own_primitive_is_not_listed_among_minigrads_rules():
     twice(x).sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0, 2.0])
     assert "twice" not in mg.RULES and twice(x).op == "twice"
+
+
+def test_the_rule_table_maps_each_op_to_its_rule():
+    """``RULES[name]`` is the function written in minigrad/ops.py (the explorer shows its
+    source): forward and VJP of the op ``name``, a leading _ marking a public wrapper."""
+    assert {"add", "tanh", "matmul", "concat", "cross_entropy"} <= set(mg.RULES)
+    for name, rule in mg.RULES.items():
+        assert callable(rule) and rule.__name__.lstrip("_") == name, name
+        assert rule.__module__ == "minigrad.ops", name
+
+
+def test_the_reducing_methods_default_to_all_axes_without_kept_dims():
+    """``x.mean()``, ``x.max()``, ``x.min()``, ``x.sum()`` reduce every axis to a 0-d
+    tensor as numpy's methods do; ``x.softmax()`` normalises over the last axis, or the one
+    asked for."""
+    a = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.0]])
+    x = mg.tensor(a)
+    for method in ("mean", "max", "min", "sum"):
+        result = getattr(x, method)()
+        assert result.shape == () and result.item() == getattr(a, method)(), method
+        kept = getattr(x, method)(axis=1, keepdims=True)
+        np.testing.assert_array_equal(kept.data, getattr(a, method)(axis=1, keepdims=True))
+    for axis, method in ((-1, x.softmax()), (-1, x.softmax(axis=1)), (0, x.softmax(axis=0))):
+        e = np.exp(a - a.max(axis=axis, keepdims=True))
+        np.testing.assert_allclose(method.data, e / e.sum(axis=axis, keepdims=True), rtol=1e-15)

@@ -180,7 +180,7 @@ def valid_arguments(**changes):
      r"dense inputs x must have shape \[τ, 4\] or \[τ, B, 4\] \(U.shape\[1\] 4\), got \(3, 5\)"),
     (dict(x=np.zeros(3)), ValueError, r"dense inputs x must have shape"),
     (dict(x=np.array([[0.0, np.inf, 0, 0]] * 3)), ValueError,
-     r"dense inputs x contain non-finite values \(NaN or inf\)"),
+     r"^dense inputs x contain non-finite values \(NaN or inf\)$"),
     (dict(x=np.array([True, False, True])), TypeError,
      r"inputs x must be integer token ids or floats, got dtype bool"),
     (dict(x=np.array(["a", "b", "c"])), TypeError, r"inputs x must be integer token ids or floats"),
