@@ -274,6 +274,8 @@ def main():
     parser.add_argument("--jobs", type=int, required=True)
     parser.add_argument("--note", default="", help="a sentence about this run, for the header")
     args = parser.parse_args()
+    if (args.kills is None) != (args.kills_seconds is None):
+        parser.error("--kills and --kills-seconds go together")
     equivalents = tomllib.loads(Path(__file__).with_name("equivalent.toml").read_text())["mutant"]
     mutants = load_mutants(args.staging, equivalents)
     refuse_unknown("tools/mutation/equivalent.toml", equivalents, mutants)
